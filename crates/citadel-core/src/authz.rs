@@ -1,0 +1,288 @@
+//! The one authorization choke point.
+//!
+//! Every operation of the server and the CLI is an [`Action`] on a
+//! [`Resource`] by a [`Principal`], decided by [`authorize`]. An allow
+//! decision is the only way to obtain the scope values ([`TenantScope`],
+//! [`PlatformScope`]) that the store's methods demand, so code that skips the
+//! decision does not compile.
+
+use crate::{OperatorId, TenantId, TenantStatus, UserId};
+
+/// Who is asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// No credentials were presented (or they were not valid).
+    Anonymous,
+    /// A platform operator signed in to the platform console or API.
+    Operator { id: OperatorId },
+    /// Someone running the `citadel` command on the server itself, with read
+    /// access to the data directory and the master key: they hold the keys to
+    /// everything already, so they act as a platform operator.
+    LocalAdministrator,
+    /// A user of one tenant, authenticated by a session of that tenant.
+    TenantUser {
+        tenant: TenantId,
+        user: UserId,
+        must_change_password: bool,
+    },
+}
+
+/// What is being attempted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Exchange the one-time bootstrap token for the first operator account.
+    BootstrapOperator,
+    /// Sign in as a platform operator.
+    OperatorLogin,
+    /// End one's own operator session, read one's operator account.
+    OperatorSelf,
+    /// Create, list, suspend, resume and destroy tenants.
+    ManageTenants,
+    /// Sign in to a tenant with a password.
+    TenantLogin,
+    /// Read one's own account and tenant, end one's own session.
+    TenantSelf,
+    /// Change one's own password.
+    ChangeOwnPassword,
+}
+
+/// What the action is applied to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// The platform itself (tenants registry, operators).
+    Platform,
+    /// One tenant, with its current status as read from the registry.
+    Tenant { id: TenantId, status: TenantStatus },
+}
+
+/// Why an action was refused. The server maps each to a status and code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// Credentials are required and none valid were given (401).
+    Unauthenticated,
+    /// The principal may not do this (403).
+    Forbidden,
+    /// The tenant is suspended: its users can do nothing (403).
+    TenantSuspended,
+    /// The user must change their one-time or expired password first (403).
+    PasswordChangeRequired,
+}
+
+/// Proof that access to one tenant's data was allowed. Only [`authorize`]
+/// makes one; the store's tenant methods require it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TenantScope {
+    tenant: TenantId,
+}
+
+impl TenantScope {
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+}
+
+/// Proof that a platform-level operation (the tenant registry, operator
+/// accounts) was allowed. Only [`authorize`] makes one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PlatformScope {
+    _private: (),
+}
+
+/// An allow decision and the scope it grants.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Allowed {
+    Platform(PlatformScope),
+    Tenant(TenantScope),
+}
+
+impl Allowed {
+    pub fn into_platform(self) -> Option<PlatformScope> {
+        match self {
+            Self::Platform(scope) => Some(scope),
+            Self::Tenant(_) => None,
+        }
+    }
+
+    pub fn into_tenant(self) -> Option<TenantScope> {
+        match self {
+            Self::Tenant(scope) => Some(scope),
+            Self::Platform(_) => None,
+        }
+    }
+}
+
+/// Decides whether `principal` may perform `action` on `resource`.
+/// Everything not explicitly allowed here is denied.
+pub fn authorize(
+    principal: &Principal,
+    action: Action,
+    resource: Resource,
+) -> Result<Allowed, Denied> {
+    let platform = || Ok(Allowed::Platform(PlatformScope { _private: () }));
+    match (action, resource) {
+        (Action::BootstrapOperator | Action::OperatorLogin, Resource::Platform) => {
+            match principal {
+                // Possession of the bootstrap token or the password is checked by
+                // the service; the choke point only fixes who may try.
+                Principal::Anonymous | Principal::LocalAdministrator => platform(),
+                _ => Err(Denied::Forbidden),
+            }
+        }
+        (Action::OperatorSelf, Resource::Platform) => match principal {
+            Principal::Operator { .. } => platform(),
+            Principal::Anonymous => Err(Denied::Unauthenticated),
+            _ => Err(Denied::Forbidden),
+        },
+        (Action::ManageTenants, Resource::Platform) => match principal {
+            Principal::Operator { .. } | Principal::LocalAdministrator => platform(),
+            Principal::Anonymous => Err(Denied::Unauthenticated),
+            Principal::TenantUser { .. } => Err(Denied::Forbidden),
+        },
+        (Action::TenantLogin, Resource::Tenant { id, status }) => match principal {
+            Principal::Anonymous if status == TenantStatus::Active => {
+                Ok(Allowed::Tenant(TenantScope { tenant: id }))
+            }
+            Principal::Anonymous => Err(Denied::TenantSuspended),
+            _ => Err(Denied::Forbidden),
+        },
+        (Action::TenantSelf | Action::ChangeOwnPassword, Resource::Tenant { id, status }) => {
+            match principal {
+                Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),
+                Principal::TenantUser { .. } if status != TenantStatus::Active => {
+                    Err(Denied::TenantSuspended)
+                }
+                Principal::TenantUser { .. } => Ok(Allowed::Tenant(TenantScope { tenant: id })),
+                Principal::Anonymous => Err(Denied::Unauthenticated),
+                _ => Err(Denied::Forbidden),
+            }
+        }
+        _ => Err(Denied::Forbidden),
+    }
+    .and_then(|allowed| password_gate(principal, action, allowed))
+}
+
+/// A user who must change their password may only change it, see who they
+/// are and sign out, whatever else their rights are.
+fn password_gate(
+    principal: &Principal,
+    action: Action,
+    allowed: Allowed,
+) -> Result<Allowed, Denied> {
+    match principal {
+        Principal::TenantUser {
+            must_change_password: true,
+            ..
+        } if !matches!(action, Action::ChangeOwnPassword | Action::TenantSelf) => {
+            Err(Denied::PasswordChangeRequired)
+        }
+        _ => Ok(allowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(tenant: TenantId, must_change_password: bool) -> Principal {
+        Principal::TenantUser {
+            tenant,
+            user: UserId::generate(),
+            must_change_password,
+        }
+    }
+
+    fn active(id: TenantId) -> Resource {
+        Resource::Tenant {
+            id,
+            status: TenantStatus::Active,
+        }
+    }
+
+    #[test]
+    fn tenant_users_reach_only_their_own_tenant() {
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        let scope =
+            authorize(&user(a, false), Action::TenantSelf, active(a)).map(Allowed::into_tenant);
+        assert_eq!(scope.ok().flatten().map(|s| s.tenant()), Some(a));
+        assert_eq!(
+            authorize(&user(a, false), Action::TenantSelf, active(b)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&user(a, false), Action::ManageTenants, Resource::Platform),
+            Err(Denied::Forbidden)
+        );
+    }
+
+    #[test]
+    fn suspended_tenants_refuse_everything() {
+        let a = TenantId::generate();
+        let suspended = Resource::Tenant {
+            id: a,
+            status: TenantStatus::Suspended,
+        };
+        assert_eq!(
+            authorize(&user(a, false), Action::TenantSelf, suspended),
+            Err(Denied::TenantSuspended)
+        );
+        assert_eq!(
+            authorize(&Principal::Anonymous, Action::TenantLogin, suspended),
+            Err(Denied::TenantSuspended)
+        );
+    }
+
+    #[test]
+    fn operators_manage_tenants_but_never_read_them() {
+        let op = Principal::Operator {
+            id: OperatorId::generate(),
+        };
+        assert!(matches!(
+            authorize(&op, Action::ManageTenants, Resource::Platform),
+            Ok(Allowed::Platform(_))
+        ));
+        let a = TenantId::generate();
+        for action in [
+            Action::TenantSelf,
+            Action::TenantLogin,
+            Action::ChangeOwnPassword,
+        ] {
+            assert_eq!(authorize(&op, action, active(a)), Err(Denied::Forbidden));
+        }
+        assert_eq!(
+            authorize(
+                &Principal::Anonymous,
+                Action::ManageTenants,
+                Resource::Platform
+            ),
+            Err(Denied::Unauthenticated)
+        );
+    }
+
+    #[test]
+    fn a_forced_password_change_blocks_all_but_itself() {
+        let a = TenantId::generate();
+        assert!(authorize(&user(a, true), Action::ChangeOwnPassword, active(a)).is_ok());
+        assert!(authorize(&user(a, true), Action::TenantSelf, active(a)).is_ok());
+    }
+
+    #[test]
+    fn mismatched_action_and_resource_is_denied() {
+        let a = TenantId::generate();
+        assert_eq!(
+            authorize(
+                &Principal::LocalAdministrator,
+                Action::ManageTenants,
+                active(a)
+            ),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(
+                &Principal::Anonymous,
+                Action::TenantLogin,
+                Resource::Platform
+            ),
+            Err(Denied::Forbidden)
+        );
+    }
+}

@@ -1,0 +1,17 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CryptoError {
+    #[error("master key file {path}: {reason}")]
+    MasterKeyFile { path: String, reason: String },
+    #[error(
+        "master key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
+    )]
+    MasterKeyPermissions { path: String, mode: u32 },
+    #[error("decryption failed: wrong key, or the data was altered or moved")]
+    Decrypt,
+    #[error("malformed sealed value")]
+    Malformed,
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+}

@@ -1,0 +1,16 @@
+//! Citadel's cryptography, built only on RustCrypto crates.
+//!
+//! This crate knows nothing of HTTP or SQL. It holds the master key and
+//! seals small secrets under it, hashes passwords with argon2id, makes and
+//! hashes bearer tokens, and keeps every secret in a type that zeroizes on
+//! drop and never prints its contents.
+
+mod error;
+pub mod master_key;
+pub mod password;
+pub mod secret;
+pub mod token;
+
+pub use error::CryptoError;
+pub use master_key::MasterKey;
+pub use secret::{SecretBytes, SecretString};
