@@ -1,1 +1,175 @@
+//! Citadel's storage.
+//!
+//! A [`Store`] is the platform registry (tenants, operators, settings) plus a
+//! cache of physically separate tenant databases. The backend is chosen by
+//! the database URL: none means SQLite files under the data directory,
+//! `postgres://` means PostgreSQL with a schema and login role per tenant.
+//! Tenant data is reached only through [`Store::tenant`], which demands the
+//! [`TenantScope`] that an allow decision of the choke point returns.
 
+mod db;
+mod error;
+mod migrate;
+mod platform;
+mod pools;
+mod postgres;
+mod records;
+mod sqlite;
+mod tenant_db;
+mod tenants;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use citadel_crypto::MasterKey;
+use sqlx::postgres::PgConnectOptions;
+
+pub use db::{DbPool, now_millis};
+pub use error::StoreError;
+pub use platform::BootstrapOutcome;
+pub use records::{NewOperator, NewUser, OperatorRecord, SessionRecord, TenantRecord, UserRecord};
+pub use tenant_db::TenantDb;
+pub use tenants::CreatedTenant;
+
+use pools::TenantPools;
+
+const MASTER_KEY_CHECK_SETTING: &str = "master_key_check";
+
+/// Where and how to store.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Holds `platform.db` and `tenants/` on SQLite.
+    pub data_dir: PathBuf,
+    /// `None` for the embedded SQLite default, or a `postgres://` URL.
+    pub database_url: Option<String>,
+    /// At most this many tenant databases are open at once.
+    pub max_open_tenants: usize,
+}
+
+pub(crate) enum Backend {
+    Sqlite { data_dir: PathBuf },
+    Postgres { admin: Box<PgConnectOptions> },
+}
+
+/// The platform registry and the tenant databases.
+pub struct Store {
+    platform: DbPool,
+    backend: Backend,
+    master_key: Arc<MasterKey>,
+    tenant_pools: TenantPools,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating on first use) the platform store, applies migrations
+    /// and checks that `master_key` is the key this store was set up with.
+    pub async fn open(
+        config: &StoreConfig,
+        master_key: Arc<MasterKey>,
+    ) -> Result<Self, StoreError> {
+        let (platform, backend) = match config.database_url.as_deref() {
+            None | Some("sqlite") => (
+                DbPool::Sqlite(sqlite::open_platform(&config.data_dir).await?),
+                Backend::Sqlite {
+                    data_dir: config.data_dir.clone(),
+                },
+            ),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let admin = postgres::admin_options(url)?;
+                (
+                    DbPool::Postgres(postgres::open_platform(&admin).await?),
+                    Backend::Postgres {
+                        admin: Box::new(admin),
+                    },
+                )
+            }
+            Some(other) => return Err(StoreError::UnsupportedUrl(redact_url(other))),
+        };
+        let store = Self {
+            platform,
+            backend,
+            master_key,
+            tenant_pools: TenantPools::new(config.max_open_tenants),
+        };
+        store.check_master_key().await?;
+        Ok(store)
+    }
+
+    async fn check_master_key(&self) -> Result<(), StoreError> {
+        match self.get_setting(MASTER_KEY_CHECK_SETTING).await? {
+            Some(check) if self.master_key.verify_check_value(&check) => Ok(()),
+            Some(_) => Err(StoreError::WrongMasterKey),
+            None => {
+                self.put_setting(MASTER_KEY_CHECK_SETTING, &self.master_key.check_value())
+                    .await
+            }
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The SQLite data directory, if that is the backend.
+    pub fn sqlite_data_dir(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite { data_dir } => Some(data_dir),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// True if the platform store answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        db::on_pool!(&self.platform, |p| {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// How many tenant databases are open now.
+    pub fn open_tenant_databases(&self) -> usize {
+        self.tenant_pools.open_count()
+    }
+
+    /// Drops tenant pools unused for `idle`; called periodically by the server.
+    pub fn drop_idle_tenant_databases(&self, idle: Duration) -> usize {
+        self.tenant_pools.drop_idle(idle)
+    }
+
+    pub async fn close(&self) {
+        self.platform.close().await;
+    }
+}
+
+/// A database URL without its password, for error messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://<redacted>@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.chars().take(64).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            super::redact_url("mysql://u:secret@h/db"),
+            "mysql://<redacted>@h/db"
+        );
+        assert!(!super::redact_url("x://a:pw@b").contains("pw"));
+    }
+}

@@ -1,0 +1,43 @@
+//! The two backends behind one pool type. Queries are written once with
+//! `$N` placeholders (numbered in order of first appearance, which SQLite
+//! and PostgreSQL both accept) and expanded for each backend by [`on_pool!`].
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::{PgPool, SqlitePool};
+
+/// A connection pool to either backend.
+#[derive(Clone, Debug)]
+pub enum DbPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl DbPool {
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            Self::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Runs the same code against whichever pool is inside a [`DbPool`], with
+/// the concrete pool bound to `$p`, so row types stay concrete.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::db::DbPool::Sqlite($p) => $body,
+            $crate::db::DbPool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Milliseconds since the Unix epoch: how every timestamp is stored.
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

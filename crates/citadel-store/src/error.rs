@@ -1,0 +1,42 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused a statement. Never
+    /// reported to clients as "not found": it is an outage.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database URL {0:?} is not supported: use sqlite (the default) or postgres://")]
+    UnsupportedUrl(String),
+    #[error("storage file error at {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Crypto(#[from] citadel_crypto::CryptoError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error(
+        "the master key does not match this data store (it was initialised with another key); supply the original key"
+    )]
+    WrongMasterKey,
+}
+
+impl From<citadel_core::CoreError> for StoreError {
+    fn from(e: citadel_core::CoreError) -> Self {
+        Self::Corrupt(e.to_string())
+    }
+}
+
+pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}

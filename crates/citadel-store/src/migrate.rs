@@ -1,0 +1,73 @@
+//! Embedded migrations, applied in order at start and never edited once
+//! released. Each runs in the caller's transaction with its bookkeeping row.
+
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::StoreError;
+
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE_PLATFORM: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/platform_0001_init.sql"),
+}];
+pub(crate) const SQLITE_TENANT: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/tenant_0001_init.sql"),
+}];
+pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/platform_0001_init.sql"),
+}];
+pub(crate) const POSTGRES_TENANT: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/tenant_0001_init.sql"),
+}];
+
+const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS citadel_migrations \
+     (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+macro_rules! apply_all {
+    ($tx:expr, $migrations:expr) => {{
+        sqlx::raw_sql(BOOKKEEPING).execute(&mut **$tx).await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM citadel_migrations")
+                .fetch_one(&mut **$tx)
+                .await?;
+        let applied = applied.unwrap_or(0);
+        for m in $migrations.iter().filter(|m| m.version > applied) {
+            sqlx::raw_sql(m.sql).execute(&mut **$tx).await?;
+            sqlx::query(
+                "INSERT INTO citadel_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(crate::db::now_millis())
+            .execute(&mut **$tx)
+            .await?;
+        }
+        Ok(())
+    }};
+}
+
+pub(crate) async fn apply_sqlite(
+    tx: &mut Transaction<'_, Sqlite>,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
+    apply_all!(tx, migrations)
+}
+
+pub(crate) async fn apply_postgres(
+    tx: &mut Transaction<'_, Postgres>,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
+    apply_all!(tx, migrations)
+}

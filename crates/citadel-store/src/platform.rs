@@ -1,0 +1,287 @@
+//! The platform registry: settings, operators and their sessions, tenants.
+
+use citadel_core::{
+    CryptoSuite, LoginName, OperatorId, PlatformScope, TenantId, TenantSlug, TenantStatus,
+};
+use citadel_crypto::token::hashes_equal;
+use sqlx::Row;
+
+use crate::db::{now_millis, on_pool};
+use crate::records::{NewOperator, OperatorRecord, SessionRecord, TenantRecord};
+use crate::{Store, StoreError};
+
+const BOOTSTRAP_SETTING: &str = "bootstrap_token_sha256";
+
+macro_rules! tenant_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        TenantRecord {
+            id: TenantId::parse(&row.try_get::<String, _>("id")?)?,
+            slug: TenantSlug::parse(&row.try_get::<String, _>("slug")?)?,
+            status: TenantStatus::parse(&row.try_get::<String, _>("status")?)?,
+            suite: CryptoSuite::parse(&row.try_get::<String, _>("suite")?)?,
+            created_at: row.try_get("created_at")?,
+        }
+    }};
+}
+
+/// What became of a bootstrap attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BootstrapOutcome {
+    Created,
+    /// The token is wrong, already used, or an operator exists already.
+    Refused,
+}
+
+impl Store {
+    pub async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = on_pool!(&self.platform, |p| {
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(value)
+    }
+
+    pub async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        on_pool!(&self.platform, |p| {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn operator_count(&self) -> Result<i64, StoreError> {
+        let n = on_pool!(&self.platform, |p| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM operators")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(n)
+    }
+
+    /// Remembers the hash of a freshly issued bootstrap token, replacing any
+    /// earlier one (each start without an operator issues a new token).
+    pub async fn set_bootstrap_token_hash(&self, hash: &[u8]) -> Result<(), StoreError> {
+        self.put_setting(BOOTSTRAP_SETTING, hash).await
+    }
+
+    /// Creates the first operator if `presented_hash` matches the stored
+    /// bootstrap token and no operator exists; consumes the token. All in one
+    /// transaction, so two racing requests cannot both succeed.
+    pub async fn bootstrap_operator(
+        &self,
+        _scope: &PlatformScope,
+        presented_hash: &[u8],
+        operator: NewOperator,
+    ) -> Result<BootstrapOutcome, StoreError> {
+        on_pool!(&self.platform, |p| {
+            let mut tx = p.begin().await?;
+            let stored: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(BOOTSTRAP_SETTING)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operators")
+                .fetch_one(&mut *tx)
+                .await?;
+            let token_ok = stored.is_some_and(|s| hashes_equal(&s, presented_hash));
+            if !token_ok || existing > 0 {
+                return Ok(BootstrapOutcome::Refused);
+            }
+            sqlx::query(
+                "INSERT INTO operators (id, login, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(operator.id.to_string())
+            .bind(operator.login.as_str())
+            .bind(&operator.password_hash)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(BOOTSTRAP_SETTING)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(BootstrapOutcome::Created)
+        })
+    }
+
+    pub async fn find_operator_by_login(
+        &self,
+        login: &LoginName,
+    ) -> Result<Option<OperatorRecord>, StoreError> {
+        on_pool!(&self.platform, |p| {
+            let row =
+                sqlx::query("SELECT id, login, password_hash FROM operators WHERE login = $1")
+                    .bind(login.as_str())
+                    .fetch_optional(p)
+                    .await?;
+            row.map(|row| {
+                Ok(OperatorRecord {
+                    id: OperatorId::parse(&row.try_get::<String, _>("id")?)?,
+                    login: LoginName::parse(&row.try_get::<String, _>("login")?)?,
+                    password_hash: row.try_get("password_hash")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    pub async fn create_operator_session(
+        &self,
+        token_hash: &[u8],
+        operator: OperatorId,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        on_pool!(&self.platform, |p| {
+            sqlx::query(
+                "INSERT INTO operator_sessions (token_hash, operator_id, created_at, last_seen_at) \
+                 VALUES ($1, $2, $3, $3)",
+            )
+            .bind(token_hash)
+            .bind(operator.to_string())
+            .bind(now)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn find_operator_session(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<SessionRecord<OperatorId>>, StoreError> {
+        on_pool!(&self.platform, |p| {
+            let row = sqlx::query(
+                "SELECT operator_id, created_at, last_seen_at FROM operator_sessions WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await?;
+            row.map(|row| {
+                Ok(SessionRecord {
+                    owner: OperatorId::parse(&row.try_get::<String, _>("operator_id")?)?,
+                    created_at: row.try_get("created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    pub async fn touch_operator_session(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.platform, |p| {
+            sqlx::query("UPDATE operator_sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(token_hash)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn delete_operator_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+        on_pool!(&self.platform, |p| {
+            sqlx::query("DELETE FROM operator_sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// The registry entry for a slug. Registry data (id, status) is what
+    /// routing a login needs; it holds nothing of the tenant's own data.
+    pub async fn find_tenant_by_slug(
+        &self,
+        slug: &TenantSlug,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        on_pool!(&self.platform, |p| {
+            sqlx::query("SELECT id, slug, status, suite, created_at FROM tenants WHERE slug = $1")
+                .bind(slug.as_str())
+                .fetch_optional(p)
+                .await?
+                .map(|row| Ok(tenant_from_row!(row)))
+                .transpose()
+        })
+    }
+
+    pub async fn find_tenant(&self, id: TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        on_pool!(&self.platform, |p| {
+            sqlx::query("SELECT id, slug, status, suite, created_at FROM tenants WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await?
+                .map(|row| Ok(tenant_from_row!(row)))
+                .transpose()
+        })
+    }
+
+    pub async fn list_tenants(
+        &self,
+        _scope: &PlatformScope,
+    ) -> Result<Vec<TenantRecord>, StoreError> {
+        on_pool!(&self.platform, |p| {
+            sqlx::query("SELECT id, slug, status, suite, created_at FROM tenants ORDER BY slug")
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|row| Ok(tenant_from_row!(row)))
+                .collect()
+        })
+    }
+
+    pub async fn tenant_count(&self) -> Result<i64, StoreError> {
+        let n = on_pool!(&self.platform, |p| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(n)
+    }
+
+    /// Suspends or resumes a tenant. Returns the updated record.
+    pub async fn set_tenant_status(
+        &self,
+        _scope: &PlatformScope,
+        slug: &TenantSlug,
+        status: TenantStatus,
+    ) -> Result<TenantRecord, StoreError> {
+        let changed = on_pool!(&self.platform, |p| {
+            sqlx::query("UPDATE tenants SET status = $1 WHERE slug = $2")
+                .bind(status.as_str())
+                .bind(slug.as_str())
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        if status == TenantStatus::Suspended {
+            // Nothing of a suspended tenant needs to stay open.
+            if let Some(t) = self.find_tenant_by_slug(slug).await? {
+                self.tenant_pools.evict(t.id).await;
+            }
+        }
+        self.find_tenant_by_slug(slug)
+            .await?
+            .ok_or(StoreError::NotFound("tenant"))
+    }
+}

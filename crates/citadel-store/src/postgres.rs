@@ -1,0 +1,143 @@
+//! The PostgreSQL backend: the registry in schema `citadel_platform`, and per
+//! tenant one schema `t_<id>` owned by one login role `citadel_t_<id>` that
+//! has privileges on nothing else. A tenant's queries run as its role.
+//!
+//! Identifiers are made from tenant ids (32 hex digits), never from input.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use citadel_core::TenantId;
+use citadel_crypto::SecretString;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+
+use crate::StoreError;
+use crate::migrate::{POSTGRES_PLATFORM, POSTGRES_TENANT, apply_postgres};
+use crate::records::NewUser;
+use crate::tenant_db::insert_user;
+
+pub(crate) const PLATFORM_SCHEMA: &str = "citadel_platform";
+
+pub(crate) fn role_name(id: TenantId) -> String {
+    format!("citadel_t_{}", id.simple())
+}
+
+pub(crate) fn schema_name(id: TenantId) -> String {
+    format!("t_{}", id.simple())
+}
+
+pub(crate) fn admin_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)?)
+}
+
+pub(crate) async fn open_platform(admin: &PgConnectOptions) -> Result<PgPool, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(admin.clone().options([("search_path", PLATFORM_SCHEMA)]))
+        .await?;
+    let mut tx = pool.begin().await?;
+    // Serialises concurrent first starts against one database.
+    sqlx::query("SELECT pg_advisory_xact_lock(7478091)")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql("CREATE SCHEMA IF NOT EXISTS citadel_platform")
+        .execute(&mut *tx)
+        .await?;
+    apply_postgres(&mut tx, POSTGRES_PLATFORM).await?;
+    tx.commit().await?;
+    Ok(pool)
+}
+
+/// Creates the tenant's role and schema, its tables (owned by its role) and
+/// its first admin, inside `tx`; the caller adds the registry row to the
+/// same transaction, so a failure anywhere leaves nothing behind.
+pub(crate) async fn provision(
+    tx: &mut Transaction<'_, Postgres>,
+    id: TenantId,
+    credential: &SecretString,
+    admin: &NewUser,
+) -> Result<(), StoreError> {
+    let role = role_name(id);
+    let schema = schema_name(id);
+    // DDL takes no bind parameters. The role and schema names are hex
+    // digits of a UUID and the password is hex digits we generated, so
+    // nothing here can carry a quote.
+    let ddl = [
+        format!(
+            "CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION \
+             CONNECTION LIMIT 8 PASSWORD '{}'",
+            credential.expose()
+        ),
+        format!("GRANT \"{role}\" TO CURRENT_USER"),
+        format!("CREATE SCHEMA \"{schema}\" AUTHORIZATION \"{role}\""),
+        format!("ALTER ROLE \"{role}\" SET search_path = \"{schema}\""),
+        format!("SET LOCAL ROLE \"{role}\""),
+        format!("SET LOCAL search_path = \"{schema}\""),
+    ];
+    for statement in ddl {
+        sqlx::raw_sql(AssertSqlSafe(statement))
+            .execute(&mut **tx)
+            .await?;
+    }
+    apply_postgres(tx, POSTGRES_TENANT).await?;
+    insert_user!(&mut **tx, admin)?;
+    sqlx::raw_sql("RESET ROLE").execute(&mut **tx).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "SET LOCAL search_path = {PLATFORM_SCHEMA}"
+    )))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A pool that logs in as the tenant's own role.
+pub(crate) async fn open_tenant(
+    admin: &PgConnectOptions,
+    id: TenantId,
+    credential: &SecretString,
+) -> Result<PgPool, StoreError> {
+    let options = admin
+        .clone()
+        .username(&role_name(id))
+        .password(credential.expose())
+        .options([("search_path", schema_name(id))]);
+    Ok(PgPoolOptions::new()
+        .max_connections(2)
+        .min_connections(0)
+        .idle_timeout(Duration::from_secs(120))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
+}
+
+/// Ends the role's sessions, then drops its schema (with every table) and
+/// the role, inside `tx`.
+pub(crate) async fn destroy(
+    tx: &mut Transaction<'_, Postgres>,
+    id: TenantId,
+) -> Result<(), StoreError> {
+    let role = role_name(id);
+    let schema = schema_name(id);
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1")
+        .bind(&role)
+        .execute(&mut **tx)
+        .await?;
+    let role_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(&role)
+            .fetch_one(&mut **tx)
+            .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&mut **tx)
+    .await?;
+    if role_exists {
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE \"{role}\"")))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The embedded backend: `platform.db` beside one directory per tenant
+//! holding that tenant's own `data.db`.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use citadel_core::TenantId;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::StoreError;
+use crate::error::io_error;
+use crate::migrate::{SQLITE_PLATFORM, SQLITE_TENANT, apply_sqlite};
+use crate::records::NewUser;
+use crate::tenant_db::insert_user;
+
+fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError> {
+    let url = format!("sqlite://{}", path.display());
+    Ok(SqliteConnectOptions::from_str(&url)?
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5)))
+}
+
+/// Creates a directory readable only by the server's user.
+pub(crate) fn private_dir(path: &Path) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(io_error(path))
+}
+
+pub(crate) async fn open_platform(data_dir: &Path) -> Result<SqlitePool, StoreError> {
+    private_dir(data_dir)?;
+    let path = data_dir.join("platform.db");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options(&path, true)?)
+        .await?;
+    let mut tx = pool.begin().await?;
+    apply_sqlite(&mut tx, SQLITE_PLATFORM).await?;
+    tx.commit().await?;
+    Ok(pool)
+}
+
+pub(crate) fn tenant_dir(data_dir: &Path, id: TenantId) -> PathBuf {
+    data_dir.join("tenants").join(id.to_string())
+}
+
+/// Opens an existing tenant database; never creates one, so a stale id
+/// cannot bring an empty database into being.
+pub(crate) async fn open_tenant(data_dir: &Path, id: TenantId) -> Result<SqlitePool, StoreError> {
+    let path = tenant_dir(data_dir, id).join("data.db");
+    Ok(SqlitePoolOptions::new()
+        .max_connections(2)
+        .min_connections(0)
+        .idle_timeout(Duration::from_secs(120))
+        .connect_with(options(&path, false)?)
+        .await?)
+}
+
+/// Creates the tenant's directory and database with its schema and first
+/// admin. On any failure the directory is removed again.
+pub(crate) async fn provision(
+    data_dir: &Path,
+    id: TenantId,
+    admin: &NewUser,
+) -> Result<SqlitePool, StoreError> {
+    let dir = tenant_dir(data_dir, id);
+    private_dir(&dir)?;
+    let result = async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options(&dir.join("data.db"), true)?)
+            .await?;
+        let mut tx = pool.begin().await?;
+        apply_sqlite(&mut tx, SQLITE_TENANT).await?;
+        insert_user!(&mut *tx, admin)?;
+        tx.commit().await?;
+        Ok::<_, StoreError>(pool)
+    }
+    .await;
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// Overwrites every file of the tenant's directory with zeros, syncs, and
+/// removes the directory: no residual data stays on the file system layer
+/// the server controls (等保 residual information).
+pub(crate) fn wipe(data_dir: &Path, id: TenantId) -> Result<(), StoreError> {
+    let dir = tenant_dir(data_dir, id);
+    if !dir.exists() {
+        return Ok(());
+    }
+    wipe_tree(&dir)?;
+    fs::remove_dir_all(&dir).map_err(io_error(&dir))
+}
+
+fn wipe_tree(dir: &Path) -> Result<(), StoreError> {
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let path = entry.map_err(io_error(dir))?.path();
+        let meta = fs::symlink_metadata(&path).map_err(io_error(&path))?;
+        if meta.is_dir() {
+            wipe_tree(&path)?;
+        } else if meta.is_file() {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io_error(&path))?;
+            let zeros = vec![0u8; 64 * 1024];
+            let mut left = meta.len();
+            while left > 0 {
+                let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+                file.write_all(&zeros[..n]).map_err(io_error(&path))?;
+                left -= n as u64;
+            }
+            file.sync_all().map_err(io_error(&path))?;
+        }
+    }
+    Ok(())
+}

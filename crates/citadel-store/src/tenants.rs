@@ -1,0 +1,203 @@
+//! Tenant lifecycle: provisioning physically separate storage, opening a
+//! tenant's own database for a request, and destroying it for good.
+
+use citadel_core::{CryptoSuite, PlatformScope, TenantId, TenantScope, TenantSlug, TenantStatus};
+use citadel_crypto::SecretString;
+use citadel_crypto::token::generate_token;
+use sqlx::Row;
+
+use crate::db::{DbPool, now_millis, on_pool};
+use crate::records::{NewUser, TenantRecord};
+use crate::tenant_db::TenantDb;
+use crate::{Backend, Store, StoreError, postgres, sqlite};
+
+/// A tenant just created, with its first admin's login.
+#[derive(Debug)]
+pub struct CreatedTenant {
+    pub tenant: TenantRecord,
+    pub admin_login: String,
+}
+
+/// Binds a sealed database credential to its tenant, so it cannot be
+/// swapped onto another tenant's registry row.
+fn credential_aad(id: TenantId) -> Vec<u8> {
+    format!("citadel/tenant-db-credential/v1/{id}").into_bytes()
+}
+
+fn slug_taken(slug: &TenantSlug) -> StoreError {
+    StoreError::Conflict(format!("a tenant with slug {slug} exists already"))
+}
+
+impl Store {
+    /// Creates a tenant with its own storage and its first admin user. On
+    /// any failure nothing of it remains.
+    pub async fn create_tenant(
+        &self,
+        _scope: &PlatformScope,
+        slug: &TenantSlug,
+        suite: CryptoSuite,
+        admin: &NewUser,
+    ) -> Result<CreatedTenant, StoreError> {
+        if self.find_tenant_by_slug(slug).await?.is_some() {
+            return Err(slug_taken(slug));
+        }
+        let record = TenantRecord {
+            id: TenantId::generate(),
+            slug: slug.clone(),
+            status: TenantStatus::Active,
+            suite,
+            created_at: now_millis(),
+        };
+        let result = match &self.backend {
+            Backend::Sqlite { data_dir } => {
+                let pool = sqlite::provision(data_dir, record.id, admin).await?;
+                let registered = self.insert_tenant_row(&record, None, None).await;
+                if registered.is_err() {
+                    pool.close().await;
+                    let _ = sqlite::wipe(data_dir, record.id);
+                }
+                registered
+            }
+            Backend::Postgres { .. } => self.create_postgres_tenant(&record, admin).await,
+        };
+        match result {
+            Ok(()) => Ok(CreatedTenant {
+                tenant: record,
+                admin_login: admin.login.to_string(),
+            }),
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                Err(slug_taken(slug))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_postgres_tenant(
+        &self,
+        record: &TenantRecord,
+        admin: &NewUser,
+    ) -> Result<(), StoreError> {
+        let DbPool::Postgres(platform) = &self.platform else {
+            return Err(StoreError::Corrupt(
+                "postgres backend without postgres pool".into(),
+            ));
+        };
+        let credential = generate_token();
+        let sealed = self
+            .master_key
+            .seal(&credential_aad(record.id), credential.expose().as_bytes());
+        let mut tx = platform.begin().await?;
+        postgres::provision(&mut tx, record.id, &credential, admin).await?;
+        insert_tenant_row!(
+            &mut *tx,
+            record,
+            Some(postgres::role_name(record.id)),
+            Some(sealed)
+        )?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_tenant_row(
+        &self,
+        record: &TenantRecord,
+        role: Option<String>,
+        credential: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.platform, |p| insert_tenant_row!(
+            p, record, role, credential
+        ))?;
+        Ok(())
+    }
+
+    /// The tenant's own database, opened on first use.
+    pub async fn tenant(&self, scope: &TenantScope) -> Result<TenantDb, StoreError> {
+        let id = scope.tenant();
+        if let Some(pool) = self.tenant_pools.get(id) {
+            return Ok(TenantDb::new(id, pool));
+        }
+        let pool = match &self.backend {
+            Backend::Sqlite { data_dir } => {
+                DbPool::Sqlite(sqlite::open_tenant(data_dir, id).await?)
+            }
+            Backend::Postgres { admin } => {
+                let credential = self.tenant_credential(id).await?;
+                DbPool::Postgres(postgres::open_tenant(admin, id, &credential).await?)
+            }
+        };
+        Ok(TenantDb::new(id, self.tenant_pools.insert(id, pool)))
+    }
+
+    async fn tenant_credential(&self, id: TenantId) -> Result<SecretString, StoreError> {
+        let sealed: Option<Vec<u8>> = on_pool!(&self.platform, |p| {
+            sqlx::query("SELECT db_credential FROM tenants WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await?
+                .map(|row| row.try_get::<Option<Vec<u8>>, _>("db_credential"))
+                .transpose()?
+                .flatten()
+        });
+        let sealed = sealed.ok_or(StoreError::NotFound("tenant"))?;
+        let plain = self.master_key.open(&credential_aad(id), &sealed)?;
+        String::from_utf8(plain.to_vec())
+            .map(SecretString::new)
+            .map_err(|_| StoreError::Corrupt("tenant credential is not text".into()))
+    }
+
+    /// Destroys a tenant irreversibly: it is suspended first so nothing new
+    /// starts, its open connections are closed, its storage is wiped (files
+    /// zeroed and removed, or schema and role dropped), and its registry row
+    /// goes last, so an interrupted destroy can be run again.
+    pub async fn destroy_tenant(
+        &self,
+        scope: &PlatformScope,
+        slug: &TenantSlug,
+    ) -> Result<TenantRecord, StoreError> {
+        let record = self
+            .set_tenant_status(scope, slug, TenantStatus::Suspended)
+            .await?;
+        self.tenant_pools.evict(record.id).await;
+        match (&self.backend, &self.platform) {
+            (Backend::Sqlite { data_dir }, DbPool::Sqlite(p)) => {
+                sqlite::wipe(data_dir, record.id)?;
+                sqlx::query("DELETE FROM tenants WHERE id = $1")
+                    .bind(record.id.to_string())
+                    .execute(p)
+                    .await?;
+            }
+            (Backend::Postgres { .. }, DbPool::Postgres(p)) => {
+                let mut tx = p.begin().await?;
+                postgres::destroy(&mut tx, record.id).await?;
+                sqlx::query("DELETE FROM tenants WHERE id = $1")
+                    .bind(record.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            _ => return Err(StoreError::Corrupt("backend and pool disagree".into())),
+        }
+        Ok(record)
+    }
+}
+
+macro_rules! insert_tenant_row {
+    ($executor:expr, $record:expr, $role:expr, $credential:expr) => {{
+        let record: &TenantRecord = $record;
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, status, suite, created_at, db_role, db_credential) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(record.id.to_string())
+        .bind(record.slug.as_str())
+        .bind(record.status.as_str())
+        .bind(record.suite.as_str())
+        .bind(record.created_at)
+        .bind($role)
+        .bind($credential)
+        .execute($executor)
+        .await
+        .map(|done| done.rows_affected())
+    }};
+}
+use insert_tenant_row;

@@ -1,0 +1,335 @@
+//! One conformance story, run on SQLite and on the machine's PostgreSQL.
+
+use std::sync::Arc;
+
+use citadel_core::{
+    Action, CryptoSuite, Email, LoginName, PlatformScope, Principal, Resource, TenantId,
+    TenantScope, TenantSlug, TenantStatus, UserId, authorize,
+};
+use citadel_crypto::MasterKey;
+use citadel_crypto::token::token_hash;
+use citadel_store::{DbPool, NewUser, Store, StoreConfig, StoreError};
+
+fn platform() -> PlatformScope {
+    authorize(
+        &Principal::LocalAdministrator,
+        Action::ManageTenants,
+        Resource::Platform,
+    )
+    .ok()
+    .and_then(|a| a.into_platform())
+    .expect("local administrator manages tenants")
+}
+
+fn scope(tenant: TenantId) -> TenantScope {
+    let user = Principal::TenantUser {
+        tenant,
+        user: UserId::generate(),
+        must_change_password: false,
+    };
+    authorize(
+        &user,
+        Action::TenantSelf,
+        Resource::Tenant {
+            id: tenant,
+            status: TenantStatus::Active,
+        },
+    )
+    .ok()
+    .and_then(|a| a.into_tenant())
+    .expect("a user reaches their own tenant")
+}
+
+fn admin(email: &str) -> NewUser {
+    let email = Email::parse(email).expect("email");
+    NewUser {
+        id: UserId::generate(),
+        login: LoginName::from(&email),
+        email,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        must_change_password: true,
+        is_admin: true,
+    }
+}
+
+fn slug(s: &str) -> TenantSlug {
+    TenantSlug::parse(s).expect("slug")
+}
+
+async fn story(config: StoreConfig) {
+    let key = Arc::new(MasterKey::generate());
+    let store = Store::open(&config, key.clone()).await.expect("open store");
+    store.ping().await.expect("ping");
+
+    // The store remembers its master key: another key is refused.
+    let wrong = Store::open(&config, Arc::new(MasterKey::generate())).await;
+    assert!(
+        matches!(wrong, Err(StoreError::WrongMasterKey)),
+        "{wrong:?}"
+    );
+
+    let p = platform();
+    let a = store
+        .create_tenant(&p, &slug("acme"), CryptoSuite::Intl, &admin("root@acme.cn"))
+        .await
+        .expect("create a");
+    let b = store
+        .create_tenant(&p, &slug("bravo"), CryptoSuite::Sm, &admin("root@bravo.cn"))
+        .await
+        .expect("create b");
+    assert_eq!(a.admin_login, "root@acme.cn");
+    let dup = store
+        .create_tenant(&p, &slug("acme"), CryptoSuite::Intl, &admin("x@acme.cn"))
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let slugs: Vec<String> = store
+        .list_tenants(&p)
+        .await
+        .expect("list")
+        .iter()
+        .map(|t| t.slug.to_string())
+        .collect();
+    assert_eq!(slugs, ["acme", "bravo"]);
+    assert_eq!(
+        store
+            .find_tenant(b.tenant.id)
+            .await
+            .expect("find")
+            .map(|t| t.suite),
+        Some(CryptoSuite::Sm)
+    );
+
+    // Each tenant sees its own users only.
+    let db_a = store.tenant(&scope(a.tenant.id)).await.expect("open a");
+    let db_b = store.tenant(&scope(b.tenant.id)).await.expect("open b");
+    let login_a = LoginName::parse("root@acme.cn").expect("login");
+    let login_b = LoginName::parse("root@bravo.cn").expect("login");
+    let user_a = db_a
+        .find_user_by_login(&login_a)
+        .await
+        .expect("query")
+        .expect("admin of a");
+    assert!(user_a.is_admin && user_a.must_change_password);
+    assert!(
+        db_a.find_user_by_login(&login_b)
+            .await
+            .expect("query")
+            .is_none()
+    );
+    assert_eq!(db_b.list_users().await.expect("list").len(), 1);
+    assert_eq!(store.open_tenant_databases(), 2);
+
+    // Sessions, and a password change ending the other sessions.
+    let (s1, s2) = (token_hash("one"), token_hash("two"));
+    db_a.create_session(&s1, user_a.id)
+        .await
+        .expect("session 1");
+    db_a.create_session(&s2, user_a.id)
+        .await
+        .expect("session 2");
+    assert_eq!(
+        db_a.find_session(&s1).await.expect("find").map(|s| s.owner),
+        Some(user_a.id)
+    );
+    assert!(
+        db_b.find_session(&s1).await.expect("find").is_none(),
+        "sessions are per tenant"
+    );
+    db_a.change_password(user_a.id, "$argon2id$new", &s1)
+        .await
+        .expect("change");
+    assert!(db_a.find_session(&s2).await.expect("find").is_none());
+    assert!(db_a.find_session(&s1).await.expect("find").is_some());
+    let changed = db_a
+        .find_user(user_a.id)
+        .await
+        .expect("find")
+        .expect("user");
+    assert!(!changed.must_change_password);
+    db_a.delete_session(&s1).await.expect("logout");
+    assert!(db_a.find_session(&s1).await.expect("find").is_none());
+
+    prove_sql_isolation(&store, &db_a, b.tenant.id).await;
+
+    // Suspend and resume.
+    let suspended = store
+        .set_tenant_status(&p, &slug("bravo"), TenantStatus::Suspended)
+        .await
+        .expect("suspend");
+    assert_eq!(suspended.status, TenantStatus::Suspended);
+    store
+        .set_tenant_status(&p, &slug("bravo"), TenantStatus::Active)
+        .await
+        .expect("resume");
+    assert!(matches!(
+        store
+            .set_tenant_status(&p, &slug("nobody"), TenantStatus::Active)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Destroy leaves nothing readable.
+    drop(db_b);
+    store
+        .destroy_tenant(&p, &slug("bravo"))
+        .await
+        .expect("destroy");
+    assert!(
+        store
+            .find_tenant(b.tenant.id)
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        store.tenant(&scope(b.tenant.id)).await.is_err(),
+        "a destroyed tenant cannot be opened"
+    );
+    prove_storage_gone(&store, &config, b.tenant.id).await;
+    // The other tenant is untouched.
+    assert!(db_a.find_user(user_a.id).await.expect("find").is_some());
+    store
+        .destroy_tenant(&p, &slug("acme"))
+        .await
+        .expect("destroy a");
+    store.close().await;
+}
+
+async fn prove_sql_isolation(store: &Store, db_a: &citadel_store::TenantDb, b: TenantId) {
+    match db_a.raw_pool_for_isolation_tests() {
+        DbPool::Sqlite(pool) => {
+            // A's connection has exactly one database attached: A's own file.
+            let files: Vec<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list")
+                .fetch_all(pool)
+                .await
+                .expect("database list");
+            assert_eq!(files.len(), 1, "{files:?}");
+            assert!(
+                files[0].ends_with(&format!("tenants/{}/data.db", db_a.tenant())),
+                "{files:?}"
+            );
+            assert!(!files[0].contains(&b.to_string()));
+            let _ = store;
+        }
+        DbPool::Postgres(pool) => {
+            let role: String = sqlx::query_scalar("SELECT current_user::text")
+                .fetch_one(pool)
+                .await
+                .expect("whoami");
+            assert_eq!(role, format!("citadel_t_{}", db_a.tenant().simple()));
+            let other = format!("SELECT count(*) FROM \"t_{}\".users", b.simple());
+            let err = sqlx::query(sqlx::AssertSqlSafe(other))
+                .fetch_one(pool)
+                .await
+                .expect_err("must be denied");
+            assert!(err.to_string().contains("permission denied"), "{err}");
+            let err = sqlx::query("SELECT count(*) FROM citadel_platform.tenants")
+                .fetch_one(pool)
+                .await
+                .expect_err("registry must be denied");
+            assert!(err.to_string().contains("permission denied"), "{err}");
+            let err = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SET ROLE \"citadel_t_{}\"",
+                b.simple()
+            )))
+            .execute(pool)
+            .await
+            .expect_err("cannot become another tenant");
+            assert!(err.to_string().contains("permission denied"), "{err}");
+        }
+    }
+}
+
+async fn prove_storage_gone(store: &Store, config: &StoreConfig, b: TenantId) {
+    match store.sqlite_data_dir() {
+        Some(dir) => assert!(!dir.join("tenants").join(b.to_string()).exists()),
+        None => {
+            let url = config.database_url.clone().expect("pg url");
+            let pool = sqlx::PgPool::connect(&url).await.expect("admin connect");
+            let schemas: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+                    .bind(format!("t_{}", b.simple()))
+                    .fetch_one(&pool)
+                    .await
+                    .expect("schemas");
+            let roles: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_roles WHERE rolname = $1")
+                .bind(format!("citadel_t_{}", b.simple()))
+                .fetch_one(&pool)
+                .await
+                .expect("roles");
+            assert_eq!((schemas, roles), (0, 0));
+            pool.close().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn story_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    story(StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: None,
+        max_open_tenants: 8,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn story_on_postgres() {
+    let db = citadel_testkit::TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    story(StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: Some(db.url.clone()),
+        max_open_tenants: 8,
+    })
+    .await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn unknown_database_urls_are_refused_without_leaking_passwords() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: Some("mysql://root:hunter2@localhost/db".into()),
+        max_open_tenants: 8,
+    };
+    let err = Store::open(&config, Arc::new(MasterKey::generate()))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::UnsupportedUrl(_)));
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
+async fn lru_keeps_open_tenant_databases_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: None,
+        max_open_tenants: 2,
+    };
+    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+        .await
+        .expect("open");
+    let p = platform();
+    let mut ids = Vec::new();
+    for name in ["t-one", "t-two", "t-three"] {
+        let t = store
+            .create_tenant(&p, &slug(name), CryptoSuite::Intl, &admin("a@b.cn"))
+            .await
+            .expect("create");
+        ids.push(t.tenant.id);
+    }
+    for id in &ids {
+        let db = store.tenant(&scope(*id)).await.expect("open");
+        assert_eq!(db.list_users().await.expect("users").len(), 1);
+    }
+    assert_eq!(store.open_tenant_databases(), 2);
+    assert_eq!(
+        store.drop_idle_tenant_databases(std::time::Duration::ZERO),
+        2
+    );
+    assert_eq!(store.open_tenant_databases(), 0);
+}

@@ -1,0 +1,107 @@
+//! Test support shared by the crates' integration tests.
+//!
+//! PostgreSQL tests run against the real server on this machine
+//! (`CITADEL_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! If it is down, [`postgres_admin_url`] starts the Debian cluster with
+//! `pg_ctlcluster`, so a fresh machine needs no manual step.
+
+use std::process::Command;
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use tokio::sync::OnceCell;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+static STARTED: OnceCell<String> = OnceCell::const_new();
+
+/// The maintenance URL of a running PostgreSQL, starting it if needed.
+/// Panics with instructions if there is none to start.
+pub async fn postgres_admin_url() -> String {
+    STARTED
+        .get_or_init(|| async {
+            let url = std::env::var("CITADEL_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+            if PgConnection::connect(&url).await.is_ok() {
+                return url;
+            }
+            start_cluster();
+            for _ in 0..60 {
+                if PgConnection::connect(&url).await.is_ok() {
+                    return url;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            panic!("PostgreSQL at {url} is not reachable and could not be started; install the Debian postgresql package or set CITADEL_TEST_PG_URL");
+        })
+        .await
+        .clone()
+}
+
+fn start_cluster() {
+    let Ok(versions) = std::fs::read_dir("/etc/postgresql") else {
+        return;
+    };
+    for version in versions.flatten() {
+        let version = version.file_name().to_string_lossy().into_owned();
+        // A concurrent test may have started it already; the retry loop of
+        // the caller decides.
+        let _ = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &version, "main", "start"])
+            .status();
+    }
+}
+
+/// A database made for one test and dropped by [`TestDatabase::drop_now`].
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let admin_url = postgres_admin_url().await;
+        let name = format!("citadel_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+            admin_url,
+        }
+    }
+
+    /// Drops the database and the tenant roles no other database still
+    /// uses (roles are cluster-wide; ones still owning objects elsewhere
+    /// refuse to drop, which is what keeps parallel tests safe).
+    pub async fn drop_now(self) {
+        let Ok(mut conn) = PgConnection::connect(&self.admin_url).await else {
+            return;
+        };
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await;
+        let roles: Vec<String> = sqlx::query_scalar(
+            "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'citadel\\_t\\_%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+        for role in roles {
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS \"{role}\"")))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
