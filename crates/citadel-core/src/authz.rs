@@ -40,6 +40,9 @@ pub enum Action {
     ManageTenants,
     /// Sign in to a tenant with a password.
     TenantLogin,
+    /// Look up a presented session in its tenant's database, to find out
+    /// who the caller is. Only possible while the tenant is active.
+    AuthenticateSession,
     /// Read one's own account and tenant, end one's own session.
     TenantSelf,
     /// Change one's own password.
@@ -138,7 +141,7 @@ pub fn authorize(
             Principal::Anonymous => Err(Denied::Unauthenticated),
             Principal::TenantUser { .. } => Err(Denied::Forbidden),
         },
-        (Action::TenantLogin, Resource::Tenant { id, status }) => match principal {
+        (Action::TenantLogin | Action::AuthenticateSession, Resource::Tenant { id, status }) => match principal {
             Principal::Anonymous if status == TenantStatus::Active => {
                 Ok(Allowed::Tenant(TenantScope { tenant: id }))
             }

@@ -8,6 +8,7 @@ pub mod authz;
 pub mod error;
 pub mod ids;
 pub mod password;
+pub mod session;
 pub mod tenant;
 pub mod user;
 

@@ -1,0 +1,130 @@
+//! Authentication extractors: a presented cookie becomes a principal here,
+//! and handlers turn a principal into a scope only through
+//! [`citadel_core::authorize`].
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use citadel_core::{Action, OperatorId, PlatformScope, Principal, Resource, TenantScope, authorize};
+
+use crate::error::ApiError;
+use crate::services::sessions::{self, TenantSession};
+use crate::state::AppState;
+
+pub const TENANT_COOKIE: &str = "citadel_session";
+pub const OPERATOR_COOKIE: &str = "citadel_operator";
+
+/// The value of cookie `name`, if the request carries exactly one.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut found = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    let first = found.next()?;
+    // Two cookies of one name mean someone planted one: trust neither.
+    found.next().is_none().then_some(first)
+}
+
+/// A `Set-Cookie` value for a session: never readable by scripts, never
+/// sent over plain HTTP or from another site.
+pub fn session_cookie(name: &str, value: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict"))
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+pub fn clear_cookie(name: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"))
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// A tenant user with a live session; extraction answers 401 otherwise,
+/// before any body is read.
+pub struct TenantCaller(pub Option<TenantSession>);
+
+impl TenantCaller {
+    pub fn principal(&self) -> Principal {
+        self.0.as_ref().map_or(Principal::Anonymous, |s| s.principal.clone())
+    }
+
+    /// Decides `action` on the caller's own tenant at the choke point.
+    pub fn authorize(&self, action: Action) -> Result<(TenantScope, &TenantSession), ApiError> {
+        let session = self.0.as_ref().ok_or(ApiError::Unauthenticated)?;
+        let resource = Resource::Tenant { id: session.tenant.id, status: session.tenant.status };
+        let scope = authorize(&session.principal, action, resource)?
+            .into_tenant()
+            .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
+        Ok((scope, session))
+    }
+}
+
+impl FromRequestParts<AppState> for TenantCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match cookie(&parts.headers, TENANT_COOKIE) {
+            Some(value) => match sessions::authenticate_tenant(state, value).await? {
+                Some(session) => Ok(Self(Some(session))),
+                None => Err(ApiError::Unauthenticated),
+            },
+            None => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
+/// A platform operator with a live session; extraction answers 401
+/// otherwise, before any body is read.
+pub struct OperatorCaller(pub Option<(OperatorId, [u8; 32])>);
+
+impl OperatorCaller {
+    pub fn principal(&self) -> Principal {
+        self.0.map_or(Principal::Anonymous, |(id, _)| Principal::Operator { id })
+    }
+
+    pub fn authorize(&self, action: Action) -> Result<PlatformScope, ApiError> {
+        authorize(&self.principal(), action, Resource::Platform)?
+            .into_platform()
+            .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))
+    }
+}
+
+impl FromRequestParts<AppState> for OperatorCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match cookie(&parts.headers, OPERATOR_COOKIE) {
+            Some(value) => match sessions::authenticate_operator(state, value).await? {
+                Some(session) => Ok(Self(Some(session))),
+                None => Err(ApiError::Unauthenticated),
+            },
+            None => Err(ApiError::Unauthenticated),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_once_or_not_at_all() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; citadel_session=x.y; b=2"));
+        assert_eq!(cookie(&h, TENANT_COOKIE), Some("x.y"));
+        assert_eq!(cookie(&h, OPERATOR_COOKIE), None);
+        h.append(header::COOKIE, HeaderValue::from_static("citadel_session=evil"));
+        assert_eq!(cookie(&h, TENANT_COOKIE), None, "duplicates are refused");
+    }
+
+    #[test]
+    fn session_cookies_are_locked_down() {
+        let c = session_cookie(TENANT_COOKIE, "v").expect("cookie");
+        let c = c.to_str().expect("ascii");
+        for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+            assert!(c.contains(attr), "{c}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The server's resolved configuration (layering flags, environment and
+//! file is the binary's job; this is the result).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use citadel_core::session::SessionPolicy;
+
+use crate::ServerError;
+
+/// How clients connect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTPS with the given certificate and key, or with a self-signed
+    /// certificate kept in `<data-dir>/tls/` when both are `None`.
+    Tls { cert: Option<PathBuf>, key: Option<PathBuf> },
+    /// Plain HTTP: only on a loopback address, and only when asked for.
+    PlainHttp,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None` for embedded SQLite, or a `postgres://` URL.
+    pub database_url: Option<String>,
+    pub transport: Transport,
+    /// Defaults to `<data-dir>/master.key`, created on first start.
+    pub master_key_file: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    pub sessions: SessionPolicy,
+    pub max_open_tenants: usize,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_OPEN_TENANTS: usize = 256;
+
+impl ServerConfig {
+    /// The embedded default: HTTPS on 127.0.0.1:8443 with a self-signed
+    /// certificate, SQLite in `data_dir`.
+    pub fn embedded(data_dir: PathBuf) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8443))),
+            data_dir,
+            database_url: None,
+            transport: Transport::Tls { cert: None, key: None },
+            master_key_file: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            sessions: SessionPolicy::default(),
+            max_open_tenants: DEFAULT_MAX_OPEN_TENANTS,
+        }
+    }
+
+    /// Refuses combinations that would weaken the deployment.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        match &self.transport {
+            Transport::PlainHttp if !self.listen.ip().is_loopback() => Err(ServerError::Config(format!(
+                "plain HTTP is allowed only on a loopback address, not {}; drop --insecure-plain-http to serve HTTPS",
+                self.listen
+            ))),
+            Transport::Tls { cert: Some(_), key: None } | Transport::Tls { cert: None, key: Some(_) } => Err(
+                ServerError::Config("--tls-cert and --tls-key must be given together".into()),
+            ),
+            _ if self.max_body_bytes < 1024 => {
+                Err(ServerError::Config("the maximum body size must be at least 1024 bytes".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let mut c = ServerConfig::embedded("/tmp/x".into());
+        c.transport = Transport::PlainHttp;
+        assert!(c.validate().is_ok());
+        c.listen = "0.0.0.0:8080".parse().expect("addr");
+        assert!(c.validate().is_err());
+        c.listen = "[::1]:8080".parse().expect("addr");
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn cert_and_key_together() {
+        let mut c = ServerConfig::embedded("/tmp/x".into());
+        c.transport = Transport::Tls { cert: Some("/c".into()), key: None };
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! The server's one error type, mapped once to RFC 9457 problem details.
+//! Internals (SQL, file paths, causes) are logged, never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use citadel_core::{CoreError, Denied};
+use citadel_store::StoreError;
+use serde::Serialize;
+use thiserror::Error;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The request is malformed or a value breaks a rule; names the field.
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String, field: Option<&'static str> },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("the login, tenant or password is wrong")]
+    InvalidCredentials,
+    #[error("{0:?}")]
+    Denied(Denied),
+    #[error("{detail}")]
+    Refused { code: &'static str, detail: String },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("storage is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest { code, detail: detail.into(), field: None }
+    }
+
+    /// A domain rule broken by the value of `field`.
+    pub fn invalid_field(field: &'static str, e: CoreError) -> Self {
+        Self::BadRequest { code: "invalid_field", detail: format!("{field}: {e}"), field: Some(field) }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Option<&'static str>) {
+        use StatusCode as S;
+        match self {
+            Self::BadRequest { code, detail, field } => (S::BAD_REQUEST, code, "Bad request", detail.clone(), *field),
+            Self::Unauthenticated => {
+                (S::UNAUTHORIZED, "unauthenticated", "Authentication required", self.to_string(), None)
+            }
+            Self::InvalidCredentials => {
+                (S::UNAUTHORIZED, "invalid_credentials", "Sign-in failed", self.to_string(), None)
+            }
+            Self::Denied(Denied::Unauthenticated) => {
+                (S::UNAUTHORIZED, "unauthenticated", "Authentication required", "authentication required".into(), None)
+            }
+            Self::Denied(Denied::Forbidden) => {
+                (S::FORBIDDEN, "forbidden", "Forbidden", "you are not allowed to do this".into(), None)
+            }
+            Self::Denied(Denied::TenantSuspended) => (
+                S::FORBIDDEN,
+                "tenant_suspended",
+                "Tenant suspended",
+                "this tenant is suspended; contact the platform operator".into(),
+                None,
+            ),
+            Self::Denied(Denied::PasswordChangeRequired) => (
+                S::FORBIDDEN,
+                "password_change_required",
+                "Password change required",
+                "change your password first (POST /api/v1/auth/password)".into(),
+                None,
+            ),
+            Self::Refused { code, detail } => (S::FORBIDDEN, code, "Refused", detail.clone(), None),
+            Self::NotFound(what) => (S::NOT_FOUND, "not_found", "Not found", format!("{what} not found"), None),
+            Self::Conflict(detail) => (S::CONFLICT, "conflict", "Conflict", detail.clone(), None),
+            Self::PayloadTooLarge { .. } => {
+                (S::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large", self.to_string(), None)
+            }
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                self.to_string(),
+                None,
+            ),
+            Self::Unavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "Service unavailable",
+                "storage is unavailable; try again later".into(),
+                None,
+            ),
+            Self::Internal(_) => {
+                (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred".into(), None)
+            }
+        }
+    }
+}
+
+/// A problem+json response for a status and code, for the places outside
+/// handlers (fallbacks, panics, timeouts, bare framework errors).
+pub fn problem_response(status: StatusCode, code: &str, detail: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    render(status, code, title, detail.to_owned(), None)
+}
+
+fn render(status: StatusCode, code: &str, title: &str, detail: String, field: Option<&str>) -> Response {
+    let body = Problem {
+        kind: format!("urn:citadel:problem:{code}"),
+        title,
+        status: status.as_u16(),
+        detail,
+        code,
+        field,
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title, detail, field) = self.parts();
+        match &self {
+            Self::Unavailable(e) => tracing::error!(error = %e, "storage unavailable"),
+            Self::Internal(e) => tracing::error!(error = %e, "internal error"),
+            _ => tracing::debug!(code, "request refused"),
+        }
+        render(status, code, title, detail, field)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::Conflict(detail) => Self::Conflict(detail),
+            StoreError::Database(_) | StoreError::Io { .. } => Self::Unavailable(e),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> Self {
+        Self::Denied(d)
+    }
+}

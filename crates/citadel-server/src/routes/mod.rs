@@ -1,0 +1,99 @@
+//! The HTTP surface: every route, its OpenAPI description, and the layers
+//! every request passes through.
+
+pub mod auth;
+pub mod dto;
+pub mod health;
+pub mod platform;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Extension};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Router, middleware as axum_mw};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::problem_response;
+use crate::middleware;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Citadel API", description = "Citadel: a privately deployable, multi-tenant no-code business platform."),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics and this specification"),
+        (name = "platform", description = "Platform operators: bootstrap and the tenant registry"),
+        (name = "auth", description = "Tenant users: sign-in, sessions, password")
+    )
+)]
+struct ApiDoc;
+
+/// The serialized specification, built once at start.
+#[derive(Clone)]
+struct Spec(Arc<Vec<u8>>);
+
+/// This specification (OpenAPI 3.1).
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+async fn openapi_json(Extension(spec): Extension<Spec>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], spec.0.as_ref().clone())
+}
+
+async fn not_found() -> impl IntoResponse {
+    problem_response(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
+/// Every route with its documentation, before layers and state.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(platform::bootstrap))
+        .routes(routes!(platform::operator_login))
+        .routes(routes!(platform::operator_logout))
+        .routes(routes!(platform::list_tenants, platform::create_tenant))
+        .routes(routes!(platform::get_tenant, platform::destroy_tenant))
+        .routes(routes!(platform::suspend_tenant))
+        .routes(routes!(platform::resume_tenant))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::me))
+}
+
+/// The OpenAPI document of every route the server has.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+/// The complete application: routes, state, and the layers every request
+/// passes through, outermost first.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = documented_routes().split_for_parts();
+    let spec = Spec(Arc::new(serde_json::to_vec(&api).unwrap_or_default()));
+    let max_body = state.settings().max_body_bytes;
+    let layers = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(|_| {
+            problem_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
+        }))
+        .layer(axum_mw::map_response(middleware::security_headers))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(axum_mw::from_fn(middleware::problem_for_bare_errors))
+        .layer(axum_mw::from_fn_with_state(state.clone(), middleware::track))
+        .layer(axum_mw::from_fn(middleware::no_store))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(Extension(spec));
+    router.fallback(not_found).layer(layers).with_state(state)
+}

@@ -1,0 +1,108 @@
+//! The command line. Every option can also come from a `CITADEL_*`
+//! environment variable or the TOML file given with `--config`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "citadel", version, about = "Citadel: a privately deployable, multi-tenant no-code business platform")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML configuration file (flags and environment take precedence).
+    #[arg(long, global = true, env = "CITADEL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory: platform.db, tenants/, master.key, tls/ [default: ./citadel-data]
+    #[arg(long, global = true, env = "CITADEL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://user@host/db to use PostgreSQL instead of the embedded SQLite.
+    #[arg(long, global = true, env = "CITADEL_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
+    /// A file holding the database URL (keeps a password out of the environment).
+    #[arg(long, global = true, env = "CITADEL_DATABASE_FILE")]
+    pub database_file: Option<PathBuf>,
+    /// An existing master key file (mode 0600) [default: <data-dir>/master.key, created on first start]
+    #[arg(long, global = true, env = "CITADEL_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// At most this many tenant databases open at once [default: 256]
+    #[arg(long, global = true, env = "CITADEL_MAX_OPEN_TENANTS")]
+    pub max_open_tenants: Option<usize>,
+    /// Log format: text or json [default: text]
+    #[arg(long, global = true, env = "CITADEL_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage tenants (platform operator, on the server itself).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8443]
+    #[arg(long, env = "CITADEL_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain [default: a self-signed certificate in <data-dir>/tls/]
+    #[arg(long, env = "CITADEL_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CITADEL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS; only on a loopback address.
+    #[arg(long, env = "CITADEL_INSECURE_PLAIN_HTTP", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub insecure_plain_http: bool,
+    /// Largest accepted request body in bytes [default: 1048576]
+    #[arg(long, env = "CITADEL_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Sessions end after this many idle minutes [default: 30]
+    #[arg(long, env = "CITADEL_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u64>,
+    /// Sessions end this many hours after sign-in [default: 12]
+    #[arg(long, env = "CITADEL_SESSION_ABSOLUTE_HOURS")]
+    pub session_absolute_hours: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with its own database and its first admin.
+    Create {
+        slug: String,
+        /// The first admin's email (also their login name).
+        #[arg(long)]
+        admin: String,
+        /// Algorithm suite: intl (AES-GCM/SHA-256/Ed25519) or sm (SM4/SM3/SM2).
+        #[arg(long, default_value = "intl")]
+        suite: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspend a tenant: its users can no longer sign in or use sessions.
+    Suspend { slug: String },
+    /// Resume a suspended tenant.
+    Resume { slug: String },
+    /// Destroy a tenant and all its data. Irreversible.
+    Destroy {
+        slug: String,
+        /// The slug again, instead of typing it at the prompt.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
