@@ -141,13 +141,15 @@ pub fn authorize(
             Principal::Anonymous => Err(Denied::Unauthenticated),
             Principal::TenantUser { .. } => Err(Denied::Forbidden),
         },
-        (Action::TenantLogin | Action::AuthenticateSession, Resource::Tenant { id, status }) => match principal {
-            Principal::Anonymous if status == TenantStatus::Active => {
-                Ok(Allowed::Tenant(TenantScope { tenant: id }))
+        (Action::TenantLogin | Action::AuthenticateSession, Resource::Tenant { id, status }) => {
+            match principal {
+                Principal::Anonymous if status == TenantStatus::Active => {
+                    Ok(Allowed::Tenant(TenantScope { tenant: id }))
+                }
+                Principal::Anonymous => Err(Denied::TenantSuspended),
+                _ => Err(Denied::Forbidden),
             }
-            Principal::Anonymous => Err(Denied::TenantSuspended),
-            _ => Err(Denied::Forbidden),
-        },
+        }
         (Action::TenantSelf | Action::ChangeOwnPassword, Resource::Tenant { id, status }) => {
             match principal {
                 Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),

@@ -13,7 +13,10 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { idle: Duration::from_secs(30 * 60), absolute: Duration::from_secs(12 * 60 * 60) }
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 60 * 60),
+        }
     }
 }
 
@@ -47,7 +50,10 @@ mod tests {
         assert!(p.is_live(0, 0, 29 * min));
         assert!(!p.is_live(0, 0, 30 * min), "idle for 30 minutes");
         assert!(p.is_live(0, 11 * 60 * min, 11 * 60 * min + 1));
-        assert!(!p.is_live(0, 12 * 60 * min - 1, 12 * 60 * min), "12 hours after sign-in");
+        assert!(
+            !p.is_live(0, 12 * 60 * min - 1, 12 * 60 * min),
+            "12 hours after sign-in"
+        );
         assert!(!p.needs_touch(0, 59_999));
         assert!(p.needs_touch(0, 60_000));
     }

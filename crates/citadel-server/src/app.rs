@@ -26,18 +26,22 @@ pub struct OpenedPlatform {
 pub async fn open_platform(config: &ServerConfig) -> Result<OpenedPlatform, ServerError> {
     private_data_dir(&config.data_dir)?;
     let key_path = config.master_key_path();
-    let (key, created) = if config.master_key_file.is_some() || key_path.exists() || has_existing_data(config) {
-        (MasterKey::load(&key_path)?, false)
-    } else {
-        MasterKey::load_or_create(&key_path)?
-    };
+    let (key, created) =
+        if config.master_key_file.is_some() || key_path.exists() || has_existing_data(config) {
+            (MasterKey::load(&key_path)?, false)
+        } else {
+            MasterKey::load_or_create(&key_path)?
+        };
     let store_config = StoreConfig {
         data_dir: config.data_dir.clone(),
         database_url: config.database_url.clone(),
         max_open_tenants: config.max_open_tenants,
     };
     let store = Store::open(&store_config, Arc::new(key)).await?;
-    Ok(OpenedPlatform { store: Arc::new(store), master_key_created: created })
+    Ok(OpenedPlatform {
+        store: Arc::new(store),
+        master_key_created: created,
+    })
 }
 
 /// Creates the data directory readable by the server's user only, and
@@ -45,8 +49,15 @@ pub async fn open_platform(config: &ServerConfig) -> Result<OpenedPlatform, Serv
 /// key and every tenant's database.
 fn private_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let fail = |source| ServerError::DataDir { path: dir.display().to_string(), source };
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
+    let fail = |source| ServerError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(fail)?;
     let mode = std::fs::metadata(dir).map_err(fail)?.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory was open to other users; setting mode 0700");
@@ -77,14 +88,19 @@ impl Application {
         let store = opened.store;
         let bootstrap_token = if store.operator_count().await? == 0 {
             let token = generate_token();
-            store.set_bootstrap_token_hash(&token_hash(token.expose())).await?;
+            store
+                .set_bootstrap_token_hash(&token_hash(token.expose()))
+                .await?;
             Some(token)
         } else {
             None
         };
         let tls = match &config.transport {
             Transport::PlainHttp => None,
-            Transport::Tls { cert: Some(cert), key: Some(key) } => Some(tls::server_config(cert, key)?),
+            Transport::Tls {
+                cert: Some(cert),
+                key: Some(key),
+            } => Some(tls::server_config(cert, key)?),
             Transport::Tls { .. } => {
                 let (cert, key) = tls::ensure_self_signed(&config.data_dir.join("tls"))?;
                 Some(tls::server_config(&cert, &key)?)
@@ -92,9 +108,14 @@ impl Application {
         }
         .map(RustlsConfig::from_config);
         let listener = TcpListener::bind(config.listen).map_err(ServerError::Listen)?;
-        listener.set_nonblocking(true).map_err(ServerError::Listen)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(ServerError::Listen)?;
         let local_addr = listener.local_addr().map_err(ServerError::Listen)?;
-        let settings = RuntimeSettings { max_body_bytes: config.max_body_bytes, sessions: config.sessions };
+        let settings = RuntimeSettings {
+            max_body_bytes: config.max_body_bytes,
+            sessions: config.sessions,
+        };
         Ok(Self {
             listener,
             local_addr,
@@ -127,19 +148,28 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains for up to 10 s.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_idle_tenants(self.state.clone()));
         let app = routes::app(self.state.clone()).into_make_service();
         let result = match self.tls {
             Some(tls) => {
                 let handle = axum_server::Handle::new();
                 tokio::spawn(drain_on(shutdown, handle.clone()));
-                axum_server::from_tcp_rustls(self.listener, tls)?.handle(handle).serve(app).await
+                axum_server::from_tcp_rustls(self.listener, tls)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
             }
             None => {
                 let handle = axum_server::Handle::new();
                 tokio::spawn(drain_on(shutdown, handle.clone()));
-                axum_server::from_tcp(self.listener)?.handle(handle).serve(app).await
+                axum_server::from_tcp(self.listener)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
             }
         };
         sweeper.abort();
@@ -148,7 +178,10 @@ impl Application {
     }
 }
 
-async fn drain_on<A: axum_server::Address>(shutdown: impl Future<Output = ()>, handle: axum_server::Handle<A>) {
+async fn drain_on<A: axum_server::Address>(
+    shutdown: impl Future<Output = ()>,
+    handle: axum_server::Handle<A>,
+) {
     shutdown.await;
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
 }
@@ -158,7 +191,9 @@ async fn sweep_idle_tenants(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        let closed = state.store().drop_idle_tenant_databases(Duration::from_secs(300));
+        let closed = state
+            .store()
+            .drop_idle_tenant_databases(Duration::from_secs(300));
         if closed > 0 {
             tracing::debug!(closed, "closed idle tenant databases");
         }

@@ -5,7 +5,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use citadel_core::{Action, OperatorId, PlatformScope, Principal, Resource, TenantScope, authorize};
+use citadel_core::{
+    Action, OperatorId, PlatformScope, Principal, Resource, TenantScope, authorize,
+};
 
 use crate::error::ApiError;
 use crate::services::sessions::{self, TenantSession};
@@ -32,13 +34,17 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// A `Set-Cookie` value for a session: never readable by scripts, never
 /// sent over plain HTTP or from another site.
 pub fn session_cookie(name: &str, value: &str) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict"))
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict"
+    ))
+    .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 pub fn clear_cookie(name: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"))
-        .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+    HeaderValue::from_str(&format!(
+        "{name}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
 /// A tenant user with a live session; extraction answers 401 otherwise,
@@ -47,13 +53,18 @@ pub struct TenantCaller(pub Option<TenantSession>);
 
 impl TenantCaller {
     pub fn principal(&self) -> Principal {
-        self.0.as_ref().map_or(Principal::Anonymous, |s| s.principal.clone())
+        self.0
+            .as_ref()
+            .map_or(Principal::Anonymous, |s| s.principal.clone())
     }
 
     /// Decides `action` on the caller's own tenant at the choke point.
     pub fn authorize(&self, action: Action) -> Result<(TenantScope, &TenantSession), ApiError> {
         let session = self.0.as_ref().ok_or(ApiError::Unauthenticated)?;
-        let resource = Resource::Tenant { id: session.tenant.id, status: session.tenant.status };
+        let resource = Resource::Tenant {
+            id: session.tenant.id,
+            status: session.tenant.status,
+        };
         let scope = authorize(&session.principal, action, resource)?
             .into_tenant()
             .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
@@ -64,7 +75,10 @@ impl TenantCaller {
 impl FromRequestParts<AppState> for TenantCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match cookie(&parts.headers, TENANT_COOKIE) {
             Some(value) => match sessions::authenticate_tenant(state, value).await? {
                 Some(session) => Ok(Self(Some(session))),
@@ -81,7 +95,8 @@ pub struct OperatorCaller(pub Option<(OperatorId, [u8; 32])>);
 
 impl OperatorCaller {
     pub fn principal(&self) -> Principal {
-        self.0.map_or(Principal::Anonymous, |(id, _)| Principal::Operator { id })
+        self.0
+            .map_or(Principal::Anonymous, |(id, _)| Principal::Operator { id })
     }
 
     pub fn authorize(&self, action: Action) -> Result<PlatformScope, ApiError> {
@@ -94,7 +109,10 @@ impl OperatorCaller {
 impl FromRequestParts<AppState> for OperatorCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match cookie(&parts.headers, OPERATOR_COOKIE) {
             Some(value) => match sessions::authenticate_operator(state, value).await? {
                 Some(session) => Ok(Self(Some(session))),
@@ -112,10 +130,16 @@ mod tests {
     #[test]
     fn cookies_are_found_once_or_not_at_all() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; citadel_session=x.y; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; citadel_session=x.y; b=2"),
+        );
         assert_eq!(cookie(&h, TENANT_COOKIE), Some("x.y"));
         assert_eq!(cookie(&h, OPERATOR_COOKIE), None);
-        h.append(header::COOKIE, HeaderValue::from_static("citadel_session=evil"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("citadel_session=evil"),
+        );
         assert_eq!(cookie(&h, TENANT_COOKIE), None, "duplicates are refused");
     }
 

@@ -13,7 +13,10 @@ use crate::ServerError;
 pub enum Transport {
     /// HTTPS with the given certificate and key, or with a self-signed
     /// certificate kept in `<data-dir>/tls/` when both are `None`.
-    Tls { cert: Option<PathBuf>, key: Option<PathBuf> },
+    Tls {
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+    },
     /// Plain HTTP: only on a loopback address, and only when asked for.
     PlainHttp,
 }
@@ -41,10 +44,15 @@ impl ServerConfig {
     /// certificate, SQLite in `data_dir`.
     pub fn embedded(data_dir: PathBuf) -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8443))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8443))),
             data_dir,
             database_url: None,
-            transport: Transport::Tls { cert: None, key: None },
+            transport: Transport::Tls {
+                cert: None,
+                key: None,
+            },
             master_key_file: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sessions: SessionPolicy::default(),
@@ -55,22 +63,33 @@ impl ServerConfig {
     /// Refuses combinations that would weaken the deployment.
     pub fn validate(&self) -> Result<(), ServerError> {
         match &self.transport {
-            Transport::PlainHttp if !self.listen.ip().is_loopback() => Err(ServerError::Config(format!(
-                "plain HTTP is allowed only on a loopback address, not {}; drop --insecure-plain-http to serve HTTPS",
-                self.listen
-            ))),
-            Transport::Tls { cert: Some(_), key: None } | Transport::Tls { cert: None, key: Some(_) } => Err(
-                ServerError::Config("--tls-cert and --tls-key must be given together".into()),
-            ),
-            _ if self.max_body_bytes < 1024 => {
-                Err(ServerError::Config("the maximum body size must be at least 1024 bytes".into()))
+            Transport::PlainHttp if !self.listen.ip().is_loopback() => {
+                Err(ServerError::Config(format!(
+                    "plain HTTP is allowed only on a loopback address, not {}; drop --insecure-plain-http to serve HTTPS",
+                    self.listen
+                )))
             }
+            Transport::Tls {
+                cert: Some(_),
+                key: None,
+            }
+            | Transport::Tls {
+                cert: None,
+                key: Some(_),
+            } => Err(ServerError::Config(
+                "--tls-cert and --tls-key must be given together".into(),
+            )),
+            _ if self.max_body_bytes < 1024 => Err(ServerError::Config(
+                "the maximum body size must be at least 1024 bytes".into(),
+            )),
             _ => Ok(()),
         }
     }
 
     pub fn master_key_path(&self) -> PathBuf {
-        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 }
 
@@ -92,7 +111,10 @@ mod tests {
     #[test]
     fn cert_and_key_together() {
         let mut c = ServerConfig::embedded("/tmp/x".into());
-        c.transport = Transport::Tls { cert: Some("/c".into()), key: None };
+        c.transport = Transport::Tls {
+            cert: Some("/c".into()),
+            key: None,
+        };
         assert!(c.validate().is_err());
     }
 }

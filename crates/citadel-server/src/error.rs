@@ -14,7 +14,11 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub enum ApiError {
     /// The request is malformed or a value breaks a rule; names the field.
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String, field: Option<&'static str> },
+    BadRequest {
+        code: &'static str,
+        detail: String,
+        field: Option<&'static str>,
+    },
     #[error("authentication required")]
     Unauthenticated,
     #[error("the login, tenant or password is wrong")]
@@ -51,30 +55,66 @@ struct Problem<'a> {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::BadRequest { code, detail: detail.into(), field: None }
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+            field: None,
+        }
     }
 
     /// A domain rule broken by the value of `field`.
     pub fn invalid_field(field: &'static str, e: CoreError) -> Self {
-        Self::BadRequest { code: "invalid_field", detail: format!("{field}: {e}"), field: Some(field) }
+        Self::BadRequest {
+            code: "invalid_field",
+            detail: format!("{field}: {e}"),
+            field: Some(field),
+        }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Option<&'static str>) {
+    fn parts(
+        &self,
+    ) -> (
+        StatusCode,
+        &'static str,
+        &'static str,
+        String,
+        Option<&'static str>,
+    ) {
         use StatusCode as S;
         match self {
-            Self::BadRequest { code, detail, field } => (S::BAD_REQUEST, code, "Bad request", detail.clone(), *field),
-            Self::Unauthenticated => {
-                (S::UNAUTHORIZED, "unauthenticated", "Authentication required", self.to_string(), None)
-            }
-            Self::InvalidCredentials => {
-                (S::UNAUTHORIZED, "invalid_credentials", "Sign-in failed", self.to_string(), None)
-            }
-            Self::Denied(Denied::Unauthenticated) => {
-                (S::UNAUTHORIZED, "unauthenticated", "Authentication required", "authentication required".into(), None)
-            }
-            Self::Denied(Denied::Forbidden) => {
-                (S::FORBIDDEN, "forbidden", "Forbidden", "you are not allowed to do this".into(), None)
-            }
+            Self::BadRequest {
+                code,
+                detail,
+                field,
+            } => (S::BAD_REQUEST, code, "Bad request", detail.clone(), *field),
+            Self::Unauthenticated => (
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+                self.to_string(),
+                None,
+            ),
+            Self::InvalidCredentials => (
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "Sign-in failed",
+                self.to_string(),
+                None,
+            ),
+            Self::Denied(Denied::Unauthenticated) => (
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+                "authentication required".into(),
+                None,
+            ),
+            Self::Denied(Denied::Forbidden) => (
+                S::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                "you are not allowed to do this".into(),
+                None,
+            ),
             Self::Denied(Denied::TenantSuspended) => (
                 S::FORBIDDEN,
                 "tenant_suspended",
@@ -90,11 +130,21 @@ impl ApiError {
                 None,
             ),
             Self::Refused { code, detail } => (S::FORBIDDEN, code, "Refused", detail.clone(), None),
-            Self::NotFound(what) => (S::NOT_FOUND, "not_found", "Not found", format!("{what} not found"), None),
+            Self::NotFound(what) => (
+                S::NOT_FOUND,
+                "not_found",
+                "Not found",
+                format!("{what} not found"),
+                None,
+            ),
             Self::Conflict(detail) => (S::CONFLICT, "conflict", "Conflict", detail.clone(), None),
-            Self::PayloadTooLarge { .. } => {
-                (S::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large", self.to_string(), None)
-            }
+            Self::PayloadTooLarge { .. } => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+                self.to_string(),
+                None,
+            ),
             Self::UnsupportedMediaType => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -109,9 +159,13 @@ impl ApiError {
                 "storage is unavailable; try again later".into(),
                 None,
             ),
-            Self::Internal(_) => {
-                (S::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred".into(), None)
-            }
+            Self::Internal(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "an internal error occurred".into(),
+                None,
+            ),
         }
     }
 }
@@ -123,7 +177,13 @@ pub fn problem_response(status: StatusCode, code: &str, detail: &str) -> Respons
     render(status, code, title, detail.to_owned(), None)
 }
 
-fn render(status: StatusCode, code: &str, title: &str, detail: String, field: Option<&str>) -> Response {
+fn render(
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    detail: String,
+    field: Option<&str>,
+) -> Response {
     let body = Problem {
         kind: format!("urn:citadel:problem:{code}"),
         title,

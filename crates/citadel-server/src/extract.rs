@@ -30,7 +30,9 @@ fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
         JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", e.body_text()),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge { limit }
+        }
         other => ApiError::bad_request("unreadable_body", other.body_text()),
     }
 }

@@ -14,7 +14,10 @@ use crate::state::AppState;
 
 /// Headers every response carries, whatever produced it.
 const SECURITY_HEADERS: [(HeaderName, &str); 7] = [
-    (header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"),
+    (
+        header::STRICT_TRANSPORT_SECURITY,
+        "max-age=63072000; includeSubDomains",
+    ),
     (
         header::CONTENT_SECURITY_POLICY,
         "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
@@ -22,8 +25,14 @@ const SECURITY_HEADERS: [(HeaderName, &str); 7] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "no-referrer"),
-    (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
-    (HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()"),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    ),
+    (
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    ),
 ];
 
 pub async fn security_headers(mut response: Response) -> Response {
@@ -44,7 +53,12 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    state.metrics().record_request(&method, &route, response.status().as_u16(), started.elapsed());
+    state.metrics().record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
@@ -63,11 +77,16 @@ pub async fn no_store(request: Request, next: Next) -> Response {
 pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
         return response;
     }
     let (code, detail) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this method is not allowed on this resource"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed on this resource",
+        ),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
         StatusCode::NOT_FOUND => ("not_found", "no such resource"),

@@ -30,10 +30,16 @@ pub fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), ServerError>
     std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
         .create(dir)
         .map_err(|e| ServerError::Tls(format!("{}: {e}", dir.display())))?;
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    let generated = rcgen::generate_simple_self_signed(names).map_err(|e| ServerError::Tls(e.to_string()))?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let generated =
+        rcgen::generate_simple_self_signed(names).map_err(|e| ServerError::Tls(e.to_string()))?;
     write_private(&key_path, generated.signing_key.serialize_pem().as_bytes())?;
-    fs::write(&cert_path, generated.cert.pem()).map_err(|e| ServerError::Tls(format!("{}: {e}", cert_path.display())))?;
+    fs::write(&cert_path, generated.cert.pem())
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", cert_path.display())))?;
     Ok((cert_path, key_path))
 }
 
@@ -56,13 +62,20 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Serve
         .and_then(|iter| iter.collect::<Result<_, _>>())
         .map_err(|e| ServerError::Tls(format!("certificate {}: {e}", cert.display())))?;
     if certs.is_empty() {
-        return Err(ServerError::Tls(format!("certificate {}: no certificate found", cert.display())));
+        return Err(ServerError::Tls(format!(
+            "certificate {}: no certificate found",
+            cert.display()
+        )));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| ServerError::Tls(format!("key {}: {e}", key.display())))?;
-    let mut config = ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServerError::Tls(format!("key {}: {e}", key.display())))?;
+    let mut config = ServerConfig::builder_with_protocol_versions(&[
+        &rustls::version::TLS13,
+        &rustls::version::TLS12,
+    ])
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| ServerError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "citadel", version, about = "Citadel: a privately deployable, multi-tenant no-code business platform")]
+#[command(
+    name = "citadel",
+    version,
+    about = "Citadel: a privately deployable, multi-tenant no-code business platform"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

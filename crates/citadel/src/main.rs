@@ -6,15 +6,17 @@ mod tenant_cmd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use citadel_server::Application;
+use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
 fn init_logging(format: Option<&str>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == Some("json") {
         builder.json().init();
     } else {
@@ -23,17 +25,35 @@ fn init_logging(format: Option<&str>) {
 }
 
 async fn serve(config: citadel_server::ServerConfig) -> Result<(), String> {
-    let app = Application::build(config.clone()).await.map_err(|e| e.to_string())?;
+    let app = Application::build(config.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let scheme = if app.is_tls() { "https" } else { "http" };
     if app.master_key_created() {
-        println!("Created master key {} (mode 0600). Back it up: without it the data cannot be read.", config.master_key_path().display());
+        println!(
+            "Created master key {} (mode 0600). Back it up: without it the data cannot be read.",
+            config.master_key_path().display()
+        );
     }
-    println!("Citadel listening on {scheme}://{} (data: {}, storage: {})", app.local_addr(), config.data_dir.display(), app.store().backend_name());
+    println!(
+        "Citadel listening on {scheme}://{} (data: {}, storage: {})",
+        app.local_addr(),
+        config.data_dir.display(),
+        app.store().backend_name()
+    );
     if let Some(token) = app.bootstrap_token() {
-        println!("Bootstrap token (one-time; creates the first platform operator): {}", token.expose());
-        println!("  POST {scheme}://{}/api/v1/platform/bootstrap with {{\"token\", \"login\", \"password\"}}", app.local_addr());
+        println!(
+            "Bootstrap token (one-time; creates the first platform operator): {}",
+            token.expose()
+        );
+        println!(
+            "  POST {scheme}://{}/api/v1/platform/bootstrap with {{\"token\", \"login\", \"password\"}}",
+            app.local_addr()
+        );
     }
-    app.run_until(shutdown_signal()).await.map_err(|e| e.to_string())
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn shutdown_signal() {
@@ -56,10 +76,17 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = async {
         let file = settings::load_file(cli.global.config.as_deref())?;
-        init_logging(cli.global.log_format.as_deref().or(file.log_format.as_deref()));
+        init_logging(
+            cli.global
+                .log_format
+                .as_deref()
+                .or(file.log_format.as_deref()),
+        );
         match cli.command {
             Command::Serve(args) => serve(settings::serve_config(&cli.global, &args, &file)?).await,
-            Command::Tenant(command) => tenant_cmd::run(&settings::base_config(&cli.global, &file)?, command).await,
+            Command::Tenant(command) => {
+                tenant_cmd::run(&settings::base_config(&cli.global, &file)?, command).await
+            }
         }
     }
     .await;

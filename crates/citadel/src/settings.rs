@@ -35,10 +35,15 @@ pub fn load_file(path: Option<&Path>) -> Result<FileSettings, String> {
     let Some(path) = path else {
         return Ok(FileSettings::default());
     };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
-    let settings: FileSettings = toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("config file {}: {e}", path.display()))?;
+    let settings: FileSettings =
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
     for key in settings.unknown.keys() {
-        eprintln!("warning: config file {}: unknown key {key:?} ignored", path.display());
+        eprintln!(
+            "warning: config file {}: unknown key {key:?} ignored",
+            path.display()
+        );
     }
     Ok(settings)
 }
@@ -64,7 +69,10 @@ pub fn base_config(global: &GlobalArgs, file: &FileSettings) -> Result<ServerCon
     };
     let mut config = ServerConfig::embedded(data_dir);
     config.database_url = database_url.filter(|u| !u.is_empty() && u != "sqlite");
-    config.master_key_file = global.master_key_file.clone().or_else(|| file.master_key_file.clone());
+    config.master_key_file = global
+        .master_key_file
+        .clone()
+        .or_else(|| file.master_key_file.clone());
     if let Some(n) = global.max_open_tenants.or(file.max_open_tenants) {
         config.max_open_tenants = n;
     }
@@ -72,7 +80,11 @@ pub fn base_config(global: &GlobalArgs, file: &FileSettings) -> Result<ServerCon
 }
 
 /// The full server configuration for `citadel serve`.
-pub fn serve_config(global: &GlobalArgs, serve: &ServeArgs, file: &FileSettings) -> Result<ServerConfig, String> {
+pub fn serve_config(
+    global: &GlobalArgs,
+    serve: &ServeArgs,
+    file: &FileSettings,
+) -> Result<ServerConfig, String> {
     let mut config = base_config(global, file)?;
     if let Some(listen) = serve.listen.or(file.listen) {
         config.listen = listen;
@@ -122,18 +134,32 @@ mod tests {
         .expect("toml");
         assert!(file.unknown.contains_key("surprise"));
         let cli = parse(&["citadel", "serve", "--listen", "127.0.0.1:9100"]);
-        let Command::Serve(serve) = &cli.command else { panic!("serve") };
+        let Command::Serve(serve) = &cli.command else {
+            panic!("serve")
+        };
         let config = serve_config(&cli.global, serve, &file).expect("config");
         assert_eq!(config.listen.port(), 9100, "flag wins");
-        assert_eq!(config.data_dir, PathBuf::from("/srv/citadel"), "file beats default");
+        assert_eq!(
+            config.data_dir,
+            PathBuf::from("/srv/citadel"),
+            "file beats default"
+        );
         assert_eq!(config.max_body_bytes, 4096);
-        assert!(matches!(config.transport, Transport::Tls { cert: None, key: None }));
+        assert!(matches!(
+            config.transport,
+            Transport::Tls {
+                cert: None,
+                key: None
+            }
+        ));
     }
 
     #[test]
     fn defaults_are_the_embedded_https_server() {
         let cli = parse(&["citadel", "serve"]);
-        let Command::Serve(serve) = &cli.command else { panic!("serve") };
+        let Command::Serve(serve) = &cli.command else {
+            panic!("serve")
+        };
         let config = serve_config(&cli.global, serve, &FileSettings::default()).expect("config");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8443");
         assert_eq!(config.data_dir, PathBuf::from("./citadel-data"));

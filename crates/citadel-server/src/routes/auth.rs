@@ -9,7 +9,9 @@ use citadel_core::Action;
 use crate::auth::{TENANT_COOKIE, TenantCaller, clear_cookie, session_cookie};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::routes::dto::{ChangePasswordRequest, LoginRequest, Problem, SignedIn, TenantBrief, UserView};
+use crate::routes::dto::{
+    ChangePasswordRequest, LoginRequest, Problem, SignedIn, TenantBrief, UserView,
+};
 use crate::services::sessions;
 use crate::state::AppState;
 
@@ -24,17 +26,26 @@ pub async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     let signed = sessions::tenant_login(&state, &body.tenant, &body.login, body.password.0).await?;
     let cookie = session_cookie(TENANT_COOKIE, signed.cookie_value.expose())?;
-    let body = SignedIn { user: UserView::from(&signed.user), tenant: TenantBrief::from(&signed.tenant) };
+    let body = SignedIn {
+        user: UserView::from(&signed.user),
+        tenant: TenantBrief::from(&signed.tenant),
+    };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)))
 }
 
 /// Ends the current session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = Problem)))]
-pub async fn logout(State(state): State<AppState>, caller: TenantCaller) -> Result<impl IntoResponse, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+) -> Result<impl IntoResponse, ApiError> {
     let (scope, session) = caller.authorize(Action::TenantSelf)?;
     sessions::tenant_logout(&state, &scope, session).await?;
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(TENANT_COOKIE))]))
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_cookie(TENANT_COOKIE))],
+    ))
 }
 
 /// Changes the signed-in user's password (policy: at least 10 characters,
@@ -48,14 +59,24 @@ pub async fn change_password(
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let (scope, session) = caller.authorize(Action::ChangeOwnPassword)?;
-    sessions::change_password(&state, &scope, session, body.current_password.0, body.new_password.0).await?;
+    sessions::change_password(
+        &state,
+        &scope,
+        session,
+        body.current_password.0,
+        body.new_password.0,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The signed-in user and their tenant.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
     responses((status = 200, body = SignedIn), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn me(State(state): State<AppState>, caller: TenantCaller) -> Result<Json<SignedIn>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+) -> Result<Json<SignedIn>, ApiError> {
     let (scope, session) = caller.authorize(Action::TenantSelf)?;
     let user = state
         .store()
@@ -64,5 +85,8 @@ pub async fn me(State(state): State<AppState>, caller: TenantCaller) -> Result<J
         .find_user(session.user)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    Ok(Json(SignedIn { user: UserView::from(&user), tenant: TenantBrief::from(&session.tenant) }))
+    Ok(Json(SignedIn {
+        user: UserView::from(&user),
+        tenant: TenantBrief::from(&session.tenant),
+    }))
 }

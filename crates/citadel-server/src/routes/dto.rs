@@ -150,7 +150,11 @@ pub struct TenantBrief {
 
 impl From<&TenantRecord> for TenantBrief {
     fn from(t: &TenantRecord) -> Self {
-        Self { id: t.id.to_string(), slug: t.slug.to_string(), suite: t.suite.as_str().to_owned() }
+        Self {
+            id: t.id.to_string(),
+            slug: t.slug.to_string(),
+            suite: t.suite.as_str().to_owned(),
+        }
     }
 }
 

@@ -30,7 +30,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         keys: "loaded",
         backend: state.store().backend_name(),
     };
-    let status = if storage_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if storage_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 
@@ -39,6 +43,14 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let tenants = state.store().tenant_count().await.unwrap_or(-1);
-    let text = state.metrics().render(state.store().open_tenant_databases(), tenants);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+    let text = state
+        .metrics()
+        .render(state.store().open_tenant_databases(), tenants);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }

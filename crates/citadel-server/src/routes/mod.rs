@@ -44,7 +44,10 @@ struct Spec(Arc<Vec<u8>>);
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
     responses((status = 200, content_type = "application/json", body = Object)))]
 async fn openapi_json(Extension(spec): Extension<Spec>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], spec.0.as_ref().clone())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        spec.0.as_ref().clone(),
+    )
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -84,15 +87,25 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.settings().max_body_bytes;
     let layers = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(|_| {
-            problem_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
+            problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred",
+            )
         }))
         .layer(axum_mw::map_response(middleware::security_headers))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(axum_mw::from_fn(middleware::problem_for_bare_errors))
-        .layer(axum_mw::from_fn_with_state(state.clone(), middleware::track))
+        .layer(axum_mw::from_fn_with_state(
+            state.clone(),
+            middleware::track,
+        ))
         .layer(axum_mw::from_fn(middleware::no_store))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(Extension(spec));
     router.fallback(not_found).layer(layers).with_state(state)

@@ -11,8 +11,8 @@ use crate::auth::{OPERATOR_COOKIE, OperatorCaller, clear_cookie, session_cookie}
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::routes::dto::{
-    BootstrapRequest, CreateTenantRequest, CreatedTenantView, DestroyTenantRequest, OperatorLoginRequest,
-    OperatorView, Problem, TenantView,
+    BootstrapRequest, CreateTenantRequest, CreatedTenantView, DestroyTenantRequest,
+    OperatorLoginRequest, OperatorView, Problem, TenantView,
 };
 use crate::services::{sessions, tenants};
 use crate::state::AppState;
@@ -29,8 +29,12 @@ pub async fn bootstrap(
     ApiJson(body): ApiJson<BootstrapRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let login = LoginName::parse(&body.login).map_err(|e| ApiError::invalid_field("login", e))?;
-    let id = sessions::bootstrap_operator(&state, body.token.0.expose(), login, body.password.0).await?;
-    Ok((StatusCode::CREATED, Json(OperatorView { id: id.to_string() })))
+    let id =
+        sessions::bootstrap_operator(&state, body.token.0.expose(), login, body.password.0).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OperatorView { id: id.to_string() }),
+    ))
 }
 
 /// Signs a platform operator in; sets the `citadel_operator` session cookie.
@@ -41,24 +45,39 @@ pub async fn operator_login(
     ApiJson(body): ApiJson<OperatorLoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = sessions::operator_login(&state, &body.login, body.password.0).await?;
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session_cookie(OPERATOR_COOKIE, token.expose())?)]))
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            session_cookie(OPERATOR_COOKIE, token.expose())?,
+        )],
+    ))
 }
 
 /// Ends the operator's session.
 #[utoipa::path(post, path = "/api/v1/platform/logout", tag = "platform",
     responses((status = 204), (status = 401, body = Problem)))]
-pub async fn operator_logout(State(state): State<AppState>, caller: OperatorCaller) -> Result<impl IntoResponse, ApiError> {
+pub async fn operator_logout(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+) -> Result<impl IntoResponse, ApiError> {
     caller.authorize(Action::OperatorSelf)?;
     if let Some((_, hash)) = caller.0 {
         state.store().delete_operator_session(&hash).await?;
     }
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(OPERATOR_COOKIE))]))
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_cookie(OPERATOR_COOKIE))],
+    ))
 }
 
 /// Lists tenants (registry data only).
 #[utoipa::path(get, path = "/api/v1/platform/tenants", tag = "platform",
     responses((status = 200, body = Vec<TenantView>), (status = 401, body = Problem)))]
-pub async fn list_tenants(State(state): State<AppState>, caller: OperatorCaller) -> Result<Json<Vec<TenantView>>, ApiError> {
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+) -> Result<Json<Vec<TenantView>>, ApiError> {
     let scope = caller.authorize(Action::ManageTenants)?;
     let tenants = state.store().list_tenants(&scope).await?;
     Ok(Json(tenants.iter().map(TenantView::from).collect()))
@@ -76,13 +95,21 @@ pub async fn create_tenant(
 ) -> Result<impl IntoResponse, ApiError> {
     let scope = caller.authorize(Action::ManageTenants)?;
     let slug = TenantSlug::parse(&body.slug).map_err(|e| ApiError::invalid_field("slug", e))?;
-    let email = Email::parse(&body.admin_email).map_err(|e| ApiError::invalid_field("admin_email", e))?;
+    let email =
+        Email::parse(&body.admin_email).map_err(|e| ApiError::invalid_field("admin_email", e))?;
     let suite = match body.suite.as_deref() {
         None => CryptoSuite::default(),
         Some(s) => CryptoSuite::parse(s).map_err(|e| ApiError::invalid_field("suite", e))?,
     };
-    let (created, one_time) =
-        tenants::create_tenant(state.store(), state.passwords(), &scope, &slug, suite, email).await?;
+    let (created, one_time) = tenants::create_tenant(
+        state.store(),
+        state.passwords(),
+        &scope,
+        &slug,
+        suite,
+        email,
+    )
+    .await?;
     let view = CreatedTenantView {
         tenant: TenantView::from(&created.tenant),
         admin_login: created.admin_login,
@@ -102,14 +129,26 @@ pub async fn get_tenant(
 ) -> Result<Json<TenantView>, ApiError> {
     caller.authorize(Action::ManageTenants)?;
     let slug = slug_from_path(&slug)?;
-    let tenant = state.store().find_tenant_by_slug(&slug).await?.ok_or(ApiError::NotFound("tenant"))?;
+    let tenant = state
+        .store()
+        .find_tenant_by_slug(&slug)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
     Ok(Json(TenantView::from(&tenant)))
 }
 
-async fn set_status(state: &AppState, caller: &OperatorCaller, slug: &str, status: TenantStatus) -> Result<Json<TenantView>, ApiError> {
+async fn set_status(
+    state: &AppState,
+    caller: &OperatorCaller,
+    slug: &str,
+    status: TenantStatus,
+) -> Result<Json<TenantView>, ApiError> {
     let scope = caller.authorize(Action::ManageTenants)?;
     let slug = slug_from_path(slug)?;
-    let tenant = state.store().set_tenant_status(&scope, &slug, status).await?;
+    let tenant = state
+        .store()
+        .set_tenant_status(&scope, &slug, status)
+        .await?;
     Ok(Json(TenantView::from(&tenant)))
 }
 

@@ -22,11 +22,17 @@ impl Default for PasswordWork {
 impl PasswordWork {
     pub fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self { permits: Arc::new(Semaphore::new(cores)) }
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+        }
     }
 
     pub async fn hash(&self, secret: SecretString) -> Result<String, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || password::hash_password(&secret))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -35,8 +41,16 @@ impl PasswordWork {
 
     /// Verifies against `stored`, or against a dummy hash when there is no
     /// account, so both cost the same time.
-    pub async fn verify(&self, secret: SecretString, stored: Option<String>) -> Result<bool, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    pub async fn verify(
+        &self,
+        secret: SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || match stored {
             Some(phc) => password::verify_password(&secret, &phc),
             None => password::verify_against_dummy(&secret),

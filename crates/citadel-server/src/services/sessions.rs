@@ -68,7 +68,10 @@ async fn tenant_login_inner(
         state.passwords().verify(secret, None).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    let resource = Resource::Tenant { id: tenant.id, status: tenant.status };
+    let resource = Resource::Tenant {
+        id: tenant.id,
+        status: tenant.status,
+    };
     let scope = authorize(&Principal::Anonymous, Action::TenantLogin, resource)?
         .into_tenant()
         .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
@@ -80,25 +83,41 @@ async fn tenant_login_inner(
     }
     let user = user.ok_or(ApiError::InvalidCredentials)?;
     if user.status != "active" {
-        return Err(ApiError::Refused { code: "account_disabled", detail: "this account is disabled".into() });
+        return Err(ApiError::Refused {
+            code: "account_disabled",
+            detail: "this account is disabled".into(),
+        });
     }
     let token = generate_token();
-    db.create_session(&token_hash(token.expose()), user.id).await?;
+    db.create_session(&token_hash(token.expose()), user.id)
+        .await?;
     let cookie_value = SecretString::new(format!("{}.{}", tenant.id, token.expose()));
-    Ok(TenantSignIn { cookie_value, user, tenant })
+    Ok(TenantSignIn {
+        cookie_value,
+        user,
+        tenant,
+    })
 }
 
 /// The principal behind a tenant session cookie, or `None` if the cookie
 /// is not a live session. A suspended tenant answers `TenantSuspended`.
-pub async fn authenticate_tenant(state: &AppState, cookie: &str) -> Result<Option<TenantSession>, ApiError> {
+pub async fn authenticate_tenant(
+    state: &AppState,
+    cookie: &str,
+) -> Result<Option<TenantSession>, ApiError> {
     let Some((tenant_id, token)) = split_tenant_cookie(cookie) else {
         return Ok(None);
     };
     let Some(tenant) = state.store().find_tenant(tenant_id).await? else {
         return Ok(None);
     };
-    let resource = Resource::Tenant { id: tenant.id, status: tenant.status };
-    let Some(scope) = authorize(&Principal::Anonymous, Action::AuthenticateSession, resource)?.into_tenant() else {
+    let resource = Resource::Tenant {
+        id: tenant.id,
+        status: tenant.status,
+    };
+    let Some(scope) =
+        authorize(&Principal::Anonymous, Action::AuthenticateSession, resource)?.into_tenant()
+    else {
         return Ok(None);
     };
     let db = state.store().tenant(&scope).await?;
@@ -143,23 +162,43 @@ pub async fn change_password(
     new: SecretString,
 ) -> Result<(), ApiError> {
     let db = state.store().tenant(scope).await?;
-    let user = db.find_user(session.user).await?.ok_or(ApiError::Unauthenticated)?;
+    let user = db
+        .find_user(session.user)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
     password::check_policy(new.expose(), user.login.as_str())
         .map_err(|e| ApiError::invalid_field("new_password", e))?;
     if current.expose() == new.expose() {
-        return Err(ApiError::bad_request("password_reused", "the new password must differ from the current one"));
+        return Err(ApiError::bad_request(
+            "password_reused",
+            "the new password must differ from the current one",
+        ));
     }
-    if !state.passwords().verify(current, Some(user.password_hash)).await? {
+    if !state
+        .passwords()
+        .verify(current, Some(user.password_hash))
+        .await?
+    {
         return Err(ApiError::InvalidCredentials);
     }
     let hash = state.passwords().hash(new).await?;
-    db.change_password(user.id, &hash, &session.token_hash).await?;
+    db.change_password(user.id, &hash, &session.token_hash)
+        .await?;
     Ok(())
 }
 
 /// Ends a tenant session.
-pub async fn tenant_logout(state: &AppState, scope: &TenantScope, session: &TenantSession) -> Result<(), ApiError> {
-    state.store().tenant(scope).await?.delete_session(&session.token_hash).await?;
+pub async fn tenant_logout(
+    state: &AppState,
+    scope: &TenantScope,
+    session: &TenantSession,
+) -> Result<(), ApiError> {
+    state
+        .store()
+        .tenant(scope)
+        .await?
+        .delete_session(&session.token_hash)
+        .await?;
     Ok(())
 }
 
@@ -170,14 +209,27 @@ pub async fn bootstrap_operator(
     login: LoginName,
     secret: SecretString,
 ) -> Result<OperatorId, ApiError> {
-    let scope = authorize(&Principal::Anonymous, Action::BootstrapOperator, Resource::Platform)?
-        .into_platform()
-        .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
-    password::check_policy(secret.expose(), login.as_str()).map_err(|e| ApiError::invalid_field("password", e))?;
+    let scope = authorize(
+        &Principal::Anonymous,
+        Action::BootstrapOperator,
+        Resource::Platform,
+    )?
+    .into_platform()
+    .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
+    password::check_policy(secret.expose(), login.as_str())
+        .map_err(|e| ApiError::invalid_field("password", e))?;
     let id = OperatorId::generate();
     let password_hash = state.passwords().hash(secret).await?;
-    let operator = NewOperator { id, login, password_hash };
-    match state.store().bootstrap_operator(&scope, &token_hash(token), operator).await? {
+    let operator = NewOperator {
+        id,
+        login,
+        password_hash,
+    };
+    match state
+        .store()
+        .bootstrap_operator(&scope, &token_hash(token), operator)
+        .await?
+    {
         BootstrapOutcome::Created => Ok(id),
         BootstrapOutcome::Refused => Err(ApiError::Refused {
             code: "bootstrap_refused",
@@ -188,9 +240,17 @@ pub async fn bootstrap_operator(
 
 /// Checks an operator's password and opens an operator session; returns
 /// the cookie value.
-pub async fn operator_login(state: &AppState, login: &str, secret: SecretString) -> Result<SecretString, ApiError> {
+pub async fn operator_login(
+    state: &AppState,
+    login: &str,
+    secret: SecretString,
+) -> Result<SecretString, ApiError> {
     let result = async {
-        authorize(&Principal::Anonymous, Action::OperatorLogin, Resource::Platform)?;
+        authorize(
+            &Principal::Anonymous,
+            Action::OperatorLogin,
+            Resource::Platform,
+        )?;
         let operator = match LoginName::parse(login) {
             Ok(login) => state.store().find_operator_by_login(&login).await?,
             Err(_) => None,
@@ -201,16 +261,29 @@ pub async fn operator_login(state: &AppState, login: &str, secret: SecretString)
         }
         let operator = operator.ok_or(ApiError::InvalidCredentials)?;
         let token = generate_token();
-        state.store().create_operator_session(&token_hash(token.expose()), operator.id).await?;
+        state
+            .store()
+            .create_operator_session(&token_hash(token.expose()), operator.id)
+            .await?;
         Ok(token)
     }
     .await;
-    state.metrics().record_login("operator", if result.is_ok() { "success" } else { "invalid_credentials" });
+    state.metrics().record_login(
+        "operator",
+        if result.is_ok() {
+            "success"
+        } else {
+            "invalid_credentials"
+        },
+    );
     result
 }
 
 /// The operator behind an operator session cookie, if it is live.
-pub async fn authenticate_operator(state: &AppState, token: &str) -> Result<Option<(OperatorId, [u8; 32])>, ApiError> {
+pub async fn authenticate_operator(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(OperatorId, [u8; 32])>, ApiError> {
     let hash = token_hash(token);
     let Some(session) = state.store().find_operator_session(&hash).await? else {
         return Ok(None);
@@ -235,7 +308,10 @@ mod tests {
     fn tenant_cookies_parse_strictly() {
         let id = TenantId::generate();
         let value = format!("{id}.abc");
-        assert_eq!(split_tenant_cookie(&value).map(|(t, k)| (t, k.to_owned())), Some((id, "abc".into())));
+        assert_eq!(
+            split_tenant_cookie(&value).map(|(t, k)| (t, k.to_owned())),
+            Some((id, "abc".into()))
+        );
         assert!(split_tenant_cookie("nodot").is_none());
         assert!(split_tenant_cookie("not-a-uuid.abc").is_none());
     }

@@ -19,7 +19,8 @@ pub async fn create_tenant(
     suite: CryptoSuite,
     admin_email: Email,
 ) -> Result<(CreatedTenant, SecretString), ApiError> {
-    let login = LoginName::parse(admin_email.as_str()).map_err(|e| ApiError::invalid_field("admin_email", e))?;
+    let login = LoginName::parse(admin_email.as_str())
+        .map_err(|e| ApiError::invalid_field("admin_email", e))?;
     let one_time = generate_one_time_password();
     let password_hash = passwords.hash(one_time.clone()).await?;
     let admin = NewUser {
