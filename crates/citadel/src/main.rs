@@ -35,12 +35,6 @@ async fn serve(config: citadel_server::ServerConfig) -> Result<(), String> {
             config.master_key_path().display()
         );
     }
-    println!(
-        "Citadel listening on {scheme}://{} (data: {}, storage: {})",
-        app.local_addr(),
-        config.data_dir.display(),
-        app.store().backend_name()
-    );
     if let Some(token) = app.bootstrap_token() {
         println!(
             "Bootstrap token (one-time; creates the first platform operator): {}",
@@ -51,6 +45,13 @@ async fn serve(config: citadel_server::ServerConfig) -> Result<(), String> {
             app.local_addr()
         );
     }
+    // Printed last: scripts and tests wait for this line.
+    println!(
+        "Citadel listening on {scheme}://{} (data: {}, storage: {})",
+        app.local_addr(),
+        config.data_dir.display(),
+        app.store().backend_name()
+    );
     app.run_until(shutdown_signal())
         .await
         .map_err(|e| e.to_string())

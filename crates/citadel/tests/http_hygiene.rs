@@ -23,17 +23,35 @@ const PUBLIC: &[(&str, &str)] = &[
 ];
 
 /// Endpoints for a tenant user's session; the rest are an operator's.
-const TENANT_SESSION: &[(&str, &str)] =
-    &[("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password"), ("GET", "/api/v1/me")];
+const TENANT_SESSION: &[(&str, &str)] = &[
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/auth/password"),
+    ("GET", "/api/v1/me"),
+];
 
 async fn operations(server: &TestServer) -> Vec<(String, String, bool)> {
-    let spec: Value = server.get("/api/v1/openapi.json", None).await.json().await.expect("spec");
-    assert!(spec["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", spec["openapi"]);
+    let spec: Value = server
+        .get("/api/v1/openapi.json", None)
+        .await
+        .json()
+        .await
+        .expect("spec");
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        spec["openapi"]
+    );
     let mut ops = Vec::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("item") {
             let concrete = path.replace("{slug}", "acme");
-            ops.push((method.to_uppercase(), concrete, op.get("requestBody").is_some()));
+            ops.push((
+                method.to_uppercase(),
+                concrete,
+                op.get("requestBody").is_some(),
+            ));
         }
     }
     ops
@@ -42,12 +60,18 @@ async fn operations(server: &TestServer) -> Vec<(String, String, bool)> {
 /// A well-formed body for each endpoint that takes one.
 fn valid_body(path: &str) -> Value {
     match path {
-        "/api/v1/platform/bootstrap" => json!({"token": "0".repeat(64), "login": "x", "password": STRONG_PASSWORD}),
+        "/api/v1/platform/bootstrap" => {
+            json!({"token": "0".repeat(64), "login": "x", "password": STRONG_PASSWORD})
+        }
         "/api/v1/platform/login" => json!({"login": "ops", "password": "Wrong-Passw0rd!"}),
         "/api/v1/platform/tenants" => json!({"slug": "newco", "admin_email": "a@newco.cn"}),
         "/api/v1/platform/tenants/acme" => json!({"confirm": "acme"}),
-        "/api/v1/auth/login" => json!({"tenant": "acme", "login": "admin@acme.cn", "password": "Wrong-Passw0rd!"}),
-        "/api/v1/auth/password" => json!({"current_password": "Wrong-Passw0rd!", "new_password": STRONG_PASSWORD}),
+        "/api/v1/auth/login" => {
+            json!({"tenant": "acme", "login": "admin@acme.cn", "password": "Wrong-Passw0rd!"})
+        }
+        "/api/v1/auth/password" => {
+            json!({"current_password": "Wrong-Passw0rd!", "new_password": STRONG_PASSWORD})
+        }
         _ => json!({}),
     }
 }
@@ -58,10 +82,24 @@ fn method(m: &str) -> Method {
 
 fn assert_security_headers(r: &Response, what: &str) {
     let h = r.headers();
-    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(get("strict-transport-security").contains("max-age="), "{what}: HSTS");
-    assert!(get("content-security-policy").contains("default-src 'self'"), "{what}: CSP");
-    assert!(get("content-security-policy").contains("frame-ancestors 'none'"), "{what}: frame-ancestors");
+    let get = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        get("strict-transport-security").contains("max-age="),
+        "{what}: HSTS"
+    );
+    assert!(
+        get("content-security-policy").contains("default-src 'self'"),
+        "{what}: CSP"
+    );
+    assert!(
+        get("content-security-policy").contains("frame-ancestors 'none'"),
+        "{what}: frame-ancestors"
+    );
     assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
     assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
     assert!(!get("x-request-id").is_empty(), "{what}: request id");
@@ -78,12 +116,18 @@ async fn every_endpoint_goes_through_the_choke_point() {
     for (m, path, has_body) in &ops {
         let key = (m.as_str(), path.replace("acme", "{slug}"));
         let public = PUBLIC.iter().any(|(pm, pp)| *pm == key.0 && *pp == key.1);
-        let tenant_only = TENANT_SESSION.iter().any(|(pm, pp)| *pm == key.0 && *pp == key.1);
+        let tenant_only = TENANT_SESSION
+            .iter()
+            .any(|(pm, pp)| *pm == key.0 && *pp == key.1);
         classified.insert(format!("{m} {path}"));
         if public {
             continue;
         }
-        let body = if *has_body { valid_body(path) } else { json!({}) };
+        let body = if *has_body {
+            valid_body(path)
+        } else {
+            json!({})
+        };
         // No session at all.
         let r = server.send_json(method(m), path, None, &body).await;
         expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
@@ -93,16 +137,27 @@ async fn every_endpoint_goes_through_the_choke_point() {
         expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
         // A forged session.
         let forged = if tenant_only {
-            format!("citadel_session={}.{}", uuid::Uuid::now_v7(), "f".repeat(64))
+            format!(
+                "citadel_session={}.{}",
+                uuid::Uuid::now_v7(),
+                "f".repeat(64)
+            )
         } else {
             format!("citadel_operator={}", "f".repeat(64))
         };
-        let r = server.send_json(method(m), path, Some(&forged), &body).await;
+        let r = server
+            .send_json(method(m), path, Some(&forged), &body)
+            .await;
         expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
     assert_eq!(classified.len(), ops.len());
     // Nothing those attempts sent was acted on.
-    let list: Value = server.get("/api/v1/platform/tenants", Some(&op)).await.json().await.expect("json");
+    let list: Value = server
+        .get("/api/v1/platform/tenants", Some(&op))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["status"], "active");
     server.stop().await;
@@ -125,7 +180,10 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
             None
         };
         let send = |body: Vec<u8>, content_type: Option<&'static str>| {
-            let mut req = server.client.request(method(m), server.url(path)).body(body);
+            let mut req = server
+                .client
+                .request(method(m), server.url(path))
+                .body(body);
             if let Some(ct) = content_type {
                 req = req.header(CONTENT_TYPE, ct);
             }
@@ -137,37 +195,86 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
         let what = format!("{m} {path}");
 
         let oversized = format!("{{\"pad\":\"{}\"}}", "x".repeat(1024 * 1024 + 10));
-        let r = send(oversized.into_bytes(), Some("application/json")).await.expect("send");
+        let r = send(oversized.into_bytes(), Some("application/json"))
+            .await
+            .expect("send");
         expect_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
-        let r = send(b"{,}".to_vec(), Some("application/json")).await.expect("send");
+        let r = send(b"{,}".to_vec(), Some("application/json"))
+            .await
+            .expect("send");
         let body = expect_problem(r, StatusCode::BAD_REQUEST, "malformed_json").await;
-        assert!(!body["detail"].as_str().unwrap_or_default().is_empty(), "{what}");
+        assert!(
+            !body["detail"].as_str().unwrap_or_default().is_empty(),
+            "{what}"
+        );
 
         let mut unknown = valid_body(path);
         unknown["surprise_field"] = json!(1);
-        let r = send(serde_json::to_vec(&unknown).expect("json"), Some("application/json")).await.expect("send");
+        let r = send(
+            serde_json::to_vec(&unknown).expect("json"),
+            Some("application/json"),
+        )
+        .await
+        .expect("send");
         let body = expect_problem(r, StatusCode::BAD_REQUEST, "invalid_body").await;
-        assert!(body["detail"].as_str().unwrap_or_default().contains("surprise_field"), "{what}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("surprise_field"),
+            "{what}: {body}"
+        );
 
         let mut wrong_types = valid_body(path);
         for value in wrong_types.as_object_mut().expect("object").values_mut() {
             *value = json!(12345);
         }
-        let r = send(serde_json::to_vec(&wrong_types).expect("json"), Some("application/json")).await.expect("send");
+        let r = send(
+            serde_json::to_vec(&wrong_types).expect("json"),
+            Some("application/json"),
+        )
+        .await
+        .expect("send");
         let body = expect_problem(r, StatusCode::BAD_REQUEST, "invalid_body").await;
-        assert!(body["detail"].as_str().unwrap_or_default().contains("invalid type"), "{what}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("invalid type"),
+            "{what}: {body}"
+        );
 
-        let r = send(serde_json::to_vec(&valid_body(path)).expect("json"), None).await.expect("send");
-        expect_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+        let r = send(serde_json::to_vec(&valid_body(path)).expect("json"), None)
+            .await
+            .expect("send");
+        expect_problem(
+            r,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        )
+        .await;
 
-        let r = send(b"[1,2,3]".to_vec(), Some("application/json")).await.expect("send");
+        let r = send(b"[1,2,3]".to_vec(), Some("application/json"))
+            .await
+            .expect("send");
         expect_problem(r, StatusCode::BAD_REQUEST, "invalid_body").await;
     }
     // Nothing was half-written: one tenant, still active, password unchanged.
-    let list: Value = server.get("/api/v1/platform/tenants", Some(&op)).await.json().await.expect("json");
+    let list: Value = server
+        .get("/api/v1/platform/tenants", Some(&op))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(list.as_array().map(Vec::len), Some(1));
-    assert_eq!(server.login("acme", "admin@acme.cn", STRONG_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .login("acme", "admin@acme.cn", STRONG_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
     assert_eq!(server.get("/healthz", None).await.status(), StatusCode::OK);
     server.stop().await;
 }
@@ -176,25 +283,46 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
 async fn security_headers_and_problem_json_on_every_response() {
     let server = TestServer::start(Backend::Sqlite).await;
     for (m, path, has_body) in operations(&server).await {
-        let body = if has_body { valid_body(&path) } else { json!({}) };
+        let body = if has_body {
+            valid_body(&path)
+        } else {
+            json!({})
+        };
         let r = server.send_json(method(&m), &path, None, &body).await;
         assert_security_headers(&r, &format!("{m} {path}"));
         if r.status().is_client_error() {
-            let ct = r.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let ct = r
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             assert_eq!(ct, "application/problem+json", "{m} {path}");
         }
     }
     let r = server.get("/no/such/path", None).await;
     assert_security_headers(&r, "404");
     expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = server.client.put(server.url("/healthz")).send().await.expect("send");
+    let r = server
+        .client
+        .put(server.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
     assert_security_headers(&r, "405");
     let body = expect_problem(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     assert!(!body.to_string().contains("panicked"));
-    let r = server.get("/api/v1/platform/tenants/Not%20A%20Slug", None).await;
+    let r = server
+        .get("/api/v1/platform/tenants/Not%20A%20Slug", None)
+        .await;
     assert_security_headers(&r, "401");
     let r = server.get("/healthz", None).await;
-    assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    assert_eq!(
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
     server.stop().await;
 }
 
@@ -203,10 +331,18 @@ async fn metrics_count_requests_latency_logins_and_open_tenant_databases() {
     let server = TestServer::start(Backend::Sqlite).await;
     let op = server.operator().await;
     let _admin = server.tenant_admin(&op, "acme").await;
-    server.login("acme", "admin@acme.cn", "Wrong-Passw0rd!").await;
+    server
+        .login("acme", "admin@acme.cn", "Wrong-Passw0rd!")
+        .await;
     server.get("/healthz", None).await;
     let r = server.get("/metrics", None).await;
-    assert!(r.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().starts_with("text/plain"));
+    assert!(
+        r.headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .starts_with("text/plain")
+    );
     let text = r.text().await.expect("text");
     for needle in [
         "citadel_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1",
@@ -226,7 +362,15 @@ async fn metrics_count_requests_latency_logins_and_open_tenant_databases() {
 #[tokio::test]
 async fn readiness_reports_storage_and_keys() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let r: Value = server.get("/readyz", None).await.json().await.expect("json");
-    assert_eq!(r, json!({"status": "ready", "storage": "ok", "keys": "loaded", "backend": "sqlite"}));
+    let r: Value = server
+        .get("/readyz", None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        r,
+        json!({"status": "ready", "storage": "ok", "keys": "loaded", "backend": "sqlite"})
+    );
     server.stop().await;
 }
