@@ -1,0 +1,183 @@
+//! `citadel tenant …` against the data directory, also while the server
+//! runs, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::process::{citadel, run, serve};
+use common::{Backend, STRONG_PASSWORD, https_client};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn args<'a>(data: &'a str, db: Option<&'a str>, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--data-dir", data];
+    if let Some(url) = db {
+        v.extend(["--database", url]);
+    }
+    v.extend(rest);
+    v
+}
+
+async fn tenant_commands(backend: Backend) {
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(citadel_testkit::TestDatabase::create().await),
+    };
+    let db = pg.as_ref().map(|d| d.url.as_str());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data_path = tmp.path().join("data");
+    let data = data_path.to_str().expect("utf8");
+
+    let out = run(&args(
+        data,
+        db,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--admin",
+            "boss@acme.cn",
+            "--suite",
+            "sm",
+            "--json",
+        ],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).expect("json output");
+    assert_eq!(created["tenant"]["slug"], "acme");
+    assert_eq!(created["tenant"]["suite"], "sm");
+    assert_eq!(created["admin_login"], "boss@acme.cn");
+    let otp = created["one_time_password"]
+        .as_str()
+        .expect("otp")
+        .to_owned();
+    assert!(otp.len() >= 20);
+    let id = created["tenant"]["id"].as_str().expect("id").to_owned();
+
+    let out = run(&args(
+        data,
+        db,
+        &["tenant", "create", "acme", "--admin", "x@acme.cn"],
+    ));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let out = run(&args(
+        data,
+        db,
+        &["tenant", "create", "Bad_Slug", "--admin", "x@acme.cn"],
+    ));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("slug"));
+
+    let out = run(&args(
+        data,
+        db,
+        &["tenant", "create", "bravo", "--admin", "ops@bravo.cn"],
+    ));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("One-time password: "), "{text}");
+
+    let out = run(&args(data, db, &["tenant", "list", "--json"]));
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let slugs: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|t| t["slug"].as_str())
+        .collect();
+    assert_eq!(slugs, ["acme", "bravo"]);
+
+    // With the server running, the CLI's changes take effect at once.
+    let mut cmd = citadel();
+    cmd.args(args(data, db, &["serve", "--listen", "127.0.0.1:0"]));
+    let served = serve(&mut cmd).expect("server");
+    let client = https_client(&data_path.join("tls/cert.pem"));
+    let login = |password: String| {
+        client
+            .post(format!("{}/api/v1/auth/login", served.base))
+            .json(&json!({"tenant": "acme", "login": "boss@acme.cn", "password": password}))
+            .send()
+    };
+    let r = login(otp.clone()).await.expect("login");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["user"]["must_change_password"], true);
+
+    let out = run(&args(data, db, &["tenant", "suspend", "acme"]));
+    assert!(out.status.success());
+    assert_eq!(
+        login(otp.clone()).await.expect("login").status(),
+        StatusCode::FORBIDDEN
+    );
+    let out = run(&args(data, db, &["tenant", "resume", "acme"]));
+    assert!(out.status.success());
+    assert_eq!(
+        login(otp.clone()).await.expect("login").status(),
+        StatusCode::OK
+    );
+
+    // Destroy demands the slug again; without a terminal it needs --confirm.
+    let out = run(&args(data, db, &["tenant", "destroy", "acme"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--confirm acme"));
+    let out = run(&args(
+        data,
+        db,
+        &["tenant", "destroy", "acme", "--confirm", "acne"],
+    ));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was destroyed"));
+    assert_eq!(
+        login(otp.clone()).await.expect("login").status(),
+        StatusCode::OK,
+        "still there"
+    );
+    let out = run(&args(
+        data,
+        db,
+        &["tenant", "destroy", "acme", "--confirm", "acme"],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        login(otp.clone()).await.expect("login").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(STRONG_PASSWORD.into()).await.expect("login").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let out = run(&args(data, db, &["tenant", "list", "--json"]));
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    match &pg {
+        None => assert!(!data_path.join("tenants").join(&id).exists()),
+        Some(d) => {
+            let pool = sqlx::PgPool::connect(&d.url).await.expect("connect");
+            let simple = id.replace('-', "");
+            let left: i64 = sqlx::query_scalar(
+                "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = $2)",
+            )
+            .bind(format!("t_{simple}"))
+            .bind(format!("citadel_t_{simple}"))
+            .fetch_one(&pool)
+            .await
+            .expect("query");
+            assert_eq!(left, 0, "schema and role dropped");
+            pool.close().await;
+        }
+    }
+    drop(served);
+    if let Some(d) = pg {
+        d.drop_now().await;
+    }
+}
+
+on_both_backends!(tenant_commands);
