@@ -240,6 +240,15 @@ mod tests {
     }
 
     #[test]
+    fn debug_is_redacted() {
+        let text = format!("citadel-master-key-v1:{}", "ab".repeat(32));
+        let key = MasterKey::parse(&text).expect("key");
+        let printed = format!("{key:?}");
+        assert_eq!(printed, "MasterKey(<redacted>)");
+        assert!(!printed.contains("abab"));
+    }
+
+    #[test]
     fn key_text_is_validated() {
         assert!(MasterKey::parse("citadel-master-key-v1:zz").is_err());
         assert!(MasterKey::parse(&"a".repeat(64)).is_err());

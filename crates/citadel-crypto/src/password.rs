@@ -1,13 +1,49 @@
 //! Password hashing with argon2id (the crate's defaults: m = 19 MiB, t = 2,
-//! p = 1, the OWASP baseline). Hashing is deliberately slow: callers on an
-//! async runtime run it on a blocking thread.
+//! p = 1, the OWASP baseline), stored as PHC strings. Hashing is
+//! deliberately slow: callers on an async runtime run it on a few
+//! dedicated threads.
+//!
+//! Each thread keeps its 19 MiB of argon2 memory and reuses it. Allocating
+//! it afresh per hash (what `Argon2::hash_password` does) was measured to
+//! grow the server's RSS by about 17 MiB per sign-in up to hundreds of MiB,
+//! because the allocator keeps the freed, 64-byte-aligned blocks.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use zeroize::Zeroizing;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{CryptoError, SecretString};
+
+const SALT_LEN: usize = 16;
+
+thread_local! {
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 into `out` with this thread's reusable memory, which is
+/// wiped afterwards so no password-derived state stays in it.
+fn compute(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
+    let blocks = argon.params().block_count();
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        let result = argon
+            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .map_err(|e| CryptoError::PasswordHash(e.to_string()));
+        memory[..blocks].iter_mut().for_each(Zeroize::zeroize);
+        result
+    })
+}
 
 /// A hash of a random password that nobody knows, verified against when the
 /// account does not exist so that an unknown login costs the same time as a
@@ -18,19 +54,55 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     hash_password(&SecretString::new(hex::encode(&random[..]))).unwrap_or_default()
 });
 
-/// Hashes a password into a PHC string (`$argon2id$v=19$...`).
+/// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
 pub fn hash_password(password: &SecretString) -> Result<String, CryptoError> {
-    Argon2::default()
-        .hash_password(password.expose().as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(|e| CryptoError::PasswordHash(e.to_string()))
+    let argon = Argon2::default();
+    let mut salt = [0u8; SALT_LEN];
+    rand::fill(&mut salt[..]);
+    let mut out = Zeroizing::new(vec![
+        0u8;
+        argon
+            .params()
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+    ]);
+    compute(&argon, password.expose().as_bytes(), &salt, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::default().into()),
+        params: ParamsString::try_from(argon.params())
+            .map_err(|e| CryptoError::PasswordHash(e.to_string()))?,
+        salt: Some(Salt::new(&salt).map_err(|e| CryptoError::PasswordHash(e.to_string()))?),
+        hash: Some(Output::new(&out).map_err(|e| CryptoError::PasswordHash(e.to_string()))?),
+    };
+    Ok(phc.to_string())
 }
 
-/// True if `password` matches `phc`. A malformed stored hash never matches.
+/// True if `password` matches `phc`. Only argon2id hashes are accepted; a
+/// malformed stored hash never matches. The comparison is constant-time.
 pub fn verify_password(password: &SecretString, phc: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.expose().as_bytes(), phc)
-        .is_ok()
+    verify(password, phc).unwrap_or(false)
+}
+
+fn verify(password: &SecretString, phc: &str) -> Option<bool> {
+    let hash = PasswordHash::new(phc).ok()?;
+    if hash.algorithm != Algorithm::Argon2id.ident() {
+        return None;
+    }
+    let version = Version::try_from(hash.version.unwrap_or(Version::default().into())).ok()?;
+    let params = Params::try_from(&hash).ok()?;
+    let salt = hash.salt.as_ref()?;
+    let expected = hash.hash.as_ref()?;
+    let argon = Argon2::new(Algorithm::Argon2id, version, params);
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    compute(
+        &argon,
+        password.expose().as_bytes(),
+        salt.as_ref(),
+        &mut out,
+    )
+    .ok()?;
+    Some(out.as_slice().ct_eq(expected.as_bytes()).into())
 }
 
 /// Spends the time of one verification and returns false: for logins to
@@ -84,6 +156,55 @@ mod tests {
         ));
         assert!(!verify_password(&pw, "not a hash"));
         assert!(!verify_against_dummy(&pw));
+        let other = hash_password(&pw).expect("hash");
+        assert_ne!(phc, other, "a fresh salt each time");
+    }
+
+    /// Hashes made by the argon2 crate's own PHC code verify here, and ours
+    /// verify there: the format is the standard one.
+    #[test]
+    fn interoperates_with_the_argon2_crates_phc_code() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let pw = SecretString::new("Correct-Horse-7".into());
+        let theirs = Argon2::default()
+            .hash_password(pw.expose().as_bytes())
+            .expect("hash")
+            .to_string();
+        assert!(verify_password(&pw, &theirs));
+        let ours = hash_password(&pw).expect("hash");
+        assert!(
+            Argon2::default()
+                .verify_password(pw.expose().as_bytes(), ours.as_str())
+                .is_ok()
+        );
+        assert!(!verify_password(
+            &pw,
+            &theirs.replace("argon2id", "argon2i")
+        ));
+    }
+
+    /// RFC 9106 section 5.3 test vector for Argon2id (with secret and
+    /// associated data), run through the same reusable-memory path.
+    #[test]
+    fn argon2id_matches_rfc_9106_vector() {
+        let secret = [3u8; 8];
+        let ad = [4u8; 12];
+        let params = argon2::ParamsBuilder::new()
+            .m_cost(32)
+            .t_cost(3)
+            .p_cost(4)
+            .data(argon2::AssociatedData::new(&ad).expect("ad"))
+            .output_len(32)
+            .build()
+            .expect("params");
+        let argon = Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params)
+            .expect("argon2");
+        let mut out = [0u8; 32];
+        compute(&argon, &[1u8; 32], &[2u8; 16], &mut out).expect("hash");
+        assert_eq!(
+            hex::encode(out),
+            "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
+        );
     }
 
     #[test]

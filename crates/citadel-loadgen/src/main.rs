@@ -1,1 +1,209 @@
-fn main() {}
+//! `citadel-loadgen`: a closed-loop HTTP load driver for Citadel's server
+//! benchmarks. Each of `--concurrency` workers keeps one request in flight
+//! on its own connection (HTTP/1.1 keep-alive, as wrk and hey do) for
+//! `--duration` seconds after a warm-up; it prints requests/s and latency
+//! percentiles. Only loopback targets are accepted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(about = "Closed-loop HTTPS load driver for Citadel benchmarks")]
+struct Args {
+    /// Target URL, e.g. https://127.0.0.1:8443/healthz (loopback only).
+    url: String,
+    /// Requests in flight at once (one connection each).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Unmeasured seconds before, to open connections and warm caches.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// PEM certificate to trust (the server's self-signed one).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Multiplex all workers over HTTP/2 connections instead of one
+    /// HTTP/1.1 connection per worker.
+    #[arg(long)]
+    http2: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+struct WorkerResult {
+    latencies_us: Vec<u32>,
+    errors: u64,
+}
+
+fn client(args: &Args) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().pool_max_idle_per_host(1);
+    if let Some(ca) = &args.ca {
+        let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())?;
+        builder = builder.tls_certs_only([cert]);
+    }
+    builder = if args.http2 {
+        builder.http2_prior_knowledge()
+    } else {
+        builder.http1_only()
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+async fn worker(
+    client: reqwest::Client,
+    url: String,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> WorkerResult {
+    let mut result = WorkerResult {
+        latencies_us: Vec::with_capacity(1 << 16),
+        errors: 0,
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let ok = match client.get(&url).send().await {
+            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+            Err(_) => false,
+        };
+        if measuring.load(Ordering::Relaxed) {
+            if ok {
+                let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+                result.latencies_us.push(us);
+            } else {
+                result.errors += 1;
+            }
+        }
+    }
+    result
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    // Nearest-rank percentile.
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(&args.url).map_err(|e| format!("{}: {e}", args.url))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if !loopback {
+        return Err("refusing a non-loopback target: benchmarks load this machine only".into());
+    }
+    if parsed.scheme() == "https" {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = if args.http2 {
+        Some(client(&args)?)
+    } else {
+        None
+    };
+    let mut tasks = Vec::with_capacity(args.concurrency);
+    for _ in 0..args.concurrency {
+        let c = match &shared {
+            Some(c) => c.clone(),
+            None => client(&args)?,
+        };
+        tasks.push(tokio::spawn(worker(
+            c,
+            args.url.clone(),
+            measuring.clone(),
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.duration)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let r = task.await.map_err(|e| e.to_string())?;
+        latencies.extend(r.latencies_us);
+        errors += r.errors;
+    }
+    latencies.sort_unstable();
+    let rps = latencies.len() as f64 / elapsed;
+    let (p50, p90, p99, max) = (
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 90.0),
+        percentile(&latencies, 99.0),
+        percentile(&latencies, 100.0),
+    );
+    if args.json {
+        println!(
+            "{{\"url\":\"{}\",\"concurrency\":{},\"seconds\":{elapsed:.2},\"requests\":{},\"errors\":{errors},\"rps\":{rps:.0},\"p50_ms\":{p50:.3},\"p90_ms\":{p90:.3},\"p99_ms\":{p99:.3},\"max_ms\":{max:.3},\"http2\":{}}}",
+            args.url,
+            args.concurrency,
+            latencies.len(),
+            args.http2
+        );
+    } else {
+        println!(
+            "{} c={} {}: {} requests in {elapsed:.2}s, {errors} errors",
+            args.url,
+            args.concurrency,
+            if args.http2 { "h2" } else { "http/1.1" },
+            latencies.len()
+        );
+        println!(
+            "  {rps:.0} requests/s; latency ms p50 {p50:.3}  p90 {p90:.3}  p99 {p99:.3}  max {max:.3}"
+        );
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("citadel-loadgen: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("citadel-loadgen: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}

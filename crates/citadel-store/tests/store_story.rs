@@ -333,3 +333,74 @@ async fn lru_keeps_open_tenant_databases_bounded() {
     );
     assert_eq!(store.open_tenant_databases(), 0);
 }
+
+#[tokio::test]
+async fn destroy_overwrites_the_tenant_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = StoreConfig {
+        data_dir: dir.path().join("data"),
+        database_url: None,
+        max_open_tenants: 8,
+    };
+    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+        .await
+        .expect("open");
+    let p = platform();
+    let t = store
+        .create_tenant(
+            &p,
+            &slug("doomed"),
+            CryptoSuite::Intl,
+            &admin("secret-admin@doomed.cn"),
+        )
+        .await
+        .expect("create");
+    let db = store.tenant(&scope(t.tenant.id)).await.expect("open");
+    for i in 0..50u8 {
+        db.create_session(
+            &token_hash(&format!("session-{i}")),
+            db.find_user_by_login(&LoginName::parse("secret-admin@doomed.cn").expect("login"))
+                .await
+                .expect("q")
+                .expect("user")
+                .id,
+        )
+        .await
+        .expect("session");
+    }
+    // Move the WAL's frames into the database file, so it holds the data.
+    if let DbPool::Sqlite(pool) = db.raw_pool_for_isolation_tests() {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await
+            .expect("checkpoint");
+    }
+    drop(db);
+    // Another name for the same inode, as a process that kept the file
+    // open (or a careless backup by hard link) would see it.
+    let file = config
+        .data_dir
+        .join("tenants")
+        .join(t.tenant.id.to_string())
+        .join("data.db");
+    let witness = dir.path().join("witness.db");
+    std::fs::hard_link(&file, &witness).expect("hard link");
+    assert!(
+        std::fs::read(&witness)
+            .expect("read")
+            .windows(6)
+            .any(|w| w == b"secret"),
+        "the data is there before"
+    );
+    store
+        .destroy_tenant(&p, &slug("doomed"))
+        .await
+        .expect("destroy");
+    let left = std::fs::read(&witness).expect("read");
+    assert!(!left.is_empty());
+    assert!(
+        left.iter().all(|b| *b == 0),
+        "every byte of the database was overwritten"
+    );
+    assert!(!file.exists());
+}

@@ -181,3 +181,69 @@ async fn tenant_commands(backend: Backend) {
 }
 
 on_both_backends!(tenant_commands);
+
+/// At a terminal, destroy asks for the slug to be typed again.
+#[test]
+fn destroy_asks_for_the_slug_at_a_terminal() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let data = data.to_str().expect("utf8");
+    assert!(
+        run(&[
+            "--data-dir",
+            data,
+            "tenant",
+            "create",
+            "acme",
+            "--admin",
+            "a@acme.cn"
+        ])
+        .status
+        .success()
+    );
+    let bin = env!("CARGO_BIN_EXE_citadel");
+    // util-linux `script` gives the command a pseudo-terminal.
+    let at_terminal = |typed: &str| {
+        let mut child = Command::new("script")
+            .args([
+                "-qec",
+                &format!("{bin} --data-dir {data} tenant destroy acme"),
+                "/dev/null",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{typed}\n").as_bytes())
+            .expect("type");
+        child.wait_with_output().expect("wait")
+    };
+    let out = at_terminal("acne");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Type the slug to confirm"), "{text}");
+    assert!(!out.status.success());
+    assert!(text.contains("nothing was destroyed"), "{text}");
+    let list: Value =
+        serde_json::from_slice(&run(&["--data-dir", data, "tenant", "list", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+
+    let out = at_terminal("acme");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let list: Value =
+        serde_json::from_slice(&run(&["--data-dir", data, "tenant", "list", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(0));
+}
