@@ -8,6 +8,7 @@
 mod error;
 pub mod master_key;
 pub mod password;
+pub mod scram;
 pub mod secret;
 pub mod token;
 

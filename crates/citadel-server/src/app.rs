@@ -6,6 +6,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
+// Small TLS handshake flights and responses go out at once instead of
+// waiting on Nagle's algorithm for the peer's delayed ACK (about 40 ms).
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use citadel_crypto::token::{generate_token, token_hash};
 use citadel_crypto::{MasterKey, SecretString};
@@ -159,6 +162,7 @@ impl Application {
                 let handle = axum_server::Handle::new();
                 tokio::spawn(drain_on(shutdown, handle.clone()));
                 axum_server::from_tcp_rustls(self.listener, tls)?
+                    .map(|tls| tls.acceptor(NoDelayAcceptor))
                     .handle(handle)
                     .serve(app)
                     .await
@@ -167,6 +171,7 @@ impl Application {
                 let handle = axum_server::Handle::new();
                 tokio::spawn(drain_on(shutdown, handle.clone()));
                 axum_server::from_tcp(self.listener)?
+                    .acceptor(NoDelayAcceptor)
                     .handle(handle)
                     .serve(app)
                     .await

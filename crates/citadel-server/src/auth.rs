@@ -81,7 +81,12 @@ impl FromRequestParts<AppState> for TenantCaller {
     ) -> Result<Self, Self::Rejection> {
         match cookie(&parts.headers, TENANT_COOKIE) {
             Some(value) => match sessions::authenticate_tenant(state, value).await? {
-                Some(session) => Ok(Self(Some(session))),
+                Some(session) => {
+                    let span = tracing::Span::current();
+                    span.record("tenant", tracing::field::display(session.tenant.id));
+                    span.record("user", tracing::field::display(session.user));
+                    Ok(Self(Some(session)))
+                }
                 None => Err(ApiError::Unauthenticated),
             },
             None => Err(ApiError::Unauthenticated),
@@ -115,7 +120,10 @@ impl FromRequestParts<AppState> for OperatorCaller {
     ) -> Result<Self, Self::Rejection> {
         match cookie(&parts.headers, OPERATOR_COOKIE) {
             Some(value) => match sessions::authenticate_operator(state, value).await? {
-                Some(session) => Ok(Self(Some(session))),
+                Some(session) => {
+                    tracing::Span::current().record("operator", tracing::field::display(session.0));
+                    Ok(Self(Some(session)))
+                }
                 None => Err(ApiError::Unauthenticated),
             },
             None => Err(ApiError::Unauthenticated),

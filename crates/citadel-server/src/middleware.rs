@@ -35,12 +35,36 @@ const SECURITY_HEADERS: [(HeaderName, &str); 7] = [
     ),
 ];
 
-pub async fn security_headers(mut response: Response) -> Response {
+pub async fn security_headers<B>(mut response: Response<B>) -> Response<B> {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// The span every request runs in: named by the route template, with the
+/// request id; authentication records the tenant and user ids into it.
+/// Never the raw path or query, which may carry values.
+pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        request_id,
+        tenant = tracing::field::Empty,
+        user = tracing::field::Empty,
+        operator = tracing::field::Empty,
+    )
 }
 
 /// Counts the request and its latency under its route template (never the

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use citadel_core::TenantId;
-use citadel_crypto::SecretString;
+use citadel_crypto::{SecretString, scram};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
@@ -62,13 +62,14 @@ pub(crate) async fn provision(
     let role = role_name(id);
     let schema = schema_name(id);
     // DDL takes no bind parameters. The role and schema names are hex
-    // digits of a UUID and the password is hex digits we generated, so
-    // nothing here can carry a quote.
+    // digits of a UUID and the verifier is base64 and `$:` only, so nothing
+    // here can carry a quote. Only the SCRAM verifier is sent, never the
+    // password, so no statement log on either side holds it.
     let ddl = [
         format!(
             "CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION \
              CONNECTION LIMIT 8 PASSWORD '{}'",
-            credential.expose()
+            scram::verifier(credential)
         ),
         format!("GRANT \"{role}\" TO CURRENT_USER"),
         format!("CREATE SCHEMA \"{schema}\" AUTHORIZATION \"{role}\""),

@@ -17,6 +17,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum_mw::map_response(middleware::security_headers))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
         .layer(axum_mw::from_fn(middleware::problem_for_bare_errors))
         .layer(axum_mw::from_fn_with_state(
             state.clone(),
