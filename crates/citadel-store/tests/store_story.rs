@@ -56,7 +56,7 @@ fn slug(s: &str) -> TenantSlug {
     TenantSlug::parse(s).expect("slug")
 }
 
-async fn story(config: StoreConfig) {
+async fn story(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) {
     let key = Arc::new(MasterKey::generate());
     let store = Store::open(&config, key.clone()).await.expect("open store");
     store.ping().await.expect("ping");
@@ -185,7 +185,7 @@ async fn story(config: StoreConfig) {
         store.tenant(&scope(b.tenant.id)).await.is_err(),
         "a destroyed tenant cannot be opened"
     );
-    prove_storage_gone(&store, &config, b.tenant.id).await;
+    prove_storage_gone(&store, pg, b.tenant.id).await;
     // The other tenant is untouched.
     assert!(db_a.find_user(user_a.id).await.expect("find").is_some());
     store
@@ -240,37 +240,33 @@ async fn prove_sql_isolation(store: &Store, db_a: &citadel_store::TenantDb, b: T
     }
 }
 
-async fn prove_storage_gone(store: &Store, config: &StoreConfig, b: TenantId) {
-    match store.sqlite_data_dir() {
-        Some(dir) => assert!(!dir.join("tenants").join(b.to_string()).exists()),
-        None => {
-            let url = config.database_url.clone().expect("pg url");
-            let pool = sqlx::PgPool::connect(&url).await.expect("admin connect");
-            let schemas: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
-                    .bind(format!("t_{}", b.simple()))
-                    .fetch_one(&pool)
-                    .await
-                    .expect("schemas");
-            let roles: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_roles WHERE rolname = $1")
-                .bind(format!("citadel_t_{}", b.simple()))
-                .fetch_one(&pool)
-                .await
-                .expect("roles");
-            assert_eq!((schemas, roles), (0, 0));
-            pool.close().await;
-        }
+async fn prove_storage_gone(
+    store: &Store,
+    pg: Option<&citadel_testkit::TestDatabase>,
+    b: TenantId,
+) {
+    match (store.sqlite_data_dir(), pg) {
+        (Some(dir), _) => assert!(!dir.join("tenants").join(b.to_string()).exists()),
+        (None, Some(pg)) => assert_eq!(
+            pg.tenant_storage_left(&b.simple()).await,
+            0,
+            "schema and role dropped"
+        ),
+        (None, None) => panic!("a PostgreSQL store needs its test database"),
     }
 }
 
 #[tokio::test]
 async fn story_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    story(StoreConfig {
-        data_dir: dir.path().to_owned(),
-        database_url: None,
-        max_open_tenants: 8,
-    })
+    story(
+        StoreConfig {
+            data_dir: dir.path().to_owned(),
+            database_url: None,
+            max_open_tenants: 8,
+        },
+        None,
+    )
     .await;
 }
 
@@ -278,11 +274,14 @@ async fn story_on_sqlite() {
 async fn story_on_postgres() {
     let db = citadel_testkit::TestDatabase::create().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    story(StoreConfig {
-        data_dir: dir.path().to_owned(),
-        database_url: Some(db.url.clone()),
-        max_open_tenants: 8,
-    })
+    story(
+        StoreConfig {
+            data_dir: dir.path().to_owned(),
+            database_url: Some(db.url.clone()),
+            max_open_tenants: 8,
+        },
+        Some(&db),
+    )
     .await;
     db.drop_now().await;
 }

@@ -79,6 +79,23 @@ impl TestDatabase {
         }
     }
 
+    /// How many of a tenant's schema and role still exist (0 after a
+    /// destroy). `tenant_hex` is the tenant id's 32 hex digits.
+    pub async fn tenant_storage_left(&self, tenant_hex: &str) -> i64 {
+        let mut conn = PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database");
+        sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1) \
+                  + (SELECT count(*) FROM pg_roles WHERE rolname = $2)",
+        )
+        .bind(format!("t_{tenant_hex}"))
+        .bind(format!("citadel_t_{tenant_hex}"))
+        .fetch_one(&mut conn)
+        .await
+        .expect("query the catalog")
+    }
+
     /// Drops the database and the tenant roles no other database still
     /// uses (roles are cluster-wide; ones still owning objects elsewhere
     /// refuse to drop, which is what keeps parallel tests safe).

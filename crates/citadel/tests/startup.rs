@@ -18,6 +18,18 @@ fn serve_cmd(data: &std::path::Path) -> std::process::Command {
     cmd
 }
 
+/// `/readyz` of a server whose data directory holds its certificate.
+async fn readiness(data: &std::path::Path, base: &str) -> Value {
+    https_client(&data.join("tls/cert.pem"))
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
 fn bootstrap_token(lines: &[String]) -> Option<String> {
     lines
         .iter()
@@ -278,14 +290,7 @@ async fn flags_beat_environment_beats_config_file() {
         .arg("serve");
     let served = serve(&mut cmd).expect("start from flag");
     assert!(flag_dir.join("master.key").exists());
-    let body: Value = https_client(&flag_dir.join("tls/cert.pem"))
-        .get(format!("{}/readyz", served.base))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let body = readiness(&flag_dir, &served.base).await;
     assert_eq!(body["status"], "ready");
 }
 
@@ -309,14 +314,7 @@ async fn serves_on_postgres_when_configured() {
         !data.join("platform.db").exists(),
         "nothing embedded when PostgreSQL is configured"
     );
-    let body: Value = https_client(&data.join("tls/cert.pem"))
-        .get(format!("{}/readyz", served.base))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let body = readiness(&data, &served.base).await;
     assert_eq!(body["backend"], "postgres");
     drop(served);
     db.drop_now().await;

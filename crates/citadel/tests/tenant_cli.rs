@@ -159,20 +159,11 @@ async fn tenant_commands(backend: Backend) {
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     match &pg {
         None => assert!(!data_path.join("tenants").join(&id).exists()),
-        Some(d) => {
-            let pool = sqlx::PgPool::connect(&d.url).await.expect("connect");
-            let simple = id.replace('-', "");
-            let left: i64 = sqlx::query_scalar(
-                "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = $2)",
-            )
-            .bind(format!("t_{simple}"))
-            .bind(format!("citadel_t_{simple}"))
-            .fetch_one(&pool)
-            .await
-            .expect("query");
-            assert_eq!(left, 0, "schema and role dropped");
-            pool.close().await;
-        }
+        Some(d) => assert_eq!(
+            d.tenant_storage_left(&id.replace('-', "")).await,
+            0,
+            "schema and role dropped"
+        ),
     }
     drop(served);
     if let Some(d) = pg {
