@@ -22,14 +22,19 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/login"),
 ];
 
-/// Endpoints for a tenant user's session; the rest are an operator's.
-const TENANT_SESSION: &[(&str, &str)] = &[
-    ("POST", "/api/v1/auth/logout"),
-    ("POST", "/api/v1/auth/password"),
-    ("GET", "/api/v1/me"),
-];
+/// One operation of the OpenAPI document.
+#[derive(Debug)]
+struct Operation {
+    method: String,
+    /// The path with `{slug}` filled in.
+    path: String,
+    template: String,
+    has_body: bool,
+    /// The session cookie scheme the spec says it needs, if any.
+    scheme: Option<String>,
+}
 
-async fn operations(server: &TestServer) -> Vec<(String, String, bool)> {
+async fn operations(server: &TestServer) -> Vec<Operation> {
     let spec: Value = server
         .get("/api/v1/openapi.json", None)
         .await
@@ -43,15 +48,25 @@ async fn operations(server: &TestServer) -> Vec<(String, String, bool)> {
         "{}",
         spec["openapi"]
     );
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["tenant_session"]["in"], "cookie");
+    assert_eq!(schemes["tenant_session"]["name"], "citadel_session");
+    assert_eq!(schemes["operator_session"]["name"], "citadel_operator");
     let mut ops = Vec::new();
-    for (path, item) in spec["paths"].as_object().expect("paths") {
+    for (template, item) in spec["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("item") {
-            let concrete = path.replace("{slug}", "acme");
-            ops.push((
-                method.to_uppercase(),
-                concrete,
-                op.get("requestBody").is_some(),
-            ));
+            let scheme = op["security"]
+                .as_array()
+                .and_then(|reqs| reqs.first())
+                .and_then(|req| req.as_object())
+                .and_then(|req| req.keys().next().cloned());
+            ops.push(Operation {
+                method: method.to_uppercase(),
+                path: template.replace("{slug}", "acme"),
+                template: template.clone(),
+                has_body: op.get("requestBody").is_some(),
+                scheme,
+            });
         }
     }
     ops
@@ -108,32 +123,32 @@ fn assert_security_headers(r: &Response, what: &str) {
 #[tokio::test]
 async fn every_endpoint_goes_through_the_choke_point() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let op = server.operator().await;
-    let tenant = server.tenant_admin(&op, "acme").await;
+    let op_cookie = server.operator().await;
+    let tenant = server.tenant_admin(&op_cookie, "acme").await;
     let ops = operations(&server).await;
     assert_eq!(ops.len(), 17, "every route is in the spec: {ops:?}");
-    let mut classified = BTreeSet::new();
-    for (m, path, has_body) in &ops {
-        let key = (m.as_str(), path.replace("acme", "{slug}"));
-        let public = PUBLIC.iter().any(|(pm, pp)| *pm == key.0 && *pp == key.1);
-        let tenant_only = TENANT_SESSION
-            .iter()
-            .any(|(pm, pp)| *pm == key.0 && *pp == key.1);
-        classified.insert(format!("{m} {path}"));
-        if public {
+    let mut public = BTreeSet::new();
+    for op in &ops {
+        let Some(scheme) = &op.scheme else {
+            public.insert((op.method.clone(), op.template.clone()));
             continue;
-        }
-        let body = if *has_body {
-            valid_body(path)
+        };
+        let tenant_only = scheme == "tenant_session";
+        assert!(tenant_only || scheme == "operator_session", "{op:?}");
+        let body = if op.has_body {
+            valid_body(&op.path)
         } else {
             json!({})
         };
+        let m = method(&op.method);
         // No session at all.
-        let r = server.send_json(method(m), path, None, &body).await;
+        let r = server.send_json(m.clone(), &op.path, None, &body).await;
         expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
         // The other population's session.
-        let wrong = if tenant_only { &op } else { &tenant };
-        let r = server.send_json(method(m), path, Some(wrong), &body).await;
+        let wrong = if tenant_only { &op_cookie } else { &tenant };
+        let r = server
+            .send_json(m.clone(), &op.path, Some(wrong), &body)
+            .await;
         expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
         // A forged session.
         let forged = if tenant_only {
@@ -145,15 +160,18 @@ async fn every_endpoint_goes_through_the_choke_point() {
         } else {
             format!("citadel_operator={}", "f".repeat(64))
         };
-        let r = server
-            .send_json(method(m), path, Some(&forged), &body)
-            .await;
+        let r = server.send_json(m, &op.path, Some(&forged), &body).await;
         expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
-    assert_eq!(classified.len(), ops.len());
+    // What the spec leaves open is exactly what is meant to be public.
+    let expected: BTreeSet<(String, String)> = PUBLIC
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(public, expected);
     // Nothing those attempts sent was acted on.
     let list: Value = server
-        .get("/api/v1/platform/tenants", Some(&op))
+        .get("/api/v1/platform/tenants", Some(&op_cookie))
         .await
         .json()
         .await
@@ -169,15 +187,14 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
     let op = server.operator().await;
     let tenant = server.tenant_admin(&op, "acme").await;
     let ops = operations(&server).await;
-    let with_body: Vec<_> = ops.iter().filter(|(_, _, b)| *b).collect();
+    let with_body: Vec<_> = ops.iter().filter(|o| o.has_body).collect();
     assert_eq!(with_body.len(), 6, "{with_body:?}");
-    for (m, path, _) in with_body {
-        let cookie = if path.starts_with("/api/v1/platform/tenants") {
-            Some(op.as_str())
-        } else if path == "/api/v1/auth/password" {
-            Some(tenant.as_str())
-        } else {
-            None
+    for operation in with_body {
+        let (m, path) = (operation.method.as_str(), operation.path.as_str());
+        let cookie = match operation.scheme.as_deref() {
+            Some("operator_session") => Some(op.as_str()),
+            Some(_) => Some(tenant.as_str()),
+            None => None,
         };
         let send = |body: Vec<u8>, content_type: Option<&'static str>| {
             let mut req = server
@@ -264,7 +281,13 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
 #[tokio::test]
 async fn security_headers_and_problem_json_on_every_response() {
     let server = TestServer::start(Backend::Sqlite).await;
-    for (m, path, has_body) in operations(&server).await {
+    for Operation {
+        method: m,
+        path,
+        has_body,
+        ..
+    } in operations(&server).await
+    {
         let body = if has_body {
             valid_body(&path)
         } else {

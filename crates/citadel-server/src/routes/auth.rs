@@ -34,7 +34,7 @@ pub async fn login(
 }
 
 /// Ends the current session.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/v1/auth/logout", security(("tenant_session" = [])), tag = "auth",
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -51,7 +51,7 @@ pub async fn logout(
 /// Changes the signed-in user's password (policy: at least 10 characters,
 /// three character classes, not containing the login). Ends the user's
 /// other sessions.
-#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = ChangePasswordRequest,
+#[utoipa::path(post, path = "/api/v1/auth/password", security(("tenant_session" = [])), tag = "auth", request_body = ChangePasswordRequest,
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem)))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -71,7 +71,7 @@ pub async fn change_password(
 }
 
 /// The signed-in user and their tenant.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/me", security(("tenant_session" = [])), tag = "auth",
     responses((status = 200, body = SignedIn), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn me(
     State(state): State<AppState>,

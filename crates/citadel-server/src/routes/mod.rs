@@ -26,8 +26,37 @@ use crate::error::problem_response;
 use crate::middleware;
 use crate::state::AppState;
 
+/// The two session cookies, as OpenAPI security schemes; each protected
+/// operation names the one it needs.
+struct SessionCookies;
+
+impl utoipa::Modify for SessionCookies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (scheme, cookie, what) in [
+            (
+                "tenant_session",
+                crate::auth::TENANT_COOKIE,
+                "A tenant user's session, set by POST /api/v1/auth/login.",
+            ),
+            (
+                "operator_session",
+                crate::auth::OPERATOR_COOKIE,
+                "A platform operator's session, set by POST /api/v1/platform/login.",
+            ),
+        ] {
+            components.add_security_scheme(
+                scheme,
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(cookie, what))),
+            );
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&SessionCookies),
     info(title = "Citadel API", description = "Citadel: a privately deployable, multi-tenant no-code business platform."),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this specification"),

@@ -55,7 +55,7 @@ pub async fn operator_login(
 }
 
 /// Ends the operator's session.
-#[utoipa::path(post, path = "/api/v1/platform/logout", tag = "platform",
+#[utoipa::path(post, path = "/api/v1/platform/logout", security(("operator_session" = [])), tag = "platform",
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn operator_logout(
     State(state): State<AppState>,
@@ -72,7 +72,7 @@ pub async fn operator_logout(
 }
 
 /// Lists tenants (registry data only).
-#[utoipa::path(get, path = "/api/v1/platform/tenants", tag = "platform",
+#[utoipa::path(get, path = "/api/v1/platform/tenants", security(("operator_session" = [])), tag = "platform",
     responses((status = 200, body = Vec<TenantView>), (status = 401, body = Problem)))]
 pub async fn list_tenants(
     State(state): State<AppState>,
@@ -85,7 +85,7 @@ pub async fn list_tenants(
 
 /// Creates a tenant with its own database and its first admin, whose
 /// one-time password is in the response and nowhere else.
-#[utoipa::path(post, path = "/api/v1/platform/tenants", tag = "platform", request_body = CreateTenantRequest,
+#[utoipa::path(post, path = "/api/v1/platform/tenants", security(("operator_session" = [])), tag = "platform", request_body = CreateTenantRequest,
     responses((status = 201, body = CreatedTenantView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 409, body = Problem)))]
 pub async fn create_tenant(
@@ -119,7 +119,7 @@ pub async fn create_tenant(
 }
 
 /// One tenant's registry entry.
-#[utoipa::path(get, path = "/api/v1/platform/tenants/{slug}", tag = "platform",
+#[utoipa::path(get, path = "/api/v1/platform/tenants/{slug}", security(("operator_session" = [])), tag = "platform",
     params(("slug" = String, Path)),
     responses((status = 200, body = TenantView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_tenant(
@@ -153,7 +153,7 @@ async fn set_status(
 }
 
 /// Suspends a tenant: its users can no longer sign in or use sessions.
-#[utoipa::path(post, path = "/api/v1/platform/tenants/{slug}/suspend", tag = "platform",
+#[utoipa::path(post, path = "/api/v1/platform/tenants/{slug}/suspend", security(("operator_session" = [])), tag = "platform",
     params(("slug" = String, Path)),
     responses((status = 200, body = TenantView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn suspend_tenant(
@@ -165,7 +165,7 @@ pub async fn suspend_tenant(
 }
 
 /// Resumes a suspended tenant.
-#[utoipa::path(post, path = "/api/v1/platform/tenants/{slug}/resume", tag = "platform",
+#[utoipa::path(post, path = "/api/v1/platform/tenants/{slug}/resume", security(("operator_session" = [])), tag = "platform",
     params(("slug" = String, Path)),
     responses((status = 200, body = TenantView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn resume_tenant(
@@ -178,7 +178,7 @@ pub async fn resume_tenant(
 
 /// Destroys a tenant and all its data, irreversibly. The body must repeat
 /// the slug.
-#[utoipa::path(delete, path = "/api/v1/platform/tenants/{slug}", tag = "platform",
+#[utoipa::path(delete, path = "/api/v1/platform/tenants/{slug}", security(("operator_session" = [])), tag = "platform",
     params(("slug" = String, Path)), request_body = DestroyTenantRequest,
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn destroy_tenant(
