@@ -2,9 +2,12 @@
 //!
 //! Every operation of the server and the CLI is an [`Action`] on a
 //! [`Resource`] by a [`Principal`], decided by [`authorize`]. An allow
-//! decision is the only way to obtain the scope values ([`TenantScope`],
-//! [`PlatformScope`]) that the store's methods demand, so code that skips the
-//! decision does not compile.
+//! decision is the only way to obtain the scope values the store's methods
+//! demand, so code that skips the decision does not compile. Scopes are
+//! narrow: signing in yields only the right to look up accounts and
+//! sessions ([`TenantAuthScope`], [`OperatorAuthScope`]), never the whole
+//! tenant database ([`TenantScope`]) or the tenant registry
+//! ([`PlatformScope`]).
 
 use crate::{OperatorId, TenantId, TenantStatus, UserId};
 
@@ -34,14 +37,17 @@ pub enum Action {
     BootstrapOperator,
     /// Sign in as a platform operator.
     OperatorLogin,
+    /// Issue a fresh bootstrap token at start (the server process itself).
+    IssueBootstrapToken,
     /// End one's own operator session, read one's operator account.
     OperatorSelf,
     /// Create, list, suspend, resume and destroy tenants.
     ManageTenants,
     /// Sign in to a tenant with a password.
     TenantLogin,
-    /// Look up a presented session in its tenant's database, to find out
-    /// who the caller is. Only possible while the tenant is active.
+    /// Look up a presented session to find out who the caller is: in the
+    /// tenant's database (only while the tenant is active) for a tenant
+    /// resource, in the platform store for the platform.
     AuthenticateSession,
     /// Read one's own account and tenant, end one's own session.
     TenantSelf,
@@ -84,10 +90,30 @@ impl TenantScope {
     }
 }
 
-/// Proof that a platform-level operation (the tenant registry, operator
-/// accounts) was allowed. Only [`authorize`] makes one.
+/// Proof that signing in to one tenant, or looking up a session there, was
+/// allowed: reaches that tenant's accounts and sessions only.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TenantAuthScope {
+    tenant: TenantId,
+}
+
+impl TenantAuthScope {
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+}
+
+/// Proof that managing the tenant registry was allowed. Only [`authorize`]
+/// makes one.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PlatformScope {
+    _private: (),
+}
+
+/// Proof that an operator sign-in, session lookup or bootstrap step was
+/// allowed: reaches operator accounts and sessions only.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OperatorAuthScope {
     _private: (),
 }
 
@@ -95,21 +121,37 @@ pub struct PlatformScope {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Allowed {
     Platform(PlatformScope),
+    OperatorAuth(OperatorAuthScope),
     Tenant(TenantScope),
+    TenantAuth(TenantAuthScope),
 }
 
 impl Allowed {
     pub fn into_platform(self) -> Option<PlatformScope> {
         match self {
             Self::Platform(scope) => Some(scope),
-            Self::Tenant(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn into_operator_auth(self) -> Option<OperatorAuthScope> {
+        match self {
+            Self::OperatorAuth(scope) => Some(scope),
+            _ => None,
         }
     }
 
     pub fn into_tenant(self) -> Option<TenantScope> {
         match self {
             Self::Tenant(scope) => Some(scope),
-            Self::Platform(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn into_tenant_auth(self) -> Option<TenantAuthScope> {
+        match self {
+            Self::TenantAuth(scope) => Some(scope),
+            _ => None,
         }
     }
 }
@@ -122,17 +164,26 @@ pub fn authorize(
     resource: Resource,
 ) -> Result<Allowed, Denied> {
     let platform = || Ok(Allowed::Platform(PlatformScope { _private: () }));
+    let operator_auth = || Ok(Allowed::OperatorAuth(OperatorAuthScope { _private: () }));
     match (action, resource) {
         (Action::BootstrapOperator | Action::OperatorLogin, Resource::Platform) => {
             match principal {
                 // Possession of the bootstrap token or the password is checked by
                 // the service; the choke point only fixes who may try.
-                Principal::Anonymous | Principal::LocalAdministrator => platform(),
+                Principal::Anonymous | Principal::LocalAdministrator => operator_auth(),
                 _ => Err(Denied::Forbidden),
             }
         }
+        (Action::AuthenticateSession, Resource::Platform) => match principal {
+            Principal::Anonymous => operator_auth(),
+            _ => Err(Denied::Forbidden),
+        },
+        (Action::IssueBootstrapToken, Resource::Platform) => match principal {
+            Principal::LocalAdministrator => operator_auth(),
+            _ => Err(Denied::Forbidden),
+        },
         (Action::OperatorSelf, Resource::Platform) => match principal {
-            Principal::Operator { .. } => platform(),
+            Principal::Operator { .. } => operator_auth(),
             Principal::Anonymous => Err(Denied::Unauthenticated),
             _ => Err(Denied::Forbidden),
         },
@@ -144,7 +195,7 @@ pub fn authorize(
         (Action::TenantLogin | Action::AuthenticateSession, Resource::Tenant { id, status }) => {
             match principal {
                 Principal::Anonymous if status == TenantStatus::Active => {
-                    Ok(Allowed::Tenant(TenantScope { tenant: id }))
+                    Ok(Allowed::TenantAuth(TenantAuthScope { tenant: id }))
                 }
                 Principal::Anonymous => Err(Denied::TenantSuspended),
                 _ => Err(Denied::Forbidden),
@@ -233,6 +284,56 @@ mod tests {
         assert_eq!(
             authorize(&Principal::Anonymous, Action::TenantLogin, suspended),
             Err(Denied::TenantSuspended)
+        );
+    }
+
+    #[test]
+    fn signing_in_grants_only_the_narrow_scopes() {
+        let a = TenantId::generate();
+        for action in [Action::TenantLogin, Action::AuthenticateSession] {
+            let allowed = authorize(&Principal::Anonymous, action, active(a));
+            assert!(
+                matches!(allowed, Ok(Allowed::TenantAuth(ref s)) if s.tenant() == a),
+                "{allowed:?}"
+            );
+        }
+        for action in [
+            Action::OperatorLogin,
+            Action::BootstrapOperator,
+            Action::AuthenticateSession,
+        ] {
+            let allowed = authorize(&Principal::Anonymous, action, Resource::Platform);
+            assert!(
+                matches!(allowed, Ok(Allowed::OperatorAuth(_))),
+                "{action:?}: {allowed:?}"
+            );
+        }
+        assert_eq!(
+            authorize(
+                &Principal::Anonymous,
+                Action::IssueBootstrapToken,
+                Resource::Platform
+            ),
+            Err(Denied::Forbidden)
+        );
+        assert!(matches!(
+            authorize(
+                &Principal::LocalAdministrator,
+                Action::IssueBootstrapToken,
+                Resource::Platform
+            ),
+            Ok(Allowed::OperatorAuth(_))
+        ));
+        let op = Principal::Operator {
+            id: OperatorId::generate(),
+        };
+        assert!(matches!(
+            authorize(&op, Action::OperatorSelf, Resource::Platform),
+            Ok(Allowed::OperatorAuth(_))
+        ));
+        assert_eq!(
+            authorize(&op, Action::OperatorLogin, Resource::Platform),
+            Err(Denied::Forbidden)
         );
     }
 

@@ -13,7 +13,8 @@ pub mod tenant;
 pub mod user;
 
 pub use authz::{
-    Action, Allowed, Denied, PlatformScope, Principal, Resource, TenantScope, authorize,
+    Action, Allowed, Denied, OperatorAuthScope, PlatformScope, Principal, Resource,
+    TenantAuthScope, TenantScope, authorize,
 };
 pub use error::CoreError;
 pub use ids::{OperatorId, TenantId, UserId};

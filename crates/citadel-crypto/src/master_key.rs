@@ -55,7 +55,9 @@ impl MasterKey {
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), CryptoError> {
         match fs::symlink_metadata(path) {
             Ok(_) => Ok((Self::load(path)?, false)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Self::create(path)?, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((Self::create_new(path)?, true))
+            }
             Err(e) => Err(file_error(path, &e.to_string())),
         }
     }
@@ -87,19 +89,29 @@ impl MasterKey {
         Ok(Self::from_bytes(&bytes))
     }
 
-    fn create(path: &Path) -> Result<Self, CryptoError> {
+    /// Makes a new key and its file at `path`, atomically: the key is
+    /// written and synced to a temporary file of mode 0600 beside it, which
+    /// is then hard-linked to `path` (failing if `path` exists) and removed.
+    /// Nobody ever sees a partial key file under the real name.
+    pub fn create_new(path: &Path) -> Result<Self, CryptoError> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         rand::fill(&mut bytes[..]);
         let text = Zeroizing::new(format!("{KEY_FILE_PREFIX}{}\n", hex::encode(&bytes[..])));
-        let mut file = fs::OpenOptions::new()
+        let mut suffix = [0u8; 8];
+        rand::fill(&mut suffix[..]);
+        let temp = path.with_extension(format!("new-{}", hex::encode(suffix)));
+        let written = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(path)
-            .map_err(|e| file_error(path, &e.to_string()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| file_error(path, &e.to_string()))?;
+            .open(&temp)
+            .and_then(|mut file| {
+                file.write_all(text.as_bytes())
+                    .and_then(|()| file.sync_all())
+            })
+            .and_then(|()| fs::hard_link(&temp, path));
+        let _ = fs::remove_file(&temp);
+        written.map_err(|e| file_error(path, &e.to_string()))?;
         Ok(Self::from_bytes(&bytes))
     }
 
@@ -184,6 +196,29 @@ mod tests {
         assert_eq!(
             again.open(b"aad", &sealed).expect("open").as_slice(),
             b"secret"
+        );
+    }
+
+    #[test]
+    fn creation_never_overwrites_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("master.key");
+        MasterKey::create_new(&path).expect("create");
+        let before = fs::read(&path).expect("read");
+        assert!(
+            MasterKey::create_new(&path).is_err(),
+            "an existing key is never replaced"
+        );
+        assert_eq!(fs::read(&path).expect("read"), before);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("master.key")],
+            "no temporary file left"
         );
     }
 

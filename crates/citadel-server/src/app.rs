@@ -10,9 +10,10 @@ use std::time::Duration;
 // waiting on Nagle's algorithm for the peer's delayed ACK (about 40 ms).
 use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
+use citadel_core::{Action, Allowed, Principal, Resource, authorize};
 use citadel_crypto::token::{generate_token, token_hash};
 use citadel_crypto::{MasterKey, SecretString};
-use citadel_store::{Store, StoreConfig};
+use citadel_store::{Store, StoreConfig, StoreError};
 
 use crate::config::{ServerConfig, Transport};
 use crate::state::{AppState, RuntimeSettings};
@@ -29,18 +30,32 @@ pub struct OpenedPlatform {
 pub async fn open_platform(config: &ServerConfig) -> Result<OpenedPlatform, ServerError> {
     private_data_dir(&config.data_dir)?;
     let key_path = config.master_key_path();
-    let (key, created) =
-        if config.master_key_file.is_some() || key_path.exists() || has_existing_data(config) {
-            (MasterKey::load(&key_path)?, false)
-        } else {
-            MasterKey::load_or_create(&key_path)?
-        };
+    let existing =
+        config.master_key_file.is_some() || key_path.exists() || has_existing_data(config);
+    let (key, created) = if existing {
+        (MasterKey::load(&key_path)?, false)
+    } else {
+        (MasterKey::create_new(&key_path)?, true)
+    };
     let store_config = StoreConfig {
         data_dir: config.data_dir.clone(),
         database_url: config.database_url.clone(),
         max_open_tenants: config.max_open_tenants,
     };
-    let store = Store::open(&store_config, Arc::new(key)).await?;
+    let store = match Store::open(&store_config, Arc::new(key)).await {
+        Ok(store) => store,
+        // The database was set up with another key (a PostgreSQL database
+        // first used from another data directory): the key just made is
+        // useless, and must not be left to look like the right one.
+        Err(StoreError::WrongMasterKey) if created => {
+            let _ = std::fs::remove_file(&key_path);
+            return Err(ServerError::Config(format!(
+                "the database was set up with another master key; supply it with --master-key-file (no key was left at {})",
+                key_path.display()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(OpenedPlatform {
         store: Arc::new(store),
         master_key_created: created,
@@ -90,9 +105,18 @@ impl Application {
         let opened = open_platform(&config).await?;
         let store = opened.store;
         let bootstrap_token = if store.operator_count().await? == 0 {
+            // The server process itself issues the token: it holds the keys.
+            let scope = authorize(
+                &Principal::LocalAdministrator,
+                Action::IssueBootstrapToken,
+                Resource::Platform,
+            )
+            .ok()
+            .and_then(Allowed::into_operator_auth)
+            .ok_or_else(|| ServerError::Config("the bootstrap token may not be issued".into()))?;
             let token = generate_token();
             store
-                .set_bootstrap_token_hash(&token_hash(token.expose()))
+                .set_bootstrap_token_hash(&scope, &token_hash(token.expose()))
                 .await?;
             Some(token)
         } else {

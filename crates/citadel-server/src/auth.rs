@@ -6,7 +6,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use citadel_core::{
-    Action, OperatorId, PlatformScope, Principal, Resource, TenantScope, authorize,
+    Action, OperatorAuthScope, OperatorId, PlatformScope, Principal, Resource, TenantScope,
+    authorize,
 };
 
 use crate::error::ApiError;
@@ -104,9 +105,17 @@ impl OperatorCaller {
             .map_or(Principal::Anonymous, |(id, _)| Principal::Operator { id })
     }
 
+    /// Decides a tenant-registry action at the choke point.
     pub fn authorize(&self, action: Action) -> Result<PlatformScope, ApiError> {
         authorize(&self.principal(), action, Resource::Platform)?
             .into_platform()
+            .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))
+    }
+
+    /// Decides an action on the operator's own account or session.
+    pub fn authorize_self(&self, action: Action) -> Result<OperatorAuthScope, ApiError> {
+        authorize(&self.principal(), action, Resource::Platform)?
+            .into_operator_auth()
             .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))
     }
 }

@@ -21,7 +21,7 @@ pub enum Transport {
     PlainHttp,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
@@ -33,6 +33,25 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub sessions: SessionPolicy,
     pub max_open_tenants: usize,
+}
+
+/// The database URL may carry a password: `Debug` shows it redacted.
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(citadel_store::redact_url),
+            )
+            .field("transport", &self.transport)
+            .field("master_key_file", &self.master_key_file)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("sessions", &self.sessions)
+            .field("max_open_tenants", &self.max_open_tenants)
+            .finish()
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -106,6 +125,14 @@ mod tests {
         assert!(c.validate().is_err());
         c.listen = "[::1]:8080".parse().expect("addr");
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let mut c = ServerConfig::embedded("/tmp/x".into());
+        c.database_url = Some("postgres://citadel:hunter2@db:5432/citadel".into());
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
     }
 
     #[test]

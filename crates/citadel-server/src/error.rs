@@ -37,6 +37,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("storage is unavailable")]
     Unavailable(#[source] StoreError),
+    /// Too many sign-ins are waiting for password hashing.
+    #[error("the server is busy")]
+    Busy,
     #[error("internal error")]
     Internal(String),
 }
@@ -157,6 +160,13 @@ impl ApiError {
                 "storage_unavailable",
                 "Service unavailable",
                 "storage is unavailable; try again later".into(),
+                None,
+            ),
+            Self::Busy => (
+                S::SERVICE_UNAVAILABLE,
+                "busy",
+                "Service busy",
+                "too many sign-ins are in progress; try again shortly".into(),
                 None,
             ),
             Self::Internal(_) => (

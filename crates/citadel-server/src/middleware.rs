@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -71,14 +71,25 @@ pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
 /// raw path, which would let clients blow up the label set).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    // A fixed label set: hyper accepts any token as a method, and each new
+    // label would be a new series kept for ever.
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     state.metrics().record_request(
-        &method,
+        method,
         &route,
         response.status().as_u16(),
         started.elapsed(),
@@ -97,13 +108,17 @@ pub async fn no_store(request: Request, next: Next) -> Response {
 }
 
 /// Gives error responses that have no body of ours (a 405 from the router,
-/// a 408 from the timeout layer) a problem+json body with a stable code.
+/// a 408 from the timeout layer, a framework rejection in plain text such as
+/// an undecodable path) a problem+json body with a stable code.
 pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    let ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| !ct.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || ours {
         return response;
     }
     let (code, detail) = match status {

@@ -52,7 +52,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
         .open(path)
         .and_then(|mut f| f.write_all(bytes).map(|()| f))
         .map_err(|e| ServerError::Tls(format!("{}: {e}", path.display())))?;
-    file.flush().map_err(|e| ServerError::Tls(e.to_string()))
+    file.flush().map_err(|e| ServerError::Tls(e.to_string()))?;
+    // An existing file keeps its mode when truncated: set it again.
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", path.display())))
 }
 
 /// A rustls server configuration from PEM files.

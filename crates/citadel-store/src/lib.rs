@@ -29,7 +29,7 @@ pub use db::{DbPool, now_millis};
 pub use error::StoreError;
 pub use platform::BootstrapOutcome;
 pub use records::{NewOperator, NewUser, OperatorRecord, SessionRecord, TenantRecord, UserRecord};
-pub use tenant_db::TenantDb;
+pub use tenant_db::{TenantAuthDb, TenantDb};
 pub use tenants::CreatedTenant;
 
 use pools::TenantPools;
@@ -37,7 +37,7 @@ use pools::TenantPools;
 const MASTER_KEY_CHECK_SETTING: &str = "master_key_check";
 
 /// Where and how to store.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreConfig {
     /// Holds `platform.db` and `tenants/` on SQLite.
     pub data_dir: PathBuf,
@@ -45,6 +45,19 @@ pub struct StoreConfig {
     pub database_url: Option<String>,
     /// At most this many tenant databases are open at once.
     pub max_open_tenants: usize,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("max_open_tenants", &self.max_open_tenants)
+            .finish()
+    }
 }
 
 pub(crate) enum Backend {
@@ -58,6 +71,7 @@ pub struct Store {
     backend: Backend,
     master_key: Arc<MasterKey>,
     tenant_pools: TenantPools,
+    master_key_newly_bound: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,25 +107,44 @@ impl Store {
             }
             Some(other) => return Err(StoreError::UnsupportedUrl(redact_url(other))),
         };
-        let store = Self {
+        let mut store = Self {
             platform,
             backend,
             master_key,
             tenant_pools: TenantPools::new(config.max_open_tenants),
+            master_key_newly_bound: false,
         };
-        store.check_master_key().await?;
+        store.master_key_newly_bound = store.check_master_key().await?;
         Ok(store)
     }
 
-    async fn check_master_key(&self) -> Result<(), StoreError> {
+    /// Binds the store to its master key on first use and refuses any other
+    /// key later. The check value is inserted only if none exists and then
+    /// read back, so of two first starts racing with different keys only
+    /// one key wins and the other start is refused. Returns whether this
+    /// call bound the key.
+    async fn check_master_key(&self) -> Result<bool, StoreError> {
+        let candidate = self.master_key.check_value();
+        let inserted = db::on_pool!(&self.platform, |p| {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(MASTER_KEY_CHECK_SETTING)
+            .bind(&candidate)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
         match self.get_setting(MASTER_KEY_CHECK_SETTING).await? {
-            Some(check) if self.master_key.verify_check_value(&check) => Ok(()),
-            Some(_) => Err(StoreError::WrongMasterKey),
-            None => {
-                self.put_setting(MASTER_KEY_CHECK_SETTING, &self.master_key.check_value())
-                    .await
-            }
+            Some(check) if self.master_key.verify_check_value(&check) => Ok(inserted == 1),
+            _ => Err(StoreError::WrongMasterKey),
         }
+    }
+
+    /// True if this store was bound to its master key by this open (a first
+    /// start): the caller must keep the key, or the data is lost.
+    pub fn master_key_newly_bound(&self) -> bool {
+        self.master_key_newly_bound
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -152,8 +185,8 @@ impl Store {
     }
 }
 
-/// A database URL without its password, for error messages.
-fn redact_url(url: &str) -> String {
+/// A database URL without its credentials, for messages and `Debug`.
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             format!("{}://<redacted>@{}", &url[..scheme_end], &url[at + 1..])
@@ -164,6 +197,18 @@ fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn config_debug_hides_the_database_password() {
+        let config = super::StoreConfig {
+            data_dir: "/d".into(),
+            database_url: Some("postgres://citadel:s3cret@db/citadel".into()),
+            max_open_tenants: 1,
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("db/citadel"));
+    }
+
     #[test]
     fn urls_are_redacted() {
         assert_eq!(

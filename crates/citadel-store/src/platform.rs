@@ -1,7 +1,8 @@
 //! The platform registry: settings, operators and their sessions, tenants.
 
 use citadel_core::{
-    CryptoSuite, LoginName, OperatorId, PlatformScope, TenantId, TenantSlug, TenantStatus,
+    CryptoSuite, LoginName, OperatorAuthScope, OperatorId, PlatformScope, TenantId, TenantSlug,
+    TenantStatus,
 };
 use citadel_crypto::token::hashes_equal;
 use sqlx::Row;
@@ -34,7 +35,7 @@ pub enum BootstrapOutcome {
 }
 
 impl Store {
-    pub async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let value = on_pool!(&self.platform, |p| {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
@@ -44,7 +45,7 @@ impl Store {
         Ok(value)
     }
 
-    pub async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    pub(crate) async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         on_pool!(&self.platform, |p| {
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) \
@@ -70,23 +71,42 @@ impl Store {
 
     /// Remembers the hash of a freshly issued bootstrap token, replacing any
     /// earlier one (each start without an operator issues a new token).
-    pub async fn set_bootstrap_token_hash(&self, hash: &[u8]) -> Result<(), StoreError> {
+    pub async fn set_bootstrap_token_hash(
+        &self,
+        _scope: &OperatorAuthScope,
+        hash: &[u8],
+    ) -> Result<(), StoreError> {
         self.put_setting(BOOTSTRAP_SETTING, hash).await
     }
 
+    /// A cheap check, before any password is hashed, that a bootstrap with
+    /// this token could succeed: the token matches and no operator exists.
+    /// [`Store::bootstrap_operator`] decides again, atomically.
+    pub async fn bootstrap_may_succeed(
+        &self,
+        _scope: &OperatorAuthScope,
+        presented_hash: &[u8],
+    ) -> Result<bool, StoreError> {
+        let stored = self.get_setting(BOOTSTRAP_SETTING).await?;
+        let token_ok = stored.is_some_and(|s| hashes_equal(&s, presented_hash));
+        Ok(token_ok && self.operator_count().await? == 0)
+    }
+
     /// Creates the first operator if `presented_hash` matches the stored
-    /// bootstrap token and no operator exists; consumes the token. All in one
-    /// transaction, so two racing requests cannot both succeed.
+    /// bootstrap token and no operator exists, consuming the token. The
+    /// token row is deleted first (`DELETE … RETURNING` takes its row lock),
+    /// so of two racing requests the second finds no token, on PostgreSQL
+    /// under READ COMMITTED as on SQLite; a wrong token rolls back.
     pub async fn bootstrap_operator(
         &self,
-        _scope: &PlatformScope,
+        _scope: &OperatorAuthScope,
         presented_hash: &[u8],
         operator: NewOperator,
     ) -> Result<BootstrapOutcome, StoreError> {
         on_pool!(&self.platform, |p| {
             let mut tx = p.begin().await?;
             let stored: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                sqlx::query_scalar("DELETE FROM settings WHERE key = $1 RETURNING value")
                     .bind(BOOTSTRAP_SETTING)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -95,6 +115,7 @@ impl Store {
                 .await?;
             let token_ok = stored.is_some_and(|s| hashes_equal(&s, presented_hash));
             if !token_ok || existing > 0 {
+                tx.rollback().await?;
                 return Ok(BootstrapOutcome::Refused);
             }
             sqlx::query(
@@ -106,10 +127,6 @@ impl Store {
             .bind(now_millis())
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM settings WHERE key = $1")
-                .bind(BOOTSTRAP_SETTING)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
             Ok(BootstrapOutcome::Created)
         })
@@ -117,6 +134,7 @@ impl Store {
 
     pub async fn find_operator_by_login(
         &self,
+        _scope: &OperatorAuthScope,
         login: &LoginName,
     ) -> Result<Option<OperatorRecord>, StoreError> {
         on_pool!(&self.platform, |p| {
@@ -138,6 +156,7 @@ impl Store {
 
     pub async fn create_operator_session(
         &self,
+        _scope: &OperatorAuthScope,
         token_hash: &[u8],
         operator: OperatorId,
     ) -> Result<(), StoreError> {
@@ -159,6 +178,7 @@ impl Store {
 
     pub async fn find_operator_session(
         &self,
+        _scope: &OperatorAuthScope,
         token_hash: &[u8],
     ) -> Result<Option<SessionRecord<OperatorId>>, StoreError> {
         on_pool!(&self.platform, |p| {
@@ -181,6 +201,7 @@ impl Store {
 
     pub async fn touch_operator_session(
         &self,
+        _scope: &OperatorAuthScope,
         token_hash: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
@@ -195,7 +216,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_operator_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+    pub async fn delete_operator_session(
+        &self,
+        _scope: &OperatorAuthScope,
+        token_hash: &[u8],
+    ) -> Result<(), StoreError> {
         on_pool!(&self.platform, |p| {
             sqlx::query("DELETE FROM operator_sessions WHERE token_hash = $1")
                 .bind(token_hash)
@@ -263,6 +288,14 @@ impl Store {
         slug: &TenantSlug,
         status: TenantStatus,
     ) -> Result<TenantRecord, StoreError> {
+        if status == TenantStatus::Active
+            && let Some(t) = self.find_tenant_by_slug(slug).await?
+            && self.tenant_pools.is_destroying(t.id)
+        {
+            return Err(StoreError::Conflict(format!(
+                "tenant {slug} is being destroyed"
+            )));
+        }
         let changed = on_pool!(&self.platform, |p| {
             sqlx::query("UPDATE tenants SET status = $1 WHERE slug = $2")
                 .bind(status.as_str())

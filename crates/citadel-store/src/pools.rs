@@ -2,8 +2,8 @@
 //! many are open, least recently used first: a thousand tenants must not
 //! hold a thousand pools (each SQLite connection is an OS thread).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use citadel_core::TenantId;
@@ -11,8 +11,18 @@ use citadel_core::TenantId;
 use crate::db::DbPool;
 
 pub(crate) struct TenantPools {
-    open: Mutex<HashMap<TenantId, Entry>>,
+    state: Mutex<State>,
     max_open: usize,
+}
+
+#[derive(Default)]
+struct State {
+    open: HashMap<TenantId, Entry>,
+    /// Tenants being destroyed by this process: no pool may be opened for
+    /// them again, whatever a request that passed its checks earlier does.
+    /// Kept under the same lock as `open`, so a check and an insert cannot
+    /// straddle the start of a destroy.
+    destroying: HashSet<TenantId>,
 }
 
 struct Entry {
@@ -23,61 +33,84 @@ struct Entry {
 impl TenantPools {
     pub fn new(max_open: usize) -> Self {
         Self {
-            open: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
             max_open: max_open.max(1),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Entry>> {
-        // A panic while holding this lock cannot leave the map inconsistent
-        // (every critical section is a single insert/remove), so recover.
-        self.open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section is a single map operation, so a panic
+        // elsewhere cannot leave the state inconsistent: recover.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks a tenant as being destroyed and takes its pool out of the
+    /// cache (to be closed by the caller); `Err` if a destroy is already
+    /// running.
+    pub fn begin_destroy(&self, id: TenantId) -> Result<Option<DbPool>, ()> {
+        let mut state = self.lock();
+        if !state.destroying.insert(id) {
+            return Err(());
+        }
+        Ok(state.open.remove(&id).map(|e| e.pool))
+    }
+
+    /// Clears the mark once the destroy has finished or failed.
+    pub fn end_destroy(&self, id: TenantId) {
+        self.lock().destroying.remove(&id);
+    }
+
+    pub fn is_destroying(&self, id: TenantId) -> bool {
+        self.lock().destroying.contains(&id)
     }
 
     pub fn get(&self, id: TenantId) -> Option<DbPool> {
-        let mut open = self.lock();
-        open.get_mut(&id).map(|e| {
+        let mut state = self.lock();
+        state.open.get_mut(&id).map(|e| {
             e.last_used = Instant::now();
             e.pool.clone()
         })
     }
 
     /// Keeps `pool` for `id`, unless another task opened one meanwhile, in
-    /// which case that one is returned and `pool` is dropped. Evicted pools
-    /// are only dropped from the cache: requests still holding them finish,
-    /// and the connections close with the last handle.
-    pub fn insert(&self, id: TenantId, pool: DbPool) -> DbPool {
-        let mut open = self.lock();
-        if let Some(e) = open.get_mut(&id) {
-            e.last_used = Instant::now();
-            return e.pool.clone();
+    /// which case that one is returned and `pool` is dropped; `None` if the
+    /// tenant is being destroyed. Evicted pools are only dropped from the
+    /// cache: requests still holding them finish, and the connections close
+    /// with the last handle.
+    pub fn insert(&self, id: TenantId, pool: DbPool) -> Option<DbPool> {
+        let mut state = self.lock();
+        if state.destroying.contains(&id) {
+            return None;
         }
-        while open.len() >= self.max_open {
-            let Some(oldest) = open
+        if let Some(e) = state.open.get_mut(&id) {
+            e.last_used = Instant::now();
+            return Some(e.pool.clone());
+        }
+        while state.open.len() >= self.max_open {
+            let Some(oldest) = state
+                .open
                 .iter()
                 .min_by_key(|(_, e)| e.last_used)
                 .map(|(k, _)| *k)
             else {
                 break;
             };
-            open.remove(&oldest);
+            state.open.remove(&oldest);
         }
-        open.insert(
+        state.open.insert(
             id,
             Entry {
                 pool: pool.clone(),
                 last_used: Instant::now(),
             },
         );
-        pool
+        Some(pool)
     }
 
     /// Removes a tenant's pool and waits for its connections to close, for
-    /// suspension and destruction.
+    /// suspension.
     pub async fn evict(&self, id: TenantId) {
-        let removed = self.lock().remove(&id);
+        let removed = self.lock().open.remove(&id);
         if let Some(e) = removed {
             e.pool.close().await;
         }
@@ -85,13 +118,13 @@ impl TenantPools {
 
     /// Drops pools unused for `idle`; returns how many.
     pub fn drop_idle(&self, idle: Duration) -> usize {
-        let mut open = self.lock();
-        let before = open.len();
-        open.retain(|_, e| e.last_used.elapsed() < idle);
-        before - open.len()
+        let mut state = self.lock();
+        let before = state.open.len();
+        state.open.retain(|_, e| e.last_used.elapsed() < idle);
+        before - state.open.len()
     }
 
     pub fn open_count(&self) -> usize {
-        self.lock().len()
+        self.lock().open.len()
     }
 }

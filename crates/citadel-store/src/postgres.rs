@@ -45,6 +45,16 @@ pub(crate) async fn open_platform(admin: &PgConnectOptions) -> Result<PgPool, St
     sqlx::raw_sql("CREATE SCHEMA IF NOT EXISTS citadel_platform")
         .execute(&mut *tx)
         .await?;
+    // Nobody gets to connect to Citadel's database, or to create objects
+    // in its public schema, by default: each tenant role is granted
+    // CONNECT by name. (Run by a user that does not own the database,
+    // these REVOKEs only warn.)
+    sqlx::raw_sql(
+        "DO $$ BEGIN EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database()); END $$; \
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    )
+    .execute(&mut *tx)
+    .await?;
     apply_postgres(&mut tx, POSTGRES_PLATFORM).await?;
     tx.commit().await?;
     Ok(pool)
@@ -65,6 +75,12 @@ pub(crate) async fn provision(
     // digits of a UUID and the verifier is base64 and `$:` only, so nothing
     // here can carry a quote. Only the SCRAM verifier is sent, never the
     // password, so no statement log on either side holds it.
+    // Grants on the database row (CONNECT) cannot be changed by two
+    // transactions at once ("tuple concurrently updated"): tenant creations
+    // take turns.
+    sqlx::query("SELECT pg_advisory_xact_lock(7478092)")
+        .execute(&mut **tx)
+        .await?;
     let ddl = [
         format!(
             "CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION \
@@ -72,6 +88,9 @@ pub(crate) async fn provision(
             scram::verifier(credential)
         ),
         format!("GRANT \"{role}\" TO CURRENT_USER"),
+        format!(
+            "DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), '{role}'); END $$"
+        ),
         format!("CREATE SCHEMA \"{schema}\" AUTHORIZATION \"{role}\""),
         format!("ALTER ROLE \"{role}\" SET search_path = \"{schema}\""),
         format!("SET LOCAL ROLE \"{role}\""),
@@ -113,6 +132,22 @@ pub(crate) async fn open_tenant(
         .await?)
 }
 
+/// Takes the role's right to log in away, committed at once.
+pub(crate) async fn revoke_login(pool: &PgPool, id: TenantId) -> Result<(), StoreError> {
+    let role = role_name(id);
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(&role)
+            .fetch_one(pool)
+            .await?;
+    if exists {
+        sqlx::raw_sql(AssertSqlSafe(format!("ALTER ROLE \"{role}\" NOLOGIN")))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Ends the role's sessions, then drops its schema (with every table) and
 /// the role, inside `tx`.
 pub(crate) async fn destroy(
@@ -136,6 +171,10 @@ pub(crate) async fn destroy(
     .execute(&mut **tx)
     .await?;
     if role_exists {
+        // Revokes what was granted to the role in this database (CONNECT).
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP OWNED BY \"{role}\"")))
+            .execute(&mut **tx)
+            .await?;
         sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE \"{role}\"")))
             .execute(&mut **tx)
             .await?;

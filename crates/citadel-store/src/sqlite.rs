@@ -5,7 +5,6 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use citadel_core::TenantId;
@@ -18,9 +17,12 @@ use crate::migrate::{SQLITE_PLATFORM, SQLITE_TENANT, apply_sqlite};
 use crate::records::NewUser;
 use crate::tenant_db::insert_user;
 
+/// Connection options for a database file. The path is given as a file
+/// name, never through a URL, so characters such as `?`, `#` or `%` in the
+/// data directory cannot turn into URL options.
 fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError> {
-    let url = format!("sqlite://{}", path.display());
-    Ok(SqliteConnectOptions::from_str(&url)?
+    Ok(SqliteConnectOptions::new()
+        .filename(path)
         .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)

@@ -223,3 +223,51 @@ impl TenantDb {
         Ok(())
     }
 }
+
+/// The part of a tenant's database that signing in and session lookup
+/// need: accounts by login or id, and sessions. Obtained with a
+/// [`citadel_core::TenantAuthScope`], which anonymous callers can get; the
+/// rest of the tenant's data needs a [`TenantDb`].
+#[derive(Clone, Debug)]
+pub struct TenantAuthDb(TenantDb);
+
+impl TenantAuthDb {
+    pub(crate) fn new(db: TenantDb) -> Self {
+        Self(db)
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.0.tenant()
+    }
+
+    pub async fn find_user_by_login(
+        &self,
+        login: &LoginName,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.0.find_user_by_login(login).await
+    }
+
+    pub async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.0.find_user(id).await
+    }
+
+    pub async fn create_session(&self, token_hash: &[u8], user: UserId) -> Result<(), StoreError> {
+        self.0.create_session(token_hash, user).await
+    }
+
+    pub async fn find_session(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<SessionRecord<UserId>>, StoreError> {
+        self.0.find_session(token_hash).await
+    }
+
+    pub async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError> {
+        self.0.touch_session(token_hash, now).await
+    }
+
+    /// Removes an expired session found during lookup.
+    pub async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+        self.0.delete_session(token_hash).await
+    }
+}

@@ -1,14 +1,16 @@
 //! Tenant lifecycle: provisioning physically separate storage, opening a
 //! tenant's own database for a request, and destroying it for good.
 
-use citadel_core::{CryptoSuite, PlatformScope, TenantId, TenantScope, TenantSlug, TenantStatus};
+use citadel_core::{
+    CryptoSuite, PlatformScope, TenantAuthScope, TenantId, TenantScope, TenantSlug, TenantStatus,
+};
 use citadel_crypto::SecretString;
 use citadel_crypto::token::generate_token;
 use sqlx::Row;
 
 use crate::db::{DbPool, now_millis, on_pool};
 use crate::records::{NewUser, TenantRecord};
-use crate::tenant_db::TenantDb;
+use crate::tenant_db::{TenantAuthDb, TenantDb};
 use crate::{Backend, Store, StoreError, postgres, sqlite};
 
 /// A tenant just created, with its first admin's login.
@@ -113,8 +115,25 @@ impl Store {
     /// The tenant's own database, opened on first use.
     pub async fn tenant(&self, scope: &TenantScope) -> Result<TenantDb, StoreError> {
         let id = scope.tenant();
+        Ok(TenantDb::new(id, self.tenant_pool(id).await?))
+    }
+
+    /// The accounts and sessions of a tenant, for signing in and session
+    /// lookup; nothing else of its data.
+    pub async fn tenant_auth(&self, scope: &TenantAuthScope) -> Result<TenantAuthDb, StoreError> {
+        let id = scope.tenant();
+        Ok(TenantAuthDb::new(TenantDb::new(
+            id,
+            self.tenant_pool(id).await?,
+        )))
+    }
+
+    async fn tenant_pool(&self, id: TenantId) -> Result<DbPool, StoreError> {
         if let Some(pool) = self.tenant_pools.get(id) {
-            return Ok(TenantDb::new(id, pool));
+            return Ok(pool);
+        }
+        if self.tenant_pools.is_destroying(id) {
+            return Err(StoreError::NotFound("tenant"));
         }
         let pool = match &self.backend {
             Backend::Sqlite { data_dir } => {
@@ -125,7 +144,14 @@ impl Store {
                 DbPool::Postgres(postgres::open_tenant(admin, id, &credential).await?)
             }
         };
-        Ok(TenantDb::new(id, self.tenant_pools.insert(id, pool)))
+        match self.tenant_pools.insert(id, pool.clone()) {
+            Some(kept) => Ok(kept),
+            None => {
+                // A destroy began while this pool was opening.
+                pool.close().await;
+                Err(StoreError::NotFound("tenant"))
+            }
+        }
     }
 
     async fn tenant_credential(&self, id: TenantId) -> Result<SecretString, StoreError> {
@@ -145,19 +171,39 @@ impl Store {
             .map_err(|_| StoreError::Corrupt("tenant credential is not text".into()))
     }
 
-    /// Destroys a tenant irreversibly: it is suspended first so nothing new
-    /// starts, its open connections are closed, its storage is wiped (files
-    /// zeroed and removed, or schema and role dropped), and its registry row
-    /// goes last, so an interrupted destroy can be run again.
+    /// Destroys a tenant irreversibly: it is suspended and marked so no
+    /// request of this process can open it again, its open connections are
+    /// closed, its storage is wiped (files zeroed and removed, or login
+    /// revoked, sessions ended, schema and role dropped), and its registry
+    /// row goes last, so an interrupted destroy can be run again.
     pub async fn destroy_tenant(
         &self,
         scope: &PlatformScope,
         slug: &TenantSlug,
     ) -> Result<TenantRecord, StoreError> {
         let record = self
-            .set_tenant_status(scope, slug, TenantStatus::Suspended)
-            .await?;
-        self.tenant_pools.evict(record.id).await;
+            .find_tenant_by_slug(slug)
+            .await?
+            .ok_or(StoreError::NotFound("tenant"))?;
+        let open = self.tenant_pools.begin_destroy(record.id).map_err(|()| {
+            StoreError::Conflict(format!("tenant {slug} is being destroyed already"))
+        })?;
+        let result = async {
+            let record = self
+                .set_tenant_status(scope, slug, TenantStatus::Suspended)
+                .await?;
+            if let Some(pool) = open {
+                pool.close().await;
+            }
+            self.destroy_storage(&record).await?;
+            Ok(record)
+        }
+        .await;
+        self.tenant_pools.end_destroy(record.id);
+        result
+    }
+
+    async fn destroy_storage(&self, record: &TenantRecord) -> Result<(), StoreError> {
         match (&self.backend, &self.platform) {
             (Backend::Sqlite { data_dir }, DbPool::Sqlite(p)) => {
                 sqlite::wipe(data_dir, record.id)?;
@@ -167,6 +213,9 @@ impl Store {
                     .await?;
             }
             (Backend::Postgres { .. }, DbPool::Postgres(p)) => {
+                // Committed on its own first: no new session of the role
+                // can start while the old ones are being ended.
+                postgres::revoke_login(p, record.id).await?;
                 let mut tx = p.begin().await?;
                 postgres::destroy(&mut tx, record.id).await?;
                 sqlx::query("DELETE FROM tenants WHERE id = $1")
@@ -177,7 +226,7 @@ impl Store {
             }
             _ => return Err(StoreError::Corrupt("backend and pool disagree".into())),
         }
-        Ok(record)
+        Ok(())
     }
 }
 

@@ -286,6 +286,143 @@ async fn story_on_postgres() {
     db.drop_now().await;
 }
 
+/// The same story with a platform user that is no superuser: it owns the
+/// database and may create roles, nothing more.
+#[tokio::test]
+async fn story_on_postgres_as_an_unprivileged_owner() {
+    let db = citadel_testkit::TestDatabase::create_owned_by_unprivileged_role().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: Some(db.url.clone()),
+        max_open_tenants: 8,
+    };
+    story(config, Some(&db)).await;
+    db.drop_now().await;
+}
+
+/// Only tenant roles are granted CONNECT: PUBLIC's default was revoked.
+#[tokio::test]
+async fn other_roles_cannot_connect_to_the_citadel_database() {
+    let db = citadel_testkit::TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: Some(db.url.clone()),
+        max_open_tenants: 8,
+    };
+    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+        .await
+        .expect("open");
+    let admin = sqlx::PgPool::connect(&db.url).await.expect("admin");
+    let probe = format!("citadel_probe_{}", uuid::Uuid::now_v7().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE \"{probe}\" LOGIN"
+    )))
+    .execute(&admin)
+    .await
+    .expect("role");
+    let url = db.url.replacen("postgres@", &format!("{probe}@"), 1);
+    let err = sqlx::PgPool::connect(&url)
+        .await
+        .expect_err("no CONNECT for PUBLIC");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE \"{probe}\"")))
+        .execute(&admin)
+        .await
+        .expect("drop");
+    admin.close().await;
+    store.close().await;
+    db.drop_now().await;
+}
+
+/// Racing creates of one slug: exactly one succeeds, the rest are
+/// conflicts, and no storage is left behind by the losers.
+async fn racing_creates(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) {
+    let store = Arc::new(
+        Store::open(&config, Arc::new(MasterKey::generate()))
+            .await
+            .expect("open"),
+    );
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_tenant(
+                    &platform(),
+                    &slug("contested"),
+                    CryptoSuite::Intl,
+                    &admin(&format!("a{i}@c.cn")),
+                )
+                .await
+        }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        match task.await.expect("join") {
+            Ok(t) => created.push(t.tenant.id),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(created.len(), 1, "exactly one create wins");
+    match (store.sqlite_data_dir(), pg) {
+        (Some(dir), _) => {
+            let dirs: Vec<_> = std::fs::read_dir(dir.join("tenants"))
+                .expect("tenants dir")
+                .collect();
+            assert_eq!(dirs.len(), 1, "losers left no directory");
+        }
+        (None, Some(pg)) => {
+            let pool = sqlx::PgPool::connect(&pg.url).await.expect("connect");
+            let schemas: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count");
+            assert_eq!(schemas, 1, "losers left no schema");
+            pool.close().await;
+            assert_eq!(pg.tenant_storage_left(&created[0].simple()).await, 2);
+        }
+        (None, None) => panic!("a PostgreSQL store needs its test database"),
+    }
+    store
+        .destroy_tenant(&platform(), &slug("contested"))
+        .await
+        .expect("destroy");
+}
+
+#[tokio::test]
+async fn racing_creates_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    racing_creates(
+        StoreConfig {
+            data_dir: dir.path().to_owned(),
+            database_url: None,
+            max_open_tenants: 8,
+        },
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn racing_creates_on_postgres() {
+    let db = citadel_testkit::TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    racing_creates(
+        StoreConfig {
+            data_dir: dir.path().to_owned(),
+            database_url: Some(db.url.clone()),
+            max_open_tenants: 8,
+        },
+        Some(&db),
+    )
+    .await;
+    db.drop_now().await;
+}
+
 #[tokio::test]
 async fn unknown_database_urls_are_refused_without_leaking_passwords() {
     let dir = tempfile::tempdir().expect("tempdir");

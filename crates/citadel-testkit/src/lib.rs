@@ -56,6 +56,9 @@ pub struct TestDatabase {
     pub url: String,
     name: String,
     admin_url: String,
+    /// A non-superuser role that owns the database, if made with
+    /// [`TestDatabase::create_owned_by_unprivileged_role`].
+    owner: Option<String>,
 }
 
 impl TestDatabase {
@@ -76,6 +79,39 @@ impl TestDatabase {
             url: format!("{base}/{name}"),
             name,
             admin_url,
+            owner: None,
+        }
+    }
+
+    /// A database owned by a fresh role with only `LOGIN CREATEROLE`: the
+    /// least a Citadel platform user needs. The URL logs in as that role.
+    pub async fn create_owned_by_unprivileged_role() -> Self {
+        let admin_url = postgres_admin_url().await;
+        let suffix = uuid::Uuid::now_v7().simple().to_string();
+        let (name, owner) = (
+            format!("citadel_test_{suffix}"),
+            format!("citadel_owner_{suffix}"),
+        );
+        let mut conn = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        for statement in [
+            format!("CREATE ROLE \"{owner}\" LOGIN CREATEROLE NOSUPERUSER NOCREATEDB"),
+            format!("CREATE DATABASE \"{name}\" OWNER \"{owner}\""),
+        ] {
+            sqlx::raw_sql(AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .expect("create owner and database");
+        }
+        let (scheme, rest) = admin_url.split_once("://").expect("url scheme");
+        let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let host = host_and_db.split_once('/').map_or(host_and_db, |(h, _)| h);
+        Self {
+            url: format!("{scheme}://{owner}@{host}/{name}"),
+            name,
+            admin_url,
+            owner: Some(owner),
         }
     }
 
@@ -109,6 +145,11 @@ impl TestDatabase {
         )))
         .execute(&mut conn)
         .await;
+        if let Some(owner) = &self.owner {
+            let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE IF EXISTS \"{owner}\"")))
+                .execute(&mut conn)
+                .await;
+        }
         let roles: Vec<String> = sqlx::query_scalar(
             "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'citadel\\_t\\_%'",
         )

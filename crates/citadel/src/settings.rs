@@ -106,11 +106,13 @@ pub fn serve_config(
         idle: serve
             .session_idle_minutes
             .or(file.session_idle_minutes)
-            .map_or(defaults.idle, |m| Duration::from_secs(m * 60)),
+            .map_or(defaults.idle, |m| Duration::from_secs(m.saturating_mul(60))),
         absolute: serve
             .session_absolute_hours
             .or(file.session_absolute_hours)
-            .map_or(defaults.absolute, |h| Duration::from_secs(h * 3600)),
+            .map_or(defaults.absolute, |h| {
+                Duration::from_secs(h.saturating_mul(3600))
+            }),
     };
     Ok(config)
 }

@@ -61,9 +61,9 @@ pub async fn operator_logout(
     State(state): State<AppState>,
     caller: OperatorCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.authorize(Action::OperatorSelf)?;
+    let scope = caller.authorize_self(Action::OperatorSelf)?;
     if let Some((_, hash)) = caller.0 {
-        state.store().delete_operator_session(&hash).await?;
+        state.store().delete_operator_session(&scope, &hash).await?;
     }
     Ok((
         StatusCode::NO_CONTENT,

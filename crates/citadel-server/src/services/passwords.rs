@@ -8,15 +8,20 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use citadel_crypto::{SecretString, password};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::ApiError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// At most this many hashes may wait; beyond it callers get 503 at once
+/// rather than queueing work nobody will wait for.
+pub const MAX_QUEUED: usize = 64;
+
 #[derive(Clone)]
 pub struct PasswordWork {
     jobs: mpsc::Sender<Job>,
+    admission: Arc<Semaphore>,
 }
 
 impl Default for PasswordWork {
@@ -52,17 +57,25 @@ impl PasswordWork {
                 tracing::error!(error = %e, "could not start a password hashing thread");
             }
         }
-        Self { jobs }
+        Self {
+            jobs,
+            admission: Arc::new(Semaphore::new(MAX_QUEUED)),
+        }
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
+        let _admitted = self.admission.try_acquire().map_err(|_| ApiError::Busy)?;
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Box::new(move || {
-                let _ = tx.send(work());
+                // The request may have timed out or been dropped while the
+                // job queued: then the hash is not worth computing.
+                if !tx.is_closed() {
+                    let _ = tx.send(work());
+                }
             }))
             .map_err(|_| ApiError::Internal("password hashing threads are gone".into()))?;
         rx.await
@@ -120,6 +133,22 @@ mod tests {
                 .verify(SecretString::new("x".into()), None)
                 .await
                 .expect("dummy")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let work = PasswordWork::new();
+        let held: Vec<_> = (0..MAX_QUEUED)
+            .map(|_| work.admission.try_acquire().expect("permit"))
+            .collect();
+        let refused = work.verify(SecretString::new("x".into()), None).await;
+        assert!(matches!(refused, Err(ApiError::Busy)), "{refused:?}");
+        drop(held);
+        assert!(
+            work.verify(SecretString::new("x".into()), None)
+                .await
+                .is_ok()
         );
     }
 }

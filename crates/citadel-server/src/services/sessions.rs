@@ -73,9 +73,9 @@ async fn tenant_login_inner(
         status: tenant.status,
     };
     let scope = authorize(&Principal::Anonymous, Action::TenantLogin, resource)?
-        .into_tenant()
+        .into_tenant_auth()
         .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
-    let db = state.store().tenant(&scope).await?;
+    let db = state.store().tenant_auth(&scope).await?;
     let user = db.find_user_by_login(&login).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     if !state.passwords().verify(secret, stored).await? {
@@ -116,11 +116,11 @@ pub async fn authenticate_tenant(
         status: tenant.status,
     };
     let Some(scope) =
-        authorize(&Principal::Anonymous, Action::AuthenticateSession, resource)?.into_tenant()
+        authorize(&Principal::Anonymous, Action::AuthenticateSession, resource)?.into_tenant_auth()
     else {
         return Ok(None);
     };
-    let db = state.store().tenant(&scope).await?;
+    let db = state.store().tenant_auth(&scope).await?;
     let hash = token_hash(token);
     let Some(session) = db.find_session(&hash).await? else {
         return Ok(None);
@@ -214,8 +214,21 @@ pub async fn bootstrap_operator(
         Action::BootstrapOperator,
         Resource::Platform,
     )?
-    .into_platform()
+    .into_operator_auth()
     .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
+    let refused = || ApiError::Refused {
+        code: "bootstrap_refused",
+        detail: "the bootstrap token is wrong or was used already".into(),
+    };
+    // Decide on the token before spending a password hash on the request.
+    let presented = token_hash(token);
+    if !state
+        .store()
+        .bootstrap_may_succeed(&scope, &presented)
+        .await?
+    {
+        return Err(refused());
+    }
     password::check_policy(secret.expose(), login.as_str())
         .map_err(|e| ApiError::invalid_field("password", e))?;
     let id = OperatorId::generate();
@@ -227,14 +240,11 @@ pub async fn bootstrap_operator(
     };
     match state
         .store()
-        .bootstrap_operator(&scope, &token_hash(token), operator)
+        .bootstrap_operator(&scope, &presented, operator)
         .await?
     {
         BootstrapOutcome::Created => Ok(id),
-        BootstrapOutcome::Refused => Err(ApiError::Refused {
-            code: "bootstrap_refused",
-            detail: "the bootstrap token is wrong or was used already".into(),
-        }),
+        BootstrapOutcome::Refused => Err(refused()),
     }
 }
 
@@ -246,13 +256,15 @@ pub async fn operator_login(
     secret: SecretString,
 ) -> Result<SecretString, ApiError> {
     let result = async {
-        authorize(
+        let scope = authorize(
             &Principal::Anonymous,
             Action::OperatorLogin,
             Resource::Platform,
-        )?;
+        )?
+        .into_operator_auth()
+        .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
         let operator = match LoginName::parse(login) {
-            Ok(login) => state.store().find_operator_by_login(&login).await?,
+            Ok(login) => state.store().find_operator_by_login(&scope, &login).await?,
             Err(_) => None,
         };
         let stored = operator.as_ref().map(|o| o.password_hash.clone());
@@ -263,7 +275,7 @@ pub async fn operator_login(
         let token = generate_token();
         state
             .store()
-            .create_operator_session(&token_hash(token.expose()), operator.id)
+            .create_operator_session(&scope, &token_hash(token.expose()), operator.id)
             .await?;
         Ok(token)
     }
@@ -284,18 +296,29 @@ pub async fn authenticate_operator(
     state: &AppState,
     token: &str,
 ) -> Result<Option<(OperatorId, [u8; 32])>, ApiError> {
+    let Some(scope) = authorize(
+        &Principal::Anonymous,
+        Action::AuthenticateSession,
+        Resource::Platform,
+    )?
+    .into_operator_auth() else {
+        return Ok(None);
+    };
     let hash = token_hash(token);
-    let Some(session) = state.store().find_operator_session(&hash).await? else {
+    let Some(session) = state.store().find_operator_session(&scope, &hash).await? else {
         return Ok(None);
     };
     let policy = state.settings().sessions;
     let now = now_millis();
     if !policy.is_live(session.created_at, session.last_seen_at, now) {
-        state.store().delete_operator_session(&hash).await?;
+        state.store().delete_operator_session(&scope, &hash).await?;
         return Ok(None);
     }
     if policy.needs_touch(session.last_seen_at, now) {
-        state.store().touch_operator_session(&hash, now).await?;
+        state
+            .store()
+            .touch_operator_session(&scope, &hash, now)
+            .await?;
     }
     Ok(Some((session.owner, hash)))
 }
