@@ -115,6 +115,30 @@ impl TestDatabase {
         }
     }
 
+    /// Simulates a database outage (`false`): new connections are refused
+    /// and every open one is ended. `true` ends the outage.
+    pub async fn allow_connections(&self, allowed: bool) {
+        let mut conn = PgConnection::connect(&self.admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {allowed}",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("alter database");
+        if !allowed {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&self.name)
+            .execute(&mut conn)
+            .await
+            .expect("terminate");
+        }
+    }
+
     /// How many of a tenant's schema and role still exist (0 after a
     /// destroy). `tenant_hex` is the tenant id's 32 hex digits.
     pub async fn tenant_storage_left(&self, tenant_hex: &str) -> i64 {

@@ -117,6 +117,7 @@ fn assert_security_headers(r: &Response, what: &str) {
     );
     assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
     assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(get("x-frame-options"), "DENY", "{what}");
     assert!(!get("x-request-id").is_empty(), "{what}: request id");
 }
 
@@ -321,6 +322,35 @@ async fn security_headers_and_problem_json_on_every_response() {
         .get("/api/v1/platform/tenants/Not%20A%20Slug", None)
         .await;
     assert_security_headers(&r, "401");
+    let r = server.get("/api/v1/platform/tenants/%FF%FE", None).await;
+    assert_security_headers(&r, "undecodable path");
+    assert!(r.status().is_client_error());
+    let ct = r
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let brew = Method::from_bytes(b"BREW").expect("method");
+    let r = server
+        .client
+        .request(brew, server.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    expect_problem(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let metrics = server
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("method=\"OTHER\""),
+        "unknown methods share one label"
+    );
+    assert!(!metrics.contains("BREW"));
     let r = server.get("/healthz", None).await;
     assert_eq!(
         r.headers()
@@ -376,6 +406,39 @@ async fn readiness_reports_storage_and_keys() {
     assert_eq!(
         r,
         json!({"status": "ready", "storage": "ok", "keys": "loaded", "backend": "sqlite"})
+    );
+    server.stop().await;
+}
+
+/// A storage outage is reported as 503, never as "not found" or
+/// "unauthenticated", and the server recovers when storage returns.
+#[tokio::test]
+async fn a_storage_outage_is_a_503_and_recovers() {
+    let server = TestServer::start(Backend::Postgres).await;
+    let op = server.operator().await;
+    let pg = server.postgres().expect("postgres");
+    pg.allow_connections(false).await;
+    let r = server.get("/readyz", None).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["storage"], "unreachable");
+    let r = server.get("/api/v1/platform/tenants", Some(&op)).await;
+    let problem = expect_problem(r, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await;
+    assert!(
+        !problem
+            .to_string()
+            .to_lowercase()
+            .contains("allow_connections"),
+        "no database text: {problem}"
+    );
+    pg.allow_connections(true).await;
+    assert_eq!(server.get("/readyz", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .get("/api/v1/platform/tenants", Some(&op))
+            .await
+            .status(),
+        StatusCode::OK
     );
     server.stop().await;
 }

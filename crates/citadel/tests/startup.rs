@@ -44,6 +44,9 @@ async fn first_start_then_restart_on_the_same_directory() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
 
+    // A data directory made beforehand with a loose mode is tightened.
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let first = serve(&mut serve_cmd(&data)).expect("first start");
     assert!(
         first.base.starts_with("https://127.0.0.1:"),
@@ -62,6 +65,7 @@ async fn first_start_then_restart_on_the_same_directory() {
     assert_eq!(mode(&data.join("master.key")), 0o600);
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("tls/key.pem")), 0o600);
+    assert_eq!(mode(&data.join("tls")), 0o700);
     let client = https_client(&data.join("tls/cert.pem"));
     let ready = client
         .get(format!("{}/readyz", first.base))
@@ -317,5 +321,20 @@ async fn serves_on_postgres_when_configured() {
     let body = readiness(&data, &served.base).await;
     assert_eq!(body["backend"], "postgres");
     drop(served);
+
+    // Another data directory against the same database: its fresh key
+    // cannot match, the start is refused and no key file is left behind.
+    let other = tmp.path().join("other");
+    let mut cmd = serve_cmd(&other);
+    cmd.env("CITADEL_DATABASE", &db.url);
+    let err = serve(&mut cmd).err().expect("refused");
+    assert!(err.contains("another master key"), "{err}");
+    assert!(!other.join("master.key").exists());
+    // With the original key it starts.
+    let mut cmd = serve_cmd(&other);
+    cmd.env("CITADEL_DATABASE", &db.url)
+        .arg("--master-key-file")
+        .arg(data.join("master.key"));
+    assert!(serve(&mut cmd).is_ok());
     db.drop_now().await;
 }

@@ -30,14 +30,36 @@ async fn bootstrap_is_one_time(backend: Backend) {
         .await;
     let body = expect_problem(weak, StatusCode::BAD_REQUEST, "invalid_field").await;
     assert_eq!(body["field"], "password");
-    let ok = server
-        .post(
-            "/api/v1/platform/bootstrap",
-            None,
-            &json!({"token": token, "login": "ops", "password": STRONG_PASSWORD}),
-        )
-        .await;
-    assert_eq!(ok.status(), StatusCode::CREATED);
+    // Racing requests with the right token: exactly one operator is made.
+    let attempt = |i: usize| {
+        let body =
+            json!({"token": token, "login": format!("ops-{i}"), "password": STRONG_PASSWORD});
+        let server = &server;
+        async move { server.post("/api/v1/platform/bootstrap", None, &body).await }
+    };
+    let (r0, r1, r2, r3, r4, r5) = tokio::join!(
+        attempt(0),
+        attempt(1),
+        attempt(2),
+        attempt(3),
+        attempt(4),
+        attempt(5)
+    );
+    let outcomes: Vec<StatusCode> = [r0, r1, r2, r3, r4, r5]
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let winners: Vec<usize> = (0..6)
+        .filter(|i| outcomes[*i] == StatusCode::CREATED)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::FORBIDDEN),
+        "{outcomes:?}"
+    );
+    let ops = format!("ops-{}", winners[0]);
     let again = server
         .post(
             "/api/v1/platform/bootstrap",
@@ -49,7 +71,7 @@ async fn bootstrap_is_one_time(backend: Backend) {
 
     assert!(
         server
-            .operator_login("ops", "Wrong-Passw0rd!")
+            .operator_login(&ops, "Wrong-Passw0rd!")
             .await
             .is_none()
     );
@@ -63,7 +85,7 @@ async fn bootstrap_is_one_time(backend: Backend) {
         .post(
             "/api/v1/platform/login",
             None,
-            &json!({"login": "ops", "password": STRONG_PASSWORD}),
+            &json!({"login": ops, "password": STRONG_PASSWORD}),
         )
         .await;
     let set_cookie = r

@@ -94,6 +94,11 @@ impl TestServer {
         }
     }
 
+    /// The PostgreSQL test database, on that backend.
+    pub fn postgres(&self) -> Option<&TestDatabase> {
+        self.pg.as_ref()
+    }
+
     pub fn data_path(&self) -> PathBuf {
         self.data_dir.path().join("data")
     }
