@@ -118,6 +118,7 @@ fn assert_security_headers(r: &Response, what: &str) {
     assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
     assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
     assert_eq!(get("x-frame-options"), "DENY", "{what}");
+    assert_eq!(get("cache-control"), "no-store", "{what}");
     assert!(!get("x-request-id").is_empty(), "{what}: request id");
 }
 

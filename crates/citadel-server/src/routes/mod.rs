@@ -124,6 +124,7 @@ pub fn app(state: AppState) -> Router {
             )
         }))
         .layer(axum_mw::map_response(middleware::security_headers))
+        .layer(axum_mw::from_fn(middleware::no_store))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
@@ -132,7 +133,6 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             middleware::track,
         ))
-        .layer(axum_mw::from_fn(middleware::no_store))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
