@@ -52,6 +52,22 @@ fn admin(email: &str) -> NewUser {
     }
 }
 
+fn sqlite_config(dir: &tempfile::TempDir) -> StoreConfig {
+    StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: None,
+        max_open_tenants: 8,
+    }
+}
+
+fn postgres_config(dir: &tempfile::TempDir, db: &citadel_testkit::TestDatabase) -> StoreConfig {
+    StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: Some(db.url.clone()),
+        max_open_tenants: 8,
+    }
+}
+
 fn slug(s: &str) -> TenantSlug {
     TenantSlug::parse(s).expect("slug")
 }
@@ -259,30 +275,14 @@ async fn prove_storage_gone(
 #[tokio::test]
 async fn story_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    story(
-        StoreConfig {
-            data_dir: dir.path().to_owned(),
-            database_url: None,
-            max_open_tenants: 8,
-        },
-        None,
-    )
-    .await;
+    story(sqlite_config(&dir), None).await;
 }
 
 #[tokio::test]
 async fn story_on_postgres() {
     let db = citadel_testkit::TestDatabase::create().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    story(
-        StoreConfig {
-            data_dir: dir.path().to_owned(),
-            database_url: Some(db.url.clone()),
-            max_open_tenants: 8,
-        },
-        Some(&db),
-    )
-    .await;
+    story(postgres_config(&dir, &db), Some(&db)).await;
     db.drop_now().await;
 }
 
@@ -292,11 +292,7 @@ async fn story_on_postgres() {
 async fn story_on_postgres_as_an_unprivileged_owner() {
     let db = citadel_testkit::TestDatabase::create_owned_by_unprivileged_role().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = StoreConfig {
-        data_dir: dir.path().to_owned(),
-        database_url: Some(db.url.clone()),
-        max_open_tenants: 8,
-    };
+    let config = postgres_config(&dir, &db);
     story(config, Some(&db)).await;
     db.drop_now().await;
 }
@@ -306,11 +302,7 @@ async fn story_on_postgres_as_an_unprivileged_owner() {
 async fn other_roles_cannot_connect_to_the_citadel_database() {
     let db = citadel_testkit::TestDatabase::create().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = StoreConfig {
-        data_dir: dir.path().to_owned(),
-        database_url: Some(db.url.clone()),
-        max_open_tenants: 8,
-    };
+    let config = postgres_config(&dir, &db);
     let store = Store::open(&config, Arc::new(MasterKey::generate()))
         .await
         .expect("open");
@@ -396,30 +388,14 @@ async fn racing_creates(config: StoreConfig, pg: Option<&citadel_testkit::TestDa
 #[tokio::test]
 async fn racing_creates_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    racing_creates(
-        StoreConfig {
-            data_dir: dir.path().to_owned(),
-            database_url: None,
-            max_open_tenants: 8,
-        },
-        None,
-    )
-    .await;
+    racing_creates(sqlite_config(&dir), None).await;
 }
 
 #[tokio::test]
 async fn racing_creates_on_postgres() {
     let db = citadel_testkit::TestDatabase::create().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    racing_creates(
-        StoreConfig {
-            data_dir: dir.path().to_owned(),
-            database_url: Some(db.url.clone()),
-            max_open_tenants: 8,
-        },
-        Some(&db),
-    )
-    .await;
+    racing_creates(postgres_config(&dir, &db), Some(&db)).await;
     db.drop_now().await;
 }
 

@@ -83,13 +83,7 @@ async fn tenant_commands(backend: Backend) {
 
     let out = run(&args(data, db, &["tenant", "list", "--json"]));
     let list: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let slugs: Vec<&str> = list
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|t| t["slug"].as_str())
-        .collect();
-    assert_eq!(slugs, ["acme", "bravo"]);
+    assert_eq!(common::slugs(&list), ["acme", "bravo"]);
 
     // With the server running, the CLI's changes take effect at once.
     let mut cmd = citadel();

@@ -171,13 +171,7 @@ async fn tenant_lifecycle(backend: Backend) {
         .json()
         .await
         .expect("json");
-    let slugs: Vec<&str> = list
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|t| t["slug"].as_str())
-        .collect();
-    assert_eq!(slugs, ["acme", "gov-sh"]);
+    assert_eq!(common::slugs(&list), ["acme", "gov-sh"]);
     let one: Value = server
         .get("/api/v1/platform/tenants/gov-sh", Some(&op))
         .await

@@ -233,6 +233,13 @@ impl TestServer {
     }
 }
 
+/// The `slug` of every tenant in a JSON list of tenants.
+pub fn slugs(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .map(|a| a.iter().filter_map(|t| t["slug"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// `name=value` from a response's Set-Cookie, ready for a Cookie header.
 pub fn cookie_from(response: &Response, name: &str) -> Option<String> {
     response
