@@ -179,7 +179,7 @@ pub fn authorize(
             _ => Err(Denied::Forbidden),
         },
         (Action::IssueBootstrapToken, Resource::Platform) => match principal {
-            Principal::LocalAdministrator => operator_auth(),
+            Principal::LocalAdministrator => platform(),
             _ => Err(Denied::Forbidden),
         },
         (Action::OperatorSelf, Resource::Platform) => match principal {
@@ -322,7 +322,7 @@ mod tests {
                 Action::IssueBootstrapToken,
                 Resource::Platform
             ),
-            Ok(Allowed::OperatorAuth(_))
+            Ok(Allowed::Platform(_))
         ));
         let op = Principal::Operator {
             id: OperatorId::generate(),

@@ -112,6 +112,12 @@ impl MasterKey {
             .and_then(|()| fs::hard_link(&temp, path));
         let _ = fs::remove_file(&temp);
         written.map_err(|e| file_error(path, &e.to_string()))?;
+        // The new name must survive a crash as surely as the contents.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| file_error(path, &e.to_string()))?;
+        }
         Ok(Self::from_bytes(&bytes))
     }
 

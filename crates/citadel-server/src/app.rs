@@ -112,7 +112,7 @@ impl Application {
                 Resource::Platform,
             )
             .ok()
-            .and_then(Allowed::into_operator_auth)
+            .and_then(Allowed::into_platform)
             .ok_or_else(|| ServerError::Config("the bootstrap token may not be issued".into()))?;
             let token = generate_token();
             store

@@ -218,7 +218,13 @@ impl IntoResponse for ApiError {
             Self::Internal(e) => tracing::error!(error = %e, "internal error"),
             _ => tracing::debug!(code, "request refused"),
         }
-        render(status, code, title, detail, field)
+        let mut response = render(status, code, title, detail, field);
+        if matches!(self, Self::Busy) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -236,5 +242,30 @@ impl From<StoreError> for ApiError {
 impl From<Denied> for ApiError {
     fn from(d: Denied) -> Self {
         Self::Denied(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_says_when_to_retry() {
+        let response = ApiError::Busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some(PROBLEM_JSON)
+        );
     }
 }

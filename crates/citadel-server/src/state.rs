@@ -40,6 +40,12 @@ impl AppState {
         &self.0.store
     }
 
+    /// A handle on the store for work that must outlive the request (a
+    /// destroy must finish even if its client goes away).
+    pub fn store_arc(&self) -> Arc<Store> {
+        Arc::clone(&self.0.store)
+    }
+
     pub fn passwords(&self) -> &PasswordWork {
         &self.0.passwords
     }

@@ -44,18 +44,21 @@ pub fn ensure_self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), ServerError>
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let fail = |e: std::io::Error| ServerError::Tls(format!("{}: {e}", path.display()));
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .and_then(|mut f| f.write_all(bytes).map(|()| f))
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", path.display())))?;
-    file.flush().map_err(|e| ServerError::Tls(e.to_string()))?;
-    // An existing file keeps its mode when truncated: set it again.
-    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", path.display())))
+        .map_err(fail)?;
+    // An existing file keeps its old mode when opened: tighten it before a
+    // byte of the key is written.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(fail)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(fail)
 }
 
 /// A rustls server configuration from PEM files.

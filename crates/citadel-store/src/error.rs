@@ -22,6 +22,8 @@ pub enum StoreError {
     Crypto(#[from] citadel_crypto::CryptoError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    #[error("the database is not safe for Citadel: {0}")]
+    UnsafeDatabase(String),
     #[error(
         "the master key does not match this data store (it was initialised with another key); supply the original key"
     )]

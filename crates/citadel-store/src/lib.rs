@@ -71,7 +71,6 @@ pub struct Store {
     backend: Backend,
     master_key: Arc<MasterKey>,
     tenant_pools: TenantPools,
-    master_key_newly_bound: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,23 +106,21 @@ impl Store {
             }
             Some(other) => return Err(StoreError::UnsupportedUrl(redact_url(other))),
         };
-        let mut store = Self {
+        let store = Self {
             platform,
             backend,
             master_key,
             tenant_pools: TenantPools::new(config.max_open_tenants),
-            master_key_newly_bound: false,
         };
-        store.master_key_newly_bound = store.check_master_key().await?;
+        store.check_master_key().await?;
         Ok(store)
     }
 
     /// Binds the store to its master key on first use and refuses any other
     /// key later. The check value is inserted only if none exists and then
     /// read back, so of two first starts racing with different keys only
-    /// one key wins and the other start is refused. Returns whether this
-    /// call bound the key.
-    async fn check_master_key(&self) -> Result<bool, StoreError> {
+    /// one key wins and the other start is refused.
+    async fn check_master_key(&self) -> Result<(), StoreError> {
         let candidate = self.master_key.check_value();
         let inserted = db::on_pool!(&self.platform, |p| {
             sqlx::query(
@@ -136,15 +133,14 @@ impl Store {
             .rows_affected()
         });
         match self.get_setting(MASTER_KEY_CHECK_SETTING).await? {
-            Some(check) if self.master_key.verify_check_value(&check) => Ok(inserted == 1),
+            Some(check) if self.master_key.verify_check_value(&check) => {
+                if inserted == 1 {
+                    tracing::info!("store bound to this master key");
+                }
+                Ok(())
+            }
             _ => Err(StoreError::WrongMasterKey),
         }
-    }
-
-    /// True if this store was bound to its master key by this open (a first
-    /// start): the caller must keep the key, or the data is lost.
-    pub fn master_key_newly_bound(&self) -> bool {
-        self.master_key_newly_bound
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -73,7 +73,7 @@ impl Store {
     /// earlier one (each start without an operator issues a new token).
     pub async fn set_bootstrap_token_hash(
         &self,
-        _scope: &OperatorAuthScope,
+        _scope: &PlatformScope,
         hash: &[u8],
     ) -> Result<(), StoreError> {
         self.put_setting(BOOTSTRAP_SETTING, hash).await
@@ -306,6 +306,24 @@ impl Store {
         });
         if changed == 0 {
             return Err(StoreError::NotFound("tenant"));
+        }
+        if status == TenantStatus::Active
+            && let Some(t) = self.find_tenant_by_slug(slug).await?
+            && self.tenant_pools.is_destroying(t.id)
+        {
+            // A destroy began between the check above and the update: it
+            // wins, and the tenant stays suspended.
+            on_pool!(&self.platform, |p| {
+                sqlx::query("UPDATE tenants SET status = $1 WHERE id = $2")
+                    .bind(TenantStatus::Suspended.as_str())
+                    .bind(t.id.to_string())
+                    .execute(p)
+                    .await?
+                    .rows_affected()
+            });
+            return Err(StoreError::Conflict(format!(
+                "tenant {slug} is being destroyed"
+            )));
         }
         if status == TenantStatus::Suspended {
             // Nothing of a suspended tenant needs to stay open.

@@ -19,6 +19,18 @@ use crate::tenant_db::insert_user;
 
 pub(crate) const PLATFORM_SCHEMA: &str = "citadel_platform";
 
+/// Grants on the database's own row (CONNECT) cannot be changed by two
+/// transactions at once ("tuple concurrently updated"): whatever changes
+/// them (platform start, tenant creation, tenant destruction) takes this
+/// lock first, for the rest of its transaction. Platform start takes its
+/// migration lock before this one; nothing takes them the other way round.
+async fn lock_database_grants(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(7478092)")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 pub(crate) fn role_name(id: TenantId) -> String {
     format!("citadel_t_{}", id.simple())
 }
@@ -45,17 +57,54 @@ pub(crate) async fn open_platform(admin: &PgConnectOptions) -> Result<PgPool, St
     sqlx::raw_sql("CREATE SCHEMA IF NOT EXISTS citadel_platform")
         .execute(&mut *tx)
         .await?;
+    lock_database_grants(&mut tx).await?;
     // Nobody gets to connect to Citadel's database, or to create objects
-    // in its public schema, by default: each tenant role is granted
-    // CONNECT by name. (Run by a user that does not own the database,
-    // these REVOKEs only warn.)
+    // in its public schema (if it has one), by default: each tenant role is
+    // granted CONNECT by name.
     sqlx::raw_sql(
-        "DO $$ BEGIN EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database()); END $$; \
-         REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        "DO $$ BEGIN \
+           EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database()); \
+           IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public') THEN \
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+           END IF; \
+         END $$",
     )
     .execute(&mut *tx)
     .await?;
+    // Run by a user that does not own the database or the public schema
+    // (a database upgraded from PostgreSQL 14 keeps `public` owned by
+    // `postgres`), those REVOKEs only warn: check what PUBLIC still has.
+    let public_keeps: Option<String> = sqlx::query_scalar(
+        "SELECT string_agg(what, ', ') FROM ( \
+           SELECT 'CONNECT or TEMPORARY on the database' AS what FROM pg_database d, \
+             aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
+             WHERE d.datname = current_database() AND a.grantee = 0 \
+               AND a.privilege_type IN ('CONNECT', 'TEMPORARY') \
+           UNION \
+           SELECT 'CREATE on schema public' FROM pg_namespace n, \
+             aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a \
+             WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE' \
+         ) kept",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(kept) = public_keeps {
+        return Err(StoreError::UnsafeDatabase(format!(
+            "every role may still use {kept}; run Citadel as the owner of the database and of schema public, \
+             or revoke these from PUBLIC yourself"
+        )));
+    }
     apply_postgres(&mut tx, POSTGRES_PLATFORM).await?;
+    // Tenant roles made before CONNECT was granted by name keep working.
+    sqlx::raw_sql(
+        "DO $$ DECLARE r text; BEGIN \
+           FOR r IN SELECT db_role FROM citadel_platform.tenants WHERE db_role IS NOT NULL LOOP \
+             EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), r); \
+           END LOOP; \
+         END $$",
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(pool)
 }
@@ -75,12 +124,7 @@ pub(crate) async fn provision(
     // digits of a UUID and the verifier is base64 and `$:` only, so nothing
     // here can carry a quote. Only the SCRAM verifier is sent, never the
     // password, so no statement log on either side holds it.
-    // Grants on the database row (CONNECT) cannot be changed by two
-    // transactions at once ("tuple concurrently updated"): tenant creations
-    // take turns.
-    sqlx::query("SELECT pg_advisory_xact_lock(7478092)")
-        .execute(&mut **tx)
-        .await?;
+    lock_database_grants(tx).await?;
     let ddl = [
         format!(
             "CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION \
@@ -148,6 +192,15 @@ pub(crate) async fn revoke_login(pool: &PgPool, id: TenantId) -> Result<(), Stor
     Ok(())
 }
 
+/// Gives the role its login back, after a destroy that failed.
+pub(crate) async fn restore_login(pool: &PgPool, id: TenantId) -> Result<(), StoreError> {
+    let role = role_name(id);
+    sqlx::raw_sql(AssertSqlSafe(format!("ALTER ROLE \"{role}\" LOGIN")))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Ends the role's sessions, then drops its schema (with every table) and
 /// the role, inside `tx`.
 pub(crate) async fn destroy(
@@ -156,6 +209,7 @@ pub(crate) async fn destroy(
 ) -> Result<(), StoreError> {
     let role = role_name(id);
     let schema = schema_name(id);
+    lock_database_grants(tx).await?;
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1")
         .bind(&role)
         .execute(&mut **tx)

@@ -188,25 +188,35 @@ impl Store {
         let open = self.tenant_pools.begin_destroy(record.id).map_err(|()| {
             StoreError::Conflict(format!("tenant {slug} is being destroyed already"))
         })?;
-        let result = async {
-            let record = self
-                .set_tenant_status(scope, slug, TenantStatus::Suspended)
-                .await?;
-            if let Some(pool) = open {
-                pool.close().await;
-            }
-            self.destroy_storage(&record).await?;
-            Ok(record)
+        // Clears the mark however this future ends, also when the caller
+        // drops it half-way (a timeout, a client gone).
+        let _marked = DestroyMark {
+            pools: &self.tenant_pools,
+            id: record.id,
+        };
+        let suspended = self
+            .set_tenant_status(scope, slug, TenantStatus::Suspended)
+            .await?;
+        if suspended.id != record.id {
+            return Err(StoreError::Conflict(format!(
+                "tenant {slug} changed during the destroy"
+            )));
         }
-        .await;
-        self.tenant_pools.end_destroy(record.id);
-        result
+        if let Some(pool) = open {
+            pool.close().await;
+        }
+        self.destroy_storage(&suspended).await?;
+        Ok(suspended)
     }
 
     async fn destroy_storage(&self, record: &TenantRecord) -> Result<(), StoreError> {
         match (&self.backend, &self.platform) {
             (Backend::Sqlite { data_dir }, DbPool::Sqlite(p)) => {
-                sqlite::wipe(data_dir, record.id)?;
+                // Overwriting files is blocking work: off the runtime.
+                let (dir, id) = (data_dir.clone(), record.id);
+                tokio::task::spawn_blocking(move || sqlite::wipe(&dir, id))
+                    .await
+                    .map_err(|e| StoreError::Corrupt(format!("wipe task failed: {e}")))??;
                 sqlx::query("DELETE FROM tenants WHERE id = $1")
                     .bind(record.id.to_string())
                     .execute(p)
@@ -216,17 +226,39 @@ impl Store {
                 // Committed on its own first: no new session of the role
                 // can start while the old ones are being ended.
                 postgres::revoke_login(p, record.id).await?;
-                let mut tx = p.begin().await?;
-                postgres::destroy(&mut tx, record.id).await?;
-                sqlx::query("DELETE FROM tenants WHERE id = $1")
-                    .bind(record.id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                let dropped = async {
+                    let mut tx = p.begin().await?;
+                    postgres::destroy(&mut tx, record.id).await?;
+                    sqlx::query("DELETE FROM tenants WHERE id = $1")
+                        .bind(record.id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok::<_, StoreError>(())
+                }
+                .await;
+                if dropped.is_err() {
+                    // The tenant stays (suspended); give its role back the
+                    // login a later resume needs.
+                    let _ = postgres::restore_login(p, record.id).await;
+                }
+                dropped?;
             }
             _ => return Err(StoreError::Corrupt("backend and pool disagree".into())),
         }
         Ok(())
+    }
+}
+
+/// Ends a destroy's mark when dropped.
+struct DestroyMark<'a> {
+    pools: &'a crate::pools::TenantPools,
+    id: TenantId,
+}
+
+impl Drop for DestroyMark<'_> {
+    fn drop(&mut self) {
+        self.pools.end_destroy(self.id);
     }
 }
 

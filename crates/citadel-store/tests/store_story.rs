@@ -516,3 +516,120 @@ async fn destroy_overwrites_the_tenant_files() {
     );
     assert!(!file.exists());
 }
+
+/// A destroy abandoned half-way (its caller's future dropped at some
+/// point) leaves no mark behind: the next destroy is never refused as
+/// "being destroyed already", and finishes the job.
+#[tokio::test]
+async fn an_abandoned_destroy_can_be_run_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&sqlite_config(&dir), Arc::new(MasterKey::generate()))
+        .await
+        .expect("open");
+    for (i, micros) in [5u64, 50, 200, 500, 1_000, 2_000, 5_000, 20_000]
+        .into_iter()
+        .enumerate()
+    {
+        let name = slug(&format!("halfway-{i}"));
+        let t = store
+            .create_tenant(&platform(), &name, CryptoSuite::Intl, &admin("a@h.cn"))
+            .await
+            .expect("create");
+        let abandoned = tokio::time::timeout(
+            std::time::Duration::from_micros(micros),
+            store.destroy_tenant(&platform(), &name),
+        )
+        .await;
+        match store.destroy_tenant(&platform(), &name).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound(_)) => assert!(
+                abandoned.is_ok(),
+                "only a finished destroy removes the tenant"
+            ),
+            Err(other) => panic!("after abandoning at {micros} µs: {other:?}"),
+        }
+        assert!(
+            store
+                .find_tenant(t.tenant.id)
+                .await
+                .expect("find")
+                .is_none()
+        );
+    }
+}
+
+/// Creating and destroying tenants at the same time: every change to the
+/// database's grants takes its turn, none fails.
+#[tokio::test]
+async fn concurrent_creates_and_destroys_on_postgres() {
+    let db = citadel_testkit::TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(
+        Store::open(&postgres_config(&dir, &db), Arc::new(MasterKey::generate()))
+            .await
+            .expect("open"),
+    );
+    for i in 0..3 {
+        store
+            .create_tenant(
+                &platform(),
+                &slug(&format!("old-{i}")),
+                CryptoSuite::Intl,
+                &admin("a@o.cn"),
+            )
+            .await
+            .expect("create");
+    }
+    let mut tasks = Vec::new();
+    for i in 0..3 {
+        let s = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            s.destroy_tenant(&platform(), &slug(&format!("old-{i}")))
+                .await
+                .map(|_| ())
+        }));
+        let s = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            s.create_tenant(
+                &platform(),
+                &slug(&format!("new-{i}")),
+                CryptoSuite::Intl,
+                &admin("a@n.cn"),
+            )
+            .await
+            .map(|_| ())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("join").expect("no grant conflict");
+    }
+    let slugs: Vec<String> = store
+        .list_tenants(&platform())
+        .await
+        .expect("list")
+        .iter()
+        .map(|t| t.slug.to_string())
+        .collect();
+    assert_eq!(slugs, ["new-0", "new-1", "new-2"]);
+    store.close().await;
+    db.drop_now().await;
+}
+
+/// A database where every role may still create objects in `public` (one
+/// upgraded from PostgreSQL 14, say, with `public` owned by `postgres`) is
+/// refused at start rather than used with a hole in the isolation.
+#[tokio::test]
+async fn a_database_with_an_open_public_schema_is_refused() {
+    let db = citadel_testkit::TestDatabase::create_owned_by_unprivileged_role().await;
+    db.as_superuser(
+        "ALTER SCHEMA public OWNER TO postgres; GRANT CREATE ON SCHEMA public TO PUBLIC",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Store::open(&postgres_config(&dir, &db), Arc::new(MasterKey::generate()))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::UnsafeDatabase(_)), "{err:?}");
+    assert!(err.to_string().contains("CREATE on schema public"), "{err}");
+    db.drop_now().await;
+}

@@ -115,6 +115,21 @@ impl TestDatabase {
         }
     }
 
+    /// Runs `sql` in this database as the superuser the tests connect with.
+    pub async fn as_superuser(&self, sql: &str) {
+        let base = self
+            .admin_url
+            .rsplit_once('/')
+            .map_or(self.admin_url.as_str(), |(b, _)| b);
+        let mut conn = PgConnection::connect(&format!("{base}/{}", self.name))
+            .await
+            .expect("connect as superuser");
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .expect("superuser statement");
+    }
+
     /// Simulates a database outage (`false`): new connections are refused
     /// and every open one is ended. `true` ends the outage.
     pub async fn allow_connections(&self, allowed: bool) {

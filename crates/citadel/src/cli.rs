@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "citadel",
     version,
@@ -19,7 +19,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct GlobalArgs {
     /// TOML configuration file (flags and environment take precedence).
     #[arg(long, global = true, env = "CITADEL_CONFIG")]
@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     pub log_format: Option<String>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
@@ -53,7 +53,7 @@ pub enum Command {
     Tenant(TenantCommand),
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8443]
     #[arg(long, env = "CITADEL_LISTEN")]
@@ -78,7 +78,7 @@ pub struct ServeArgs {
     pub session_absolute_hours: Option<u64>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum TenantCommand {
     /// Create a tenant with its own database and its first admin.
     Create {

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use crate::cli::{GlobalArgs, ServeArgs};
 
 /// The TOML file's keys; every one optional.
-#[derive(Debug, Default, Deserialize)]
+/// No `Debug`: `database` may hold a password.
+#[derive(Default, Deserialize)]
 pub struct FileSettings {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,

@@ -116,6 +116,8 @@ pub fn app(state: AppState) -> Router {
     let spec = Spec(Arc::new(serde_json::to_vec(&api).unwrap_or_default()));
     let max_body = state.settings().max_body_bytes;
     let layers = ServiceBuilder::new()
+        .layer(axum_mw::map_response(middleware::security_headers))
+        .layer(axum_mw::from_fn(middleware::no_store))
         .layer(CatchPanicLayer::custom(|_| {
             problem_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -123,8 +125,6 @@ pub fn app(state: AppState) -> Router {
                 "an internal error occurred",
             )
         }))
-        .layer(axum_mw::map_response(middleware::security_headers))
-        .layer(axum_mw::from_fn(middleware::no_store))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))

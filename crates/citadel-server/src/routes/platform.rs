@@ -196,6 +196,11 @@ pub async fn destroy_tenant(
             field: Some("confirm"),
         });
     }
-    state.store().destroy_tenant(&scope, &slug).await?;
+    // Run to the end on its own task: a client that gives up, or the
+    // request timeout, must not stop a destroy half-way.
+    let store = state.store_arc();
+    tokio::spawn(async move { store.destroy_tenant(&scope, &slug).await })
+        .await
+        .map_err(|e| ApiError::Internal(format!("destroy task: {e}")))??;
     Ok(StatusCode::NO_CONTENT)
 }

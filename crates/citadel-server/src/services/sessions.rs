@@ -120,7 +120,12 @@ pub async fn authenticate_tenant(
     else {
         return Ok(None);
     };
-    let db = state.store().tenant_auth(&scope).await?;
+    let db = match state.store().tenant_auth(&scope).await {
+        Ok(db) => db,
+        // Being destroyed (or just gone): the session no longer exists.
+        Err(citadel_store::StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     let hash = token_hash(token);
     let Some(session) = db.find_session(&hash).await? else {
         return Ok(None);
