@@ -23,6 +23,10 @@ struct State {
     /// Kept under the same lock as `open`, so a check and an insert cannot
     /// straddle the start of a destroy.
     destroying: HashSet<TenantId>,
+    /// Pools whose closing a destroy began but did not see through (its
+    /// future was dropped): the next destroy of that tenant finishes
+    /// closing them before it touches the files.
+    closing: HashMap<TenantId, DbPool>,
 }
 
 struct Entry {
@@ -52,7 +56,16 @@ impl TenantPools {
         if !state.destroying.insert(id) {
             return Err(());
         }
-        Ok(state.open.remove(&id).map(|e| e.pool))
+        Ok(state
+            .open
+            .remove(&id)
+            .map(|e| e.pool)
+            .or_else(|| state.closing.remove(&id)))
+    }
+
+    /// Keeps a pool whose closing was abandoned, for the next destroy.
+    pub fn still_closing(&self, id: TenantId, pool: DbPool) {
+        self.lock().closing.insert(id, pool);
     }
 
     /// Clears the mark once the destroy has finished or failed.

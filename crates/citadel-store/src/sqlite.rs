@@ -100,24 +100,46 @@ pub(crate) async fn provision(
 /// the server controls (等保 residual information).
 pub(crate) fn wipe(data_dir: &Path, id: TenantId) -> Result<(), StoreError> {
     let dir = tenant_dir(data_dir, id);
-    if !dir.exists() {
-        return Ok(());
-    }
     wipe_tree(&dir)?;
-    fs::remove_dir_all(&dir).map_err(io_error(&dir))
+    // An earlier, abandoned destroy may still be wiping the same directory:
+    // whichever removes it first, it is gone.
+    match fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&dir)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// True for the error of a file or directory that is not there (any more).
+fn gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
 }
 
 fn wipe_tree(dir: &Path) -> Result<(), StoreError> {
-    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
-        let path = entry.map_err(io_error(dir))?.path();
-        let meta = fs::symlink_metadata(&path).map_err(io_error(&path))?;
+    // Whatever vanished between listing and opening needs no wiping.
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if gone(&e) => return Ok(()),
+        Err(e) => return Err(io_error(dir)(e)),
+    };
+    for entry in entries {
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(io_error(dir)(e)),
+        };
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(io_error(&path)(e)),
+        };
         if meta.is_dir() {
             wipe_tree(&path)?;
         } else if meta.is_file() {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(io_error(&path))?;
+            let mut file = match fs::OpenOptions::new().write(true).open(&path) {
+                Ok(file) => file,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(io_error(&path)(e)),
+            };
             let zeros = vec![0u8; 64 * 1024];
             let mut left = meta.len();
             while left > 0 {

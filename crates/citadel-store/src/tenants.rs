@@ -190,9 +190,10 @@ impl Store {
         })?;
         // Clears the mark however this future ends, also when the caller
         // drops it half-way (a timeout, a client gone).
-        let _marked = DestroyMark {
+        let mut mark = DestroyMark {
             pools: &self.tenant_pools,
             id: record.id,
+            closing: open,
         };
         let suspended = self
             .set_tenant_status(scope, slug, TenantStatus::Suspended)
@@ -202,9 +203,12 @@ impl Store {
                 "tenant {slug} changed during the destroy"
             )));
         }
-        if let Some(pool) = open {
+        // Every connection must be closed (SQLite checkpoints and removes
+        // its WAL on close) before the files are overwritten.
+        if let Some(pool) = mark.closing.clone() {
             pool.close().await;
         }
+        mark.closing = None;
         self.destroy_storage(&suspended).await?;
         Ok(suspended)
     }
@@ -250,14 +254,19 @@ impl Store {
     }
 }
 
-/// Ends a destroy's mark when dropped.
+/// Ends a destroy's mark when dropped, handing a pool whose closing was
+/// not seen through to the next destroy.
 struct DestroyMark<'a> {
     pools: &'a crate::pools::TenantPools,
     id: TenantId,
+    closing: Option<DbPool>,
 }
 
 impl Drop for DestroyMark<'_> {
     fn drop(&mut self) {
+        if let Some(pool) = self.closing.take() {
+            self.pools.still_closing(self.id, pool);
+        }
         self.pools.end_destroy(self.id);
     }
 }
