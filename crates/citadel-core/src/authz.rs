@@ -22,12 +22,36 @@ pub enum Principal {
     /// access to the data directory and the master key: they hold the keys to
     /// everything already, so they act as a platform operator.
     LocalAdministrator,
-    /// A user of one tenant, authenticated by a session of that tenant.
+    /// A user of one tenant, authenticated by a session or a personal
+    /// access token of that tenant.
     TenantUser {
         tenant: TenantId,
         user: UserId,
-        must_change_password: bool,
+        admin: bool,
+        pending: Pending,
+        via: Credential,
     },
+}
+
+/// Something the user must do before anything else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pending {
+    #[default]
+    Nothing,
+    /// A one-time or expired password must be replaced.
+    PasswordChange,
+    /// The tenant requires a second factor and the user has none yet.
+    TotpEnrolment,
+}
+
+/// How a tenant user proved who they are on this request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session from a password (and TOTP) sign-in.
+    Session,
+    /// A personal access token (`Authorization: Bearer`): scripts may act
+    /// as the user, but never manage the user's credentials.
+    AccessToken,
 }
 
 /// What is being attempted.
@@ -53,6 +77,12 @@ pub enum Action {
     TenantSelf,
     /// Change one's own password.
     ChangeOwnPassword,
+    /// List and revoke one's own sessions, personal access tokens, second
+    /// factor and recovery codes.
+    ManageOwnCredentials,
+    /// Manage the tenant's users, departments, IP bans and security
+    /// policy; read its sign-in history and security events (tenant admins).
+    ManageIdentity,
 }
 
 /// What the action is applied to.
@@ -75,6 +105,10 @@ pub enum Denied {
     TenantSuspended,
     /// The user must change their one-time or expired password first (403).
     PasswordChangeRequired,
+    /// The tenant requires a second factor: the user must enrol first (403).
+    TotpEnrolmentRequired,
+    /// Only a signed-in session may do this, not an access token (403).
+    SessionRequired,
 }
 
 /// Proof that access to one tenant's data was allowed. Only [`authorize`]
@@ -201,35 +235,58 @@ pub fn authorize(
                 _ => Err(Denied::Forbidden),
             }
         }
-        (Action::TenantSelf | Action::ChangeOwnPassword, Resource::Tenant { id, status }) => {
-            match principal {
-                Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),
-                Principal::TenantUser { .. } if status != TenantStatus::Active => {
-                    Err(Denied::TenantSuspended)
-                }
-                Principal::TenantUser { .. } => Ok(Allowed::Tenant(TenantScope { tenant: id })),
-                Principal::Anonymous => Err(Denied::Unauthenticated),
-                _ => Err(Denied::Forbidden),
+        (
+            Action::TenantSelf
+            | Action::ChangeOwnPassword
+            | Action::ManageOwnCredentials
+            | Action::ManageIdentity,
+            Resource::Tenant { id, status },
+        ) => match principal {
+            Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),
+            Principal::TenantUser { .. } if status != TenantStatus::Active => {
+                Err(Denied::TenantSuspended)
             }
-        }
+            Principal::TenantUser { admin, via, .. } => match action {
+                Action::ManageIdentity if !admin => Err(Denied::Forbidden),
+                Action::ChangeOwnPassword | Action::ManageOwnCredentials
+                    if *via == Credential::AccessToken =>
+                {
+                    Err(Denied::SessionRequired)
+                }
+                _ => Ok(Allowed::Tenant(TenantScope { tenant: id })),
+            },
+            Principal::Anonymous => Err(Denied::Unauthenticated),
+            _ => Err(Denied::Forbidden),
+        },
         _ => Err(Denied::Forbidden),
     }
-    .and_then(|allowed| password_gate(principal, action, allowed))
+    .and_then(|allowed| pending_gate(principal, action, allowed))
 }
 
 /// A user who must change their password may only change it, see who they
-/// are and sign out, whatever else their rights are.
-fn password_gate(
+/// are and sign out; one who must enrol a second factor may also manage
+/// their credentials. Whatever else their rights are.
+fn pending_gate(
     principal: &Principal,
     action: Action,
     allowed: Allowed,
 ) -> Result<Allowed, Denied> {
-    match principal {
-        Principal::TenantUser {
-            must_change_password: true,
-            ..
-        } if !matches!(action, Action::ChangeOwnPassword | Action::TenantSelf) => {
+    let Principal::TenantUser { pending, .. } = principal else {
+        return Ok(allowed);
+    };
+    match pending {
+        Pending::PasswordChange
+            if !matches!(action, Action::ChangeOwnPassword | Action::TenantSelf) =>
+        {
             Err(Denied::PasswordChangeRequired)
+        }
+        Pending::TotpEnrolment
+            if !matches!(
+                action,
+                Action::ChangeOwnPassword | Action::TenantSelf | Action::ManageOwnCredentials
+            ) =>
+        {
+            Err(Denied::TotpEnrolmentRequired)
         }
         _ => Ok(allowed),
     }
@@ -243,7 +300,23 @@ mod tests {
         Principal::TenantUser {
             tenant,
             user: UserId::generate(),
-            must_change_password,
+            admin: false,
+            pending: if must_change_password {
+                Pending::PasswordChange
+            } else {
+                Pending::Nothing
+            },
+            via: Credential::Session,
+        }
+    }
+
+    fn tenant_user(tenant: TenantId, admin: bool, pending: Pending, via: Credential) -> Principal {
+        Principal::TenantUser {
+            tenant,
+            user: UserId::generate(),
+            admin,
+            pending,
+            via,
         }
     }
 
@@ -369,6 +442,62 @@ mod tests {
         let a = TenantId::generate();
         assert!(authorize(&user(a, true), Action::ChangeOwnPassword, active(a)).is_ok());
         assert!(authorize(&user(a, true), Action::TenantSelf, active(a)).is_ok());
+        let admin = tenant_user(a, true, Pending::PasswordChange, Credential::Session);
+        for action in [Action::ManageOwnCredentials, Action::ManageIdentity] {
+            assert_eq!(
+                authorize(&admin, action, active(a)),
+                Err(Denied::PasswordChangeRequired)
+            );
+        }
+    }
+
+    #[test]
+    fn a_required_second_factor_allows_only_enrolment() {
+        let a = TenantId::generate();
+        let admin = tenant_user(a, true, Pending::TotpEnrolment, Credential::Session);
+        for action in [
+            Action::ManageOwnCredentials,
+            Action::TenantSelf,
+            Action::ChangeOwnPassword,
+        ] {
+            assert!(authorize(&admin, action, active(a)).is_ok(), "{action:?}");
+        }
+        assert_eq!(
+            authorize(&admin, Action::ManageIdentity, active(a)),
+            Err(Denied::TotpEnrolmentRequired)
+        );
+    }
+
+    #[test]
+    fn identity_management_is_for_admins() {
+        let a = TenantId::generate();
+        let member = tenant_user(a, false, Pending::Nothing, Credential::Session);
+        let admin = tenant_user(a, true, Pending::Nothing, Credential::Session);
+        assert_eq!(
+            authorize(&member, Action::ManageIdentity, active(a)),
+            Err(Denied::Forbidden)
+        );
+        assert!(authorize(&admin, Action::ManageIdentity, active(a)).is_ok());
+        let b = TenantId::generate();
+        assert_eq!(
+            authorize(&admin, Action::ManageIdentity, active(b)),
+            Err(Denied::Forbidden),
+            "an admin of one tenant is nobody in another"
+        );
+    }
+
+    #[test]
+    fn access_tokens_never_manage_credentials() {
+        let a = TenantId::generate();
+        let script = tenant_user(a, true, Pending::Nothing, Credential::AccessToken);
+        for action in [Action::ManageOwnCredentials, Action::ChangeOwnPassword] {
+            assert_eq!(
+                authorize(&script, action, active(a)),
+                Err(Denied::SessionRequired)
+            );
+        }
+        assert!(authorize(&script, Action::TenantSelf, active(a)).is_ok());
+        assert!(authorize(&script, Action::ManageIdentity, active(a)).is_ok());
     }
 
     #[test]

@@ -14,6 +14,14 @@ pub enum CoreError {
     InvalidId(&'static str),
     #[error("password does not meet the policy: {0}")]
     WeakPassword(&'static str),
+    #[error("invalid name: {0}")]
+    InvalidName(&'static str),
+    #[error("invalid network: {0}")]
+    InvalidNetwork(&'static str),
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(&'static str),
+    #[error("invalid lifetime: {0}")]
+    InvalidLifetime(&'static str),
     #[error("unknown value {value:?} for {what}")]
     UnknownValue { what: &'static str, value: String },
 }

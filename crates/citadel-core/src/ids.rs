@@ -68,6 +68,24 @@ uuid_id!(
     /// A platform operator: a separate population from tenant users.
     OperatorId
 );
+uuid_id!(
+    /// A department in a tenant's department tree.
+    DepartmentId
+);
+uuid_id!(
+    /// A session's public name, for listing and revoking it; the cookie's
+    /// secret token is never shown again.
+    SessionId
+);
+uuid_id!(
+    /// A personal access token's public name.
+    TokenId
+);
+uuid_id!(
+    /// An entry of a tenant's logs and lists: IP bans, security events,
+    /// notifications.
+    EntryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,17 +6,24 @@
 
 pub mod authz;
 pub mod error;
+pub mod identity;
 pub mod ids;
+pub mod network;
 pub mod password;
+pub mod security;
 pub mod session;
 pub mod tenant;
+pub mod throttle;
 pub mod user;
 
 pub use authz::{
-    Action, Allowed, Denied, OperatorAuthScope, PlatformScope, Principal, Resource,
-    TenantAuthScope, TenantScope, authorize,
+    Action, Allowed, Credential, Denied, OperatorAuthScope, Pending, PlatformScope, Principal,
+    Resource, TenantAuthScope, TenantScope, authorize,
 };
 pub use error::CoreError;
-pub use ids::{OperatorId, TenantId, UserId};
+pub use identity::{AccountState, DisplayName, UserStatus};
+pub use ids::{DepartmentId, EntryId, OperatorId, SessionId, TenantId, TokenId, UserId};
+pub use network::IpPrefix;
+pub use security::{SecurityPolicy, TotpRequirement};
 pub use tenant::{CryptoSuite, TenantSlug, TenantStatus};
 pub use user::{Email, LoginName};

@@ -14,4 +14,6 @@ pub enum CryptoError {
     Malformed,
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
+    #[error("TOTP: {0}")]
+    Totp(String),
 }

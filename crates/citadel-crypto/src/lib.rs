@@ -11,6 +11,7 @@ pub mod password;
 pub mod scram;
 pub mod secret;
 pub mod token;
+pub mod totp;
 
 pub use error::CryptoError;
 pub use master_key::MasterKey;

@@ -20,6 +20,19 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// The anti-CSRF token of a session: an HMAC of a fixed label under the
+/// session's own secret. The server recomputes it from the cookie, so it
+/// needs no storage, and a page on another site cannot learn it: it would
+/// need the HttpOnly cookie's value.
+pub fn csrf_token(session_token: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(session_token.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"citadel-csrf-v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Constant-time comparison of two token hashes.
 pub fn hashes_equal(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
@@ -37,6 +50,10 @@ mod tests {
         assert_eq!(token_hash(t.expose()), token_hash(t.expose()));
         assert!(hashes_equal(&token_hash("a"), &token_hash("a")));
         assert!(!hashes_equal(&token_hash("a"), &token_hash("b")));
+        let csrf = csrf_token(t.expose());
+        assert_eq!(csrf.len(), 64);
+        assert_eq!(csrf, csrf_token(t.expose()));
+        assert_ne!(csrf, csrf_token("another session"));
         // FIPS 180-2 "abc" vector.
         assert_eq!(
             hex::encode(token_hash("abc")),

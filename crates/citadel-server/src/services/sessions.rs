@@ -149,7 +149,13 @@ pub async fn authenticate_tenant(
         principal: Principal::TenantUser {
             tenant: tenant.id,
             user: user.id,
-            must_change_password: user.must_change_password,
+            admin: user.is_admin,
+            pending: if user.must_change_password {
+                citadel_core::Pending::PasswordChange
+            } else {
+                citadel_core::Pending::Nothing
+            },
+            via: citadel_core::Credential::Session,
         },
         tenant,
         user: user.id,

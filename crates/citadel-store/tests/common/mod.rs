@@ -23,7 +23,9 @@ pub fn scope(tenant: TenantId) -> TenantScope {
     let user = Principal::TenantUser {
         tenant,
         user: UserId::generate(),
-        must_change_password: false,
+        admin: true,
+        pending: citadel_core::Pending::Nothing,
+        via: citadel_core::Credential::Session,
     };
     authorize(
         &user,
