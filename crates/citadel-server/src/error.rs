@@ -40,6 +40,17 @@ pub enum ApiError {
     /// Too many sign-ins are waiting for password hashing.
     #[error("the server is busy")]
     Busy,
+    /// The password was right; the account has a second factor and no
+    /// code (or a wrong one) was given.
+    #[error("a TOTP code or a recovery code is required")]
+    SecondFactorRequired,
+    /// Too many failed sign-ins from the caller's address.
+    #[error("too many failed sign-ins from this address")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// An unsafe method authenticated by cookie without the session's
+    /// anti-CSRF token.
+    #[error("missing or wrong X-CSRF-Token header")]
+    CsrfRejected,
     #[error("internal error")]
     Internal(String),
 }
@@ -132,6 +143,43 @@ impl ApiError {
                 "change your password first (POST /api/v1/auth/password)".into(),
                 None,
             ),
+            Self::Denied(Denied::TotpEnrolmentRequired) => (
+                S::FORBIDDEN,
+                "totp_enrolment_required",
+                "Second factor required",
+                "this tenant requires two-factor sign-in: enrol an authenticator first \
+                 (POST /api/v1/me/totp)"
+                    .into(),
+                None,
+            ),
+            Self::Denied(Denied::SessionRequired) => (
+                S::FORBIDDEN,
+                "session_required",
+                "Session required",
+                "a personal access token cannot manage credentials; sign in".into(),
+                None,
+            ),
+            Self::SecondFactorRequired => (
+                S::UNAUTHORIZED,
+                "second_factor_required",
+                "Second factor required",
+                self.to_string(),
+                None,
+            ),
+            Self::TooManyAttempts { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many attempts",
+                "too many failed sign-ins from this address; try again later".into(),
+                None,
+            ),
+            Self::CsrfRejected => (
+                S::FORBIDDEN,
+                "csrf_rejected",
+                "CSRF check failed",
+                "send the session's csrf_token in the X-CSRF-Token header".into(),
+                None,
+            ),
             Self::Refused { code, detail } => (S::FORBIDDEN, code, "Refused", detail.clone(), None),
             Self::NotFound(what) => (
                 S::NOT_FOUND,
@@ -219,10 +267,15 @@ impl IntoResponse for ApiError {
             _ => tracing::debug!(code, "request refused"),
         }
         let mut response = render(status, code, title, detail, field);
-        if matches!(self, Self::Busy) {
+        let retry_after = match self {
+            Self::Busy => Some(1),
+            Self::TooManyAttempts { retry_after_secs } => Some(retry_after_secs.max(1)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
