@@ -9,6 +9,7 @@
 
 mod db;
 mod error;
+mod identity;
 mod migrate;
 mod platform;
 mod pools;
@@ -28,7 +29,11 @@ use sqlx::postgres::PgConnectOptions;
 pub use db::{DbPool, now_millis};
 pub use error::StoreError;
 pub use platform::BootstrapOutcome;
-pub use records::{NewOperator, NewUser, OperatorRecord, SessionRecord, TenantRecord, UserRecord};
+pub use records::{
+    AccessTokenRecord, ClientInfo, DepartmentRecord, IpBan, LoginAttempt, NewOperator, NewUser,
+    Notification, OperatorRecord, Page, SecurityEvent, SessionEntry, SessionRecord, TenantRecord,
+    UserChanges, UserRecord,
+};
 pub use tenant_db::{TenantAuthDb, TenantDb};
 pub use tenants::CreatedTenant;
 

@@ -16,21 +16,35 @@ pub(crate) const SQLITE_PLATFORM: &[Migration] = &[Migration {
     name: "init",
     sql: include_str!("../migrations/sqlite/platform_0001_init.sql"),
 }];
-pub(crate) const SQLITE_TENANT: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/tenant_0001_init.sql"),
-}];
+pub(crate) const SQLITE_TENANT: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/tenant_0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "identity",
+        sql: include_str!("../migrations/sqlite/tenant_0002_identity.sql"),
+    },
+];
 pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[Migration {
     version: 1,
     name: "init",
     sql: include_str!("../migrations/postgres/platform_0001_init.sql"),
 }];
-pub(crate) const POSTGRES_TENANT: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/postgres/tenant_0001_init.sql"),
-}];
+pub(crate) const POSTGRES_TENANT: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/postgres/tenant_0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "identity",
+        sql: include_str!("../migrations/postgres/tenant_0002_identity.sql"),
+    },
+];
 
 const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS citadel_migrations \
      (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

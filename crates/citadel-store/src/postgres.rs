@@ -13,11 +13,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use crate::StoreError;
+use crate::identity::insert_user;
 use crate::migrate::{POSTGRES_PLATFORM, POSTGRES_TENANT, apply_postgres};
 use crate::records::NewUser;
-use crate::tenant_db::insert_user;
 
 pub(crate) const PLATFORM_SCHEMA: &str = "citadel_platform";
+/// First key of the two-key advisory lock that queues a tenant schema's
+/// migrations (the second is a hash of the schema name).
+const TENANT_MIGRATION_LOCK: i32 = 7478093;
 
 /// Grants on the database's own row (CONNECT) cannot be changed by two
 /// transactions at once ("tuple concurrently updated"): whatever changes
@@ -167,13 +170,24 @@ pub(crate) async fn open_tenant(
         .username(&role_name(id))
         .password(credential.expose())
         .options([("search_path", schema_name(id))]);
-    Ok(PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(2)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(120))
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
-        .await?)
+        .await?;
+    // A tenant made by an older version gets the newer migrations on its
+    // first open, as its own role (the owner of its schema); the lock
+    // queues two servers opening it at once.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
+        .bind(TENANT_MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    apply_postgres(&mut tx, POSTGRES_TENANT).await?;
+    tx.commit().await?;
+    Ok(pool)
 }
 
 /// Takes the role's right to log in away, committed at once.

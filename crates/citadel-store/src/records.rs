@@ -1,7 +1,8 @@
 //! What the store hands back and takes in.
 
 use citadel_core::{
-    CryptoSuite, Email, LoginName, OperatorId, TenantId, TenantSlug, TenantStatus, UserId,
+    CryptoSuite, DepartmentId, DisplayName, Email, EntryId, IpPrefix, LoginName, OperatorId,
+    SessionId, TenantId, TenantSlug, TenantStatus, TokenId, UserId, UserStatus,
 };
 
 /// A tenant as the platform registry knows it. Holds nothing of the
@@ -33,10 +34,16 @@ pub struct UserRecord {
     pub id: UserId,
     pub login: LoginName,
     pub email: Email,
+    pub display_name: Option<DisplayName>,
+    pub department: Option<DepartmentId>,
     pub password_hash: String,
+    pub password_changed_at: i64,
     pub must_change_password: bool,
     pub is_admin: bool,
-    pub status: String,
+    pub status: UserStatus,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+    pub totp_enabled: bool,
     pub created_at: i64,
 }
 
@@ -44,9 +51,21 @@ pub struct NewUser {
     pub id: UserId,
     pub login: LoginName,
     pub email: Email,
+    pub display_name: Option<DisplayName>,
+    pub department: Option<DepartmentId>,
     pub password_hash: String,
     pub must_change_password: bool,
     pub is_admin: bool,
+}
+
+/// What an admin may change on a user; `None` keeps the current value.
+#[derive(Default)]
+pub struct UserChanges {
+    pub email: Option<Email>,
+    pub display_name: Option<Option<DisplayName>>,
+    pub department: Option<Option<DepartmentId>>,
+    pub is_admin: Option<bool>,
+    pub status: Option<UserStatus>,
 }
 
 /// A server-side session, found by the SHA-256 of its cookie value.
@@ -55,6 +74,92 @@ pub struct SessionRecord<Owner> {
     pub owner: Owner,
     pub created_at: i64,
     pub last_seen_at: i64,
+}
+
+/// Where a request came from, as recorded with sessions and sign-ins.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub ip: std::net::IpAddr,
+    pub user_agent: String,
+}
+
+/// One of a user's sessions, as the user sees it in their list.
+#[derive(Clone, Debug)]
+pub struct SessionEntry {
+    pub id: SessionId,
+    pub token_hash: Vec<u8>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DepartmentRecord {
+    pub id: DepartmentId,
+    pub name: DisplayName,
+    pub parent: Option<DepartmentId>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessTokenRecord {
+    pub id: TokenId,
+    pub user: UserId,
+    pub name: DisplayName,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// One sign-in attempt, successful or not.
+#[derive(Clone, Debug)]
+pub struct LoginAttempt {
+    pub id: EntryId,
+    pub at: i64,
+    pub ip: String,
+    pub user_agent: String,
+    pub login: String,
+    pub user: Option<UserId>,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecurityEvent {
+    pub id: EntryId,
+    pub at: i64,
+    pub kind: String,
+    pub user: Option<UserId>,
+    pub ip: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Notification {
+    pub id: EntryId,
+    pub at: i64,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub read_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IpBan {
+    pub id: EntryId,
+    pub prefix: IpPrefix,
+    pub reason: String,
+    pub created_at: i64,
+    pub created_by: Option<UserId>,
+    pub expires_at: Option<i64>,
+}
+
+/// A page of a newest-first list: entries older than `before`, at most
+/// `limit` of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    pub before: Option<EntryId>,
+    pub limit: u32,
 }
 
 /// Password hashes are not secrets in clear, but they are material for an
@@ -89,10 +194,16 @@ mod tests {
             id: UserId::generate(),
             login: LoginName::parse("a@b.cn").expect("login"),
             email: Email::parse("a@b.cn").expect("email"),
+            display_name: None,
+            department: None,
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            password_changed_at: 0,
             must_change_password: false,
             is_admin: true,
-            status: "active".into(),
+            status: UserStatus::Active,
+            failed_logins: 0,
+            locked_until: None,
+            totp_enabled: false,
             created_at: 0,
         };
         let op = OperatorRecord {

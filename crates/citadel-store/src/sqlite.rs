@@ -13,9 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::StoreError;
 use crate::error::io_error;
+use crate::identity::insert_user;
 use crate::migrate::{SQLITE_PLATFORM, SQLITE_TENANT, apply_sqlite};
 use crate::records::NewUser;
-use crate::tenant_db::insert_user;
 
 /// Connection options for a database file. The path is given as a file
 /// name, never through a URL, so characters such as `?`, `#` or `%` in the
@@ -60,12 +60,19 @@ pub(crate) fn tenant_dir(data_dir: &Path, id: TenantId) -> PathBuf {
 /// cannot bring an empty database into being.
 pub(crate) async fn open_tenant(data_dir: &Path, id: TenantId) -> Result<SqlitePool, StoreError> {
     let path = tenant_dir(data_dir, id).join("data.db");
-    Ok(SqlitePoolOptions::new()
+    let pool = SqlitePoolOptions::new()
         .max_connections(2)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(120))
         .connect_with(options(&path, false)?)
-        .await?)
+        .await?;
+    // A tenant made by an older version gets the newer migrations on its
+    // first open. IMMEDIATE takes the write lock up front, so two openers
+    // queue instead of failing to upgrade a read lock.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    apply_sqlite(&mut tx, SQLITE_TENANT).await?;
+    tx.commit().await?;
+    Ok(pool)
 }
 
 /// Creates the tenant's directory and database with its schema and first

@@ -1,6 +1,8 @@
 //! Tenant lifecycle: provisioning physically separate storage, opening a
 //! tenant's own database for a request, and destroying it for good.
 
+use std::sync::Arc;
+
 use citadel_core::{
     CryptoSuite, PlatformScope, TenantAuthScope, TenantId, TenantScope, TenantSlug, TenantStatus,
 };
@@ -115,7 +117,11 @@ impl Store {
     /// The tenant's own database, opened on first use.
     pub async fn tenant(&self, scope: &TenantScope) -> Result<TenantDb, StoreError> {
         let id = scope.tenant();
-        Ok(TenantDb::new(id, self.tenant_pool(id).await?))
+        Ok(TenantDb::new(
+            id,
+            self.tenant_pool(id).await?,
+            Arc::clone(&self.master_key),
+        ))
     }
 
     /// The accounts and sessions of a tenant, for signing in and session
@@ -125,6 +131,7 @@ impl Store {
         Ok(TenantAuthDb::new(TenantDb::new(
             id,
             self.tenant_pool(id).await?,
+            Arc::clone(&self.master_key),
         )))
     }
 

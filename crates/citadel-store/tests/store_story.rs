@@ -7,7 +7,7 @@ use citadel_crypto::MasterKey;
 use citadel_crypto::token::token_hash;
 use citadel_store::{DbPool, Store, StoreConfig, StoreError};
 
-use common::{admin, platform, postgres_config, scope, slug, sqlite_config};
+use common::{admin, client, platform, postgres_config, scope, slug, sqlite_config};
 
 mod common;
 
@@ -60,13 +60,15 @@ async fn story(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) 
     let login_a = LoginName::parse("root@acme.cn").expect("login");
     let login_b = LoginName::parse("root@bravo.cn").expect("login");
     let user_a = db_a
+        .auth()
         .find_user_by_login(&login_a)
         .await
         .expect("query")
         .expect("admin of a");
     assert!(user_a.is_admin && user_a.must_change_password);
     assert!(
-        db_a.find_user_by_login(&login_b)
+        db_a.auth()
+            .find_user_by_login(&login_b)
             .await
             .expect("query")
             .is_none()
@@ -76,33 +78,47 @@ async fn story(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) 
 
     // Sessions, and a password change ending the other sessions.
     let (s1, s2) = (token_hash("one"), token_hash("two"));
-    db_a.create_session(&s1, user_a.id)
+    db_a.auth()
+        .create_session(&s1, user_a.id, &client())
         .await
         .expect("session 1");
-    db_a.create_session(&s2, user_a.id)
+    db_a.auth()
+        .create_session(&s2, user_a.id, &client())
         .await
         .expect("session 2");
     assert_eq!(
-        db_a.find_session(&s1).await.expect("find").map(|s| s.owner),
+        db_a.auth()
+            .find_session(&s1)
+            .await
+            .expect("find")
+            .map(|s| s.owner),
         Some(user_a.id)
     );
     assert!(
-        db_b.find_session(&s1).await.expect("find").is_none(),
+        db_b.auth().find_session(&s1).await.expect("find").is_none(),
         "sessions are per tenant"
     );
-    db_a.change_password(user_a.id, "$argon2id$new", &s1)
+    db_a.set_password(user_a.id, "$argon2id$new", false, Some(&s1))
         .await
         .expect("change");
-    assert!(db_a.find_session(&s2).await.expect("find").is_none());
-    assert!(db_a.find_session(&s1).await.expect("find").is_some());
+    assert_eq!(
+        db_a.password_history(user_a.id, 5)
+            .await
+            .expect("history")
+            .len(),
+        2,
+        "the first and the new password"
+    );
+    assert!(db_a.auth().find_session(&s2).await.expect("find").is_none());
+    assert!(db_a.auth().find_session(&s1).await.expect("find").is_some());
     let changed = db_a
         .find_user(user_a.id)
         .await
         .expect("find")
         .expect("user");
     assert!(!changed.must_change_password);
-    db_a.delete_session(&s1).await.expect("logout");
-    assert!(db_a.find_session(&s1).await.expect("find").is_none());
+    db_a.auth().delete_session(&s1).await.expect("logout");
+    assert!(db_a.auth().find_session(&s1).await.expect("find").is_none());
 
     prove_sql_isolation(&store, &db_a, b.tenant.id).await;
 
@@ -306,16 +322,19 @@ async fn destroy_overwrites_the_tenant_files() {
         .expect("create");
     let db = store.tenant(&scope(t.tenant.id)).await.expect("open");
     for i in 0..50u8 {
-        db.create_session(
-            &token_hash(&format!("session-{i}")),
-            db.find_user_by_login(&LoginName::parse("secret-admin@doomed.cn").expect("login"))
-                .await
-                .expect("q")
-                .expect("user")
-                .id,
-        )
-        .await
-        .expect("session");
+        db.auth()
+            .create_session(
+                &token_hash(&format!("session-{i}")),
+                db.auth()
+                    .find_user_by_login(&LoginName::parse("secret-admin@doomed.cn").expect("login"))
+                    .await
+                    .expect("q")
+                    .expect("user")
+                    .id,
+                &client(),
+            )
+            .await
+            .expect("session");
     }
     // Move the WAL's frames into the database file, so it holds the data.
     if let DbPool::Sqlite(pool) = db.raw_pool_for_isolation_tests() {

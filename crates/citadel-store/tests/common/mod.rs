@@ -46,6 +46,8 @@ pub fn admin(email: &str) -> NewUser {
         id: UserId::generate(),
         login: LoginName::from(&email),
         email,
+        display_name: None,
+        department: None,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
         must_change_password: true,
         is_admin: true,
@@ -70,4 +72,11 @@ pub fn postgres_config(dir: &tempfile::TempDir, db: &citadel_testkit::TestDataba
 
 pub fn slug(s: &str) -> TenantSlug {
     TenantSlug::parse(s).expect("slug")
+}
+
+pub fn client() -> citadel_store::ClientInfo {
+    citadel_store::ClientInfo {
+        ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        user_agent: "store-tests".into(),
+    }
 }

@@ -1,0 +1,386 @@
+//! The sign-in log and what reacts to it: every attempt, each user's usual
+//! networks, security events, in-app notifications, IP bans, and the
+//! tenant's security policy.
+
+use std::net::IpAddr;
+
+use citadel_core::{EntryId, IpPrefix, SecurityPolicy, UserId};
+use sqlx::Row;
+
+use crate::StoreError;
+use crate::db::{now_millis, on_pool};
+use crate::identity::credentials::clip_user_agent;
+use crate::identity::{conflict_on_unique, page_bounds};
+use crate::records::{ClientInfo, IpBan, LoginAttempt, Notification, Page, SecurityEvent};
+use crate::tenant_db::{TenantAuthDb, TenantDb};
+
+const POLICY_KEY: &str = "security_policy";
+/// A user's usual networks are the most recently seen this many.
+const USUAL_NETWORKS_KEPT: i64 = 20;
+/// Attempted login names are kept for the log, cut to this length.
+const LOGIN_MAX: usize = 64;
+
+macro_rules! attempt_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<_, StoreError>(LoginAttempt {
+            id: EntryId::parse(&row.try_get::<String, _>("id")?)?,
+            at: row.try_get("at")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            login: row.try_get("login")?,
+            user: row
+                .try_get::<Option<String>, _>("user_id")?
+                .map(|u| UserId::parse(&u))
+                .transpose()?,
+            outcome: row.try_get("outcome")?,
+        })
+    }};
+}
+
+impl TenantAuthDb {
+    /// The tenant's security policy, or the default if none was saved.
+    pub async fn security_policy(&self) -> Result<SecurityPolicy, StoreError> {
+        let stored: Option<String> = on_pool!(&self.0.pool, |p| {
+            sqlx::query_scalar("SELECT value FROM tenant_settings WHERE key = $1")
+                .bind(POLICY_KEY)
+                .fetch_optional(p)
+                .await?
+        });
+        match stored {
+            None => Ok(SecurityPolicy::default()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("security policy: {e}"))),
+        }
+    }
+
+    /// The ban in force that covers `ip`, if any.
+    pub async fn ban_covering(&self, ip: IpAddr, now: i64) -> Result<Option<IpBan>, StoreError> {
+        Ok(self
+            .0
+            .list_ip_bans()
+            .await?
+            .into_iter()
+            .find(|ban| ban.expires_at.is_none_or(|e| e > now) && ban.prefix.contains(ip)))
+    }
+
+    pub async fn record_attempt(
+        &self,
+        client: &ClientInfo,
+        login: &str,
+        user: Option<UserId>,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query(
+                "INSERT INTO login_attempts (id, at, ip, user_agent, login, user_id, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(EntryId::generate().to_string())
+            .bind(now_millis())
+            .bind(client.ip.to_string())
+            .bind(clip_user_agent(&client.user_agent))
+            .bind(login.chars().take(LOGIN_MAX).collect::<String>())
+            .bind(user.map(|u| u.to_string()))
+            .bind(outcome)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Remembers that `user` signed in from `prefix`. Returns true if the
+    /// prefix is unusual: the user has signed in before, never from there.
+    /// A user's first network is their first usual one, not an anomaly.
+    pub async fn observe_network(
+        &self,
+        user: UserId,
+        prefix: &IpPrefix,
+    ) -> Result<bool, StoreError> {
+        let now = now_millis();
+        let prefix = prefix.to_string();
+        on_pool!(&self.0.pool, |p| {
+            let mut tx = p.begin().await?;
+            let known: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM usual_networks WHERE user_id = $1")
+                    .bind(user.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let updated = sqlx::query(
+                "UPDATE usual_networks SET last_seen_at = $1 WHERE user_id = $2 AND prefix = $3",
+            )
+            .bind(now)
+            .bind(user.to_string())
+            .bind(&prefix)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                sqlx::query(
+                    "INSERT INTO usual_networks (user_id, prefix, first_seen_at, last_seen_at) \
+                     VALUES ($1, $2, $3, $3) ON CONFLICT (user_id, prefix) DO NOTHING",
+                )
+                .bind(user.to_string())
+                .bind(&prefix)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM usual_networks WHERE user_id = $1 AND prefix NOT IN (\
+                       SELECT prefix FROM usual_networks WHERE user_id = $1 \
+                       ORDER BY last_seen_at DESC LIMIT $2)",
+                )
+                .bind(user.to_string())
+                .bind(USUAL_NETWORKS_KEPT)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(updated == 0 && known > 0)
+        })
+    }
+
+    pub async fn security_event(
+        &self,
+        kind: &str,
+        user: Option<UserId>,
+        ip: Option<IpAddr>,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query(
+                "INSERT INTO security_events (id, at, kind, user_id, ip, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(EntryId::generate().to_string())
+            .bind(now_millis())
+            .bind(kind)
+            .bind(user.map(|u| u.to_string()))
+            .bind(ip.map(|ip| ip.to_string()))
+            .bind(detail.to_string())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// An in-app notification for `user`.
+    pub async fn notify(
+        &self,
+        user: UserId,
+        kind: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query(
+                "INSERT INTO notifications (id, user_id, at, kind, title, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(EntryId::generate().to_string())
+            .bind(user.to_string())
+            .bind(now_millis())
+            .bind(kind)
+            .bind(title)
+            .bind(body)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+}
+
+impl TenantDb {
+    pub async fn security_policy(&self) -> Result<SecurityPolicy, StoreError> {
+        self.auth().security_policy().await
+    }
+
+    pub async fn set_security_policy(&self, policy: &SecurityPolicy) -> Result<(), StoreError> {
+        let json = serde_json::to_string(policy)
+            .map_err(|e| StoreError::Corrupt(format!("security policy: {e}")))?;
+        on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "INSERT INTO tenant_settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(POLICY_KEY)
+            .bind(json)
+            .bind(now_millis())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Sign-in attempts, newest first; one user's, or everyone's.
+    pub async fn login_attempts(
+        &self,
+        user: Option<UserId>,
+        page: &Page,
+    ) -> Result<Vec<LoginAttempt>, StoreError> {
+        let (before, limit) = page_bounds(page);
+        on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "SELECT id, at, ip, user_agent, login, user_id, outcome FROM login_attempts \
+                 WHERE id < $1 AND ($2 IS NULL OR user_id = $2) ORDER BY id DESC LIMIT $3",
+            )
+            .bind(before)
+            .bind(user.map(|u| u.to_string()))
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|row| attempt_from_row!(row))
+            .collect()
+        })
+    }
+
+    pub async fn security_events(&self, page: &Page) -> Result<Vec<SecurityEvent>, StoreError> {
+        let (before, limit) = page_bounds(page);
+        on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "SELECT id, at, kind, user_id, ip, detail FROM security_events \
+                 WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(before)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(SecurityEvent {
+                    id: EntryId::parse(&row.try_get::<String, _>("id")?)?,
+                    at: row.try_get("at")?,
+                    kind: row.try_get("kind")?,
+                    user: row
+                        .try_get::<Option<String>, _>("user_id")?
+                        .map(|u| UserId::parse(&u))
+                        .transpose()?,
+                    ip: row.try_get("ip")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    pub async fn notifications(
+        &self,
+        user: UserId,
+        page: &Page,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let (before, limit) = page_bounds(page);
+        on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "SELECT id, at, kind, title, body, read_at FROM notifications \
+                 WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            )
+            .bind(user.to_string())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(Notification {
+                    id: EntryId::parse(&row.try_get::<String, _>("id")?)?,
+                    at: row.try_get("at")?,
+                    kind: row.try_get("kind")?,
+                    title: row.try_get("title")?,
+                    body: row.try_get("body")?,
+                    read_at: row.try_get("read_at")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// Marks one of the user's notifications read; another user's is "not
+    /// found".
+    pub async fn mark_notification_read(
+        &self,
+        user: UserId,
+        id: EntryId,
+    ) -> Result<(), StoreError> {
+        let found = on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3",
+            )
+            .bind(now_millis())
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        if found == 0 {
+            return Err(StoreError::NotFound("notification"));
+        }
+        Ok(())
+    }
+
+    pub async fn list_ip_bans(&self) -> Result<Vec<IpBan>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "SELECT id, prefix, reason, created_at, created_by, expires_at FROM ip_bans ORDER BY id",
+            )
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(IpBan {
+                    id: EntryId::parse(&row.try_get::<String, _>("id")?)?,
+                    prefix: row
+                        .try_get::<String, _>("prefix")?
+                        .parse()
+                        .map_err(|e: citadel_core::CoreError| StoreError::Corrupt(e.to_string()))?,
+                    reason: row.try_get("reason")?,
+                    created_at: row.try_get("created_at")?,
+                    created_by: row
+                        .try_get::<Option<String>, _>("created_by")?
+                        .map(|u| UserId::parse(&u))
+                        .transpose()?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    pub async fn create_ip_ban(&self, ban: &IpBan) -> Result<(), StoreError> {
+        on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "INSERT INTO ip_bans (id, prefix, reason, created_at, created_by, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(ban.id.to_string())
+            .bind(ban.prefix.to_string())
+            .bind(&ban.reason)
+            .bind(ban.created_at)
+            .bind(ban.created_by.map(|u| u.to_string()))
+            .bind(ban.expires_at)
+            .execute(p)
+            .await
+            .map_err(conflict_on_unique("that network is banned already"))?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    pub async fn delete_ip_ban(&self, id: EntryId) -> Result<IpPrefix, StoreError> {
+        let prefix: Option<String> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar("DELETE FROM ip_bans WHERE id = $1 RETURNING prefix")
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await?
+        });
+        prefix
+            .ok_or(StoreError::NotFound("ban"))?
+            .parse()
+            .map_err(|e: citadel_core::CoreError| StoreError::Corrupt(e.to_string()))
+    }
+}

@@ -1,0 +1,356 @@
+//! Accounts: lookup for sign-in, failure counting and lockout, passwords
+//! with their history, and what tenant admins change.
+
+use citadel_core::{
+    DepartmentId, DisplayName, Email, LoginName, SecurityPolicy, UserId, UserStatus,
+};
+use sqlx::Row;
+
+use crate::StoreError;
+use crate::db::{now_millis, on_pool};
+use crate::records::{NewUser, UserChanges, UserRecord};
+use crate::tenant_db::{TenantAuthDb, TenantDb};
+
+const USER_COLUMNS: &str = "id, login, email, display_name, department_id, password_hash, \
+     password_changed_at, must_change_password, is_admin, status, failed_logins, locked_until, \
+     totp_secret, created_at";
+
+/// Keeps this many old hashes per user: the longest history a policy may ask.
+const HISTORY_KEPT: i64 = 24;
+
+macro_rules! user_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        UserRecord {
+            id: UserId::parse(&row.try_get::<String, _>("id")?)?,
+            login: LoginName::parse(&row.try_get::<String, _>("login")?)?,
+            email: Email::parse(&row.try_get::<String, _>("email")?)?,
+            display_name: row
+                .try_get::<Option<String>, _>("display_name")?
+                .map(|n| DisplayName::parse(&n))
+                .transpose()?,
+            department: row
+                .try_get::<Option<String>, _>("department_id")?
+                .map(|d| DepartmentId::parse(&d))
+                .transpose()?,
+            password_hash: row.try_get("password_hash")?,
+            password_changed_at: row.try_get("password_changed_at")?,
+            must_change_password: row.try_get("must_change_password")?,
+            is_admin: row.try_get("is_admin")?,
+            status: UserStatus::parse(&row.try_get::<String, _>("status")?)?,
+            failed_logins: row.try_get("failed_logins")?,
+            locked_until: row.try_get("locked_until")?,
+            totp_enabled: row.try_get::<Option<Vec<u8>>, _>("totp_secret")?.is_some(),
+            created_at: row.try_get("created_at")?,
+        }
+    }};
+}
+
+/// Inserts a user and the first entry of their password history; shared by
+/// provisioning (inside its transaction) and account creation. `$conn` is
+/// a connection or transaction, evaluated once per statement.
+macro_rules! insert_user {
+    ($conn:expr, $user:expr) => {{
+        let user: &$crate::records::NewUser = $user;
+        let now = $crate::db::now_millis();
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, login, email, display_name, department_id, password_hash, \
+             password_changed_at, must_change_password, is_admin, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $7, $7)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.login.as_str())
+        .bind(user.email.as_str())
+        .bind(user.display_name.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(user.department.map(|d| d.to_string()))
+        .bind(&user.password_hash)
+        .bind(now)
+        .bind(user.must_change_password)
+        .bind(user.is_admin)
+        .execute($conn)
+        .await;
+        match inserted {
+            Ok(_) => sqlx::query(
+                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(user.id.to_string())
+            .bind(&user.password_hash)
+            .bind(now)
+            .execute($conn)
+            .await
+            .map(|_| ()),
+            Err(e) => Err(e),
+        }
+    }};
+}
+pub(crate) use insert_user;
+
+/// A foreign-key violation on a user row means the department is unknown.
+fn department_missing(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::NotFound("department")
+        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict("that login is taken".into())
+        }
+        other => other.into(),
+    }
+}
+
+impl TenantAuthDb {
+    pub async fn find_user_by_login(
+        &self,
+        login: &LoginName,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE login = $1"
+            )))
+            .bind(login.as_str())
+            .fetch_optional(p)
+            .await?
+            .map(|row| Ok(user_from_row!(row)))
+            .transpose()
+        })
+    }
+
+    pub async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+            )))
+            .bind(id.to_string())
+            .fetch_optional(p)
+            .await?
+            .map(|row| Ok(user_from_row!(row)))
+            .transpose()
+        })
+    }
+
+    /// Counts a failed sign-in. Returns the end of the lock if this failure
+    /// reached the policy's threshold (the counter then starts afresh). One
+    /// statement, so concurrent failures cannot both miss the threshold.
+    pub async fn note_failure(
+        &self,
+        user: UserId,
+        policy: &SecurityPolicy,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let until = now.saturating_add(policy.lockout_ms());
+        let row: Option<(Option<i64>,)> = on_pool!(&self.0.pool, |p| {
+            sqlx::query_as(
+                "UPDATE users SET \
+                   locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
+                   failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END \
+                 WHERE id = $3 RETURNING locked_until",
+            )
+            .bind(i64::from(policy.max_failed_logins))
+            .bind(until)
+            .bind(user.to_string())
+            .fetch_optional(p)
+            .await?
+        });
+        Ok(row.and_then(|(locked,)| locked).filter(|l| *l == until))
+    }
+
+    /// A successful sign-in clears the failure count and an expired lock.
+    pub async fn clear_failures(&self, user: UserId) -> Result<(), StoreError> {
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query(
+                "UPDATE users SET failed_logins = 0, locked_until = NULL \
+                 WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+            )
+            .bind(user.to_string())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Replaces a hash with one of today's parameters for the same
+    /// password; history and age are untouched.
+    pub async fn upgrade_password_hash(
+        &self,
+        user: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                .bind(new_hash)
+                .bind(user.to_string())
+                .bind(old_hash)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+}
+
+impl TenantDb {
+    pub async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.auth().find_user(id).await
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY login"
+            )))
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|row| Ok(user_from_row!(row)))
+            .collect()
+        })
+    }
+
+    pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            insert_user!(&mut *tx, user).map_err(department_missing)?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Applies an admin's changes. Disabling a user ends their sessions in
+    /// the same transaction.
+    pub async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<(), StoreError> {
+        let now = now_millis();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let found = sqlx::query(
+                "UPDATE users SET \
+                   email = COALESCE($1, email), \
+                   display_name = CASE WHEN $2 THEN $3 ELSE display_name END, \
+                   department_id = CASE WHEN $4 THEN $5 ELSE department_id END, \
+                   is_admin = COALESCE($6, is_admin), \
+                   status = COALESCE($7, status), \
+                   updated_at = $8 \
+                 WHERE id = $9",
+            )
+            .bind(changes.email.as_ref().map(|e| e.as_str().to_owned()))
+            .bind(changes.display_name.is_some())
+            .bind(
+                changes
+                    .display_name
+                    .as_ref()
+                    .and_then(|n| n.as_ref().map(|n| n.as_str().to_owned())),
+            )
+            .bind(changes.department.is_some())
+            .bind(changes.department.flatten().map(|d| d.to_string()))
+            .bind(changes.is_admin)
+            .bind(changes.status.map(UserStatus::as_str))
+            .bind(now)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(department_missing)?
+            .rows_affected();
+            if found == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            if changes.status == Some(UserStatus::Disabled) {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Lifts a lock and clears the failure count.
+    pub async fn unlock_user(&self, id: UserId) -> Result<(), StoreError> {
+        let found = on_pool!(&self.pool, |p| {
+            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+                .bind(id.to_string())
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        if found == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    /// The user's last `n` password hashes, newest first, the current one
+    /// included.
+    pub async fn password_history(&self, id: UserId, n: u32) -> Result<Vec<String>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            Ok(sqlx::query_scalar(
+                "SELECT password_hash FROM password_history WHERE user_id = $1 \
+                 ORDER BY created_at DESC LIMIT $2",
+            )
+            .bind(id.to_string())
+            .bind(i64::from(n))
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
+    /// Sets a new password: records it in the history (keeping the last
+    /// 24), restarts its age and, in the same transaction, ends every
+    /// session of the user but `keep_session`. `forced` marks a one-time
+    /// password set by an admin, which must be changed at the next sign-in;
+    /// an admin reset also clears a lock.
+    pub async fn set_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        forced: bool,
+        keep_session: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE users SET password_hash = $1, must_change_password = $2, \
+                   password_changed_at = $3, updated_at = $3, \
+                   failed_logins = CASE WHEN $2 THEN 0 ELSE failed_logins END, \
+                   locked_until = CASE WHEN $2 THEN NULL ELSE locked_until END \
+                 WHERE id = $4",
+            )
+            .bind(password_hash)
+            .bind(forced)
+            .bind(now)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            sqlx::query(
+                "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(user.to_string())
+            .bind(password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM password_history WHERE user_id = $1 AND created_at < (\
+                   SELECT MIN(created_at) FROM (SELECT created_at FROM password_history \
+                   WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS kept)",
+            )
+            .bind(user.to_string())
+            .bind(HISTORY_KEPT)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user.to_string())
+                .bind(keep_session.unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
