@@ -74,7 +74,8 @@ impl IpPrefix {
         }
     }
 
-    pub fn len(&self) -> u8 {
+    /// The number of leading bits that name the network.
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 

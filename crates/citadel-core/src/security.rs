@@ -23,6 +23,26 @@ pub enum TotpRequirement {
 }
 
 impl TotpRequirement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Optional => "optional",
+            Self::Admins => "admins",
+            Self::Everyone => "everyone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, CoreError> {
+        match s {
+            "optional" => Ok(Self::Optional),
+            "admins" => Ok(Self::Admins),
+            "everyone" => Ok(Self::Everyone),
+            other => Err(CoreError::UnknownValue {
+                what: "require_totp",
+                value: other.chars().take(40).collect(),
+            }),
+        }
+    }
+
     pub fn applies_to(self, is_admin: bool) -> bool {
         match self {
             Self::Optional => false,

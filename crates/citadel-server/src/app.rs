@@ -142,6 +142,7 @@ impl Application {
         let settings = RuntimeSettings {
             max_body_bytes: config.max_body_bytes,
             sessions: config.sessions,
+            login_throttle: config.login_throttle,
         };
         Ok(Self {
             listener,
@@ -180,7 +181,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_idle_tenants(self.state.clone()));
-        let app = routes::app(self.state.clone()).into_make_service();
+        let app = routes::app(self.state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = match self.tls {
             Some(tls) => {
                 let handle = axum_server::Handle::new();

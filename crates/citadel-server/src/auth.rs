@@ -10,8 +10,10 @@ use citadel_core::{
     authorize,
 };
 
+use citadel_crypto::token::{csrf_token, hashes_equal};
+
 use crate::error::ApiError;
-use crate::services::sessions::{self, TenantSession};
+use crate::services::sessions::{self, Proof, TenantSession};
 use crate::state::AppState;
 
 pub const TENANT_COOKIE: &str = "citadel_session";
@@ -48,8 +50,44 @@ pub fn clear_cookie(name: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
-/// A tenant user with a live session; extraction answers 401 otherwise,
-/// before any body is read.
+/// Safe methods read; every other method changes something and, when
+/// authenticated by a cookie, must carry the session's anti-CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Refuses an unsafe request whose `X-CSRF-Token` is not `expected`.
+fn check_csrf(parts: &Parts, expected: &str) -> Result<(), ApiError> {
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let presented = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !expected.is_empty() && hashes_equal(presented.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::CsrfRejected)
+    }
+}
+
+/// The token of an `Authorization: Bearer` header, if there is one. A
+/// header of another scheme is refused rather than ignored.
+fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Some(t.trim()))
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// A tenant user with a live session or a valid personal access token;
+/// extraction answers 401 otherwise (403 for a failed CSRF check), before
+/// any body is read.
 pub struct TenantCaller(pub Option<TenantSession>);
 
 impl TenantCaller {
@@ -80,23 +118,27 @@ impl FromRequestParts<AppState> for TenantCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match cookie(&parts.headers, TENANT_COOKIE) {
-            Some(value) => match sessions::authenticate_tenant(state, value).await? {
-                Some(session) => {
-                    let span = tracing::Span::current();
-                    span.record("tenant", tracing::field::display(session.tenant.id));
-                    span.record("user", tracing::field::display(session.user));
-                    Ok(Self(Some(session)))
-                }
-                None => Err(ApiError::Unauthenticated),
-            },
-            None => Err(ApiError::Unauthenticated),
-        }
+        let session = if let Some(token) = bearer(parts)? {
+            sessions::authenticate_access_token(state, token).await?
+        } else if let Some(value) = cookie(&parts.headers, TENANT_COOKIE) {
+            let session = sessions::authenticate_tenant(state, value).await?;
+            if let Some(Proof::Session { csrf_token, .. }) = session.as_ref().map(|s| &s.proof) {
+                check_csrf(parts, csrf_token)?;
+            }
+            session
+        } else {
+            None
+        };
+        let session = session.ok_or(ApiError::Unauthenticated)?;
+        let span = tracing::Span::current();
+        span.record("tenant", tracing::field::display(session.tenant.id));
+        span.record("user", tracing::field::display(session.user));
+        Ok(Self(Some(session)))
     }
 }
 
 /// A platform operator with a live session; extraction answers 401
-/// otherwise, before any body is read.
+/// otherwise (403 for a failed CSRF check), before any body is read.
 pub struct OperatorCaller(pub Option<(OperatorId, [u8; 32])>);
 
 impl OperatorCaller {
@@ -127,16 +169,13 @@ impl FromRequestParts<AppState> for OperatorCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match cookie(&parts.headers, OPERATOR_COOKIE) {
-            Some(value) => match sessions::authenticate_operator(state, value).await? {
-                Some(session) => {
-                    tracing::Span::current().record("operator", tracing::field::display(session.0));
-                    Ok(Self(Some(session)))
-                }
-                None => Err(ApiError::Unauthenticated),
-            },
-            None => Err(ApiError::Unauthenticated),
-        }
+        let value = cookie(&parts.headers, OPERATOR_COOKIE).ok_or(ApiError::Unauthenticated)?;
+        let session = sessions::authenticate_operator(state, value)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        check_csrf(parts, &csrf_token(value))?;
+        tracing::Span::current().record("operator", tracing::field::display(session.0));
+        Ok(Self(Some(session)))
     }
 }
 

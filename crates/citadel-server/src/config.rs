@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use citadel_core::session::SessionPolicy;
+use citadel_core::throttle::ThrottlePolicy;
 
 use crate::ServerError;
 
@@ -32,6 +33,7 @@ pub struct ServerConfig {
     pub master_key_file: Option<PathBuf>,
     pub max_body_bytes: usize,
     pub sessions: SessionPolicy,
+    pub login_throttle: ThrottlePolicy,
     pub max_open_tenants: usize,
 }
 
@@ -49,6 +51,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("master_key_file", &self.master_key_file)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sessions", &self.sessions)
+            .field("login_throttle", &self.login_throttle)
             .field("max_open_tenants", &self.max_open_tenants)
             .finish()
     }
@@ -75,6 +78,7 @@ impl ServerConfig {
             master_key_file: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sessions: SessionPolicy::default(),
+            login_throttle: ThrottlePolicy::default(),
             max_open_tenants: DEFAULT_MAX_OPEN_TENANTS,
         }
     }
@@ -98,6 +102,11 @@ impl ServerConfig {
             } => Err(ServerError::Config(
                 "--tls-cert and --tls-key must be given together".into(),
             )),
+            _ if self.login_throttle.max_failures == 0 || self.login_throttle.window_ms <= 0 => {
+                Err(ServerError::Config(
+                    "the sign-in throttle needs at least 1 failure and 1 minute".into(),
+                ))
+            }
             _ if self.max_body_bytes < 1024 => Err(ServerError::Config(
                 "the maximum body size must be at least 1024 bytes".into(),
             )),

@@ -44,6 +44,10 @@ pub enum ApiError {
     /// code (or a wrong one) was given.
     #[error("a TOTP code or a recovery code is required")]
     SecondFactorRequired,
+    /// The TOTP code is wrong or was used already, or the recovery code is
+    /// unknown or used.
+    #[error("the TOTP code or recovery code is wrong or was used already")]
+    InvalidSecondFactor,
     /// Too many failed sign-ins from the caller's address.
     #[error("too many failed sign-ins from this address")]
     TooManyAttempts { retry_after_secs: u64 },
@@ -163,6 +167,13 @@ impl ApiError {
                 S::UNAUTHORIZED,
                 "second_factor_required",
                 "Second factor required",
+                self.to_string(),
+                None,
+            ),
+            Self::InvalidSecondFactor => (
+                S::UNAUTHORIZED,
+                "invalid_second_factor",
+                "Sign-in failed",
                 self.to_string(),
                 None,
             ),

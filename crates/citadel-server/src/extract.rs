@@ -3,8 +3,9 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -35,4 +36,30 @@ fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
         }
         other => ApiError::bad_request("unreadable_body", other.body_text()),
     }
+}
+
+/// Query parameters; an unknown or malformed one is a 400 that names it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}
+
+/// Parses an id from the path; a malformed one is a 400 naming `field`.
+pub fn path_id<T>(
+    field: &'static str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, citadel_core::CoreError>,
+) -> Result<T, ApiError> {
+    parse(raw).map_err(|e| ApiError::invalid_field(field, e))
 }

@@ -7,6 +7,7 @@
 
 mod app;
 mod auth;
+mod client;
 mod config;
 mod error;
 mod extract;

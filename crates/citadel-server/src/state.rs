@@ -1,9 +1,11 @@
 //! What every handler can reach: the store, the password workers, the
 //! metrics and the settings. Passed as state, never global.
 
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use citadel_core::session::SessionPolicy;
+use citadel_core::throttle::{IpThrottle, ThrottlePolicy};
 use citadel_store::Store;
 
 use crate::metrics::Metrics;
@@ -14,6 +16,8 @@ use crate::services::passwords::PasswordWork;
 pub struct RuntimeSettings {
     pub max_body_bytes: usize,
     pub sessions: SessionPolicy,
+    /// Failed sign-ins allowed per client address, across accounts.
+    pub login_throttle: ThrottlePolicy,
 }
 
 #[derive(Clone)]
@@ -24,6 +28,9 @@ struct Inner {
     passwords: PasswordWork,
     metrics: Metrics,
     settings: RuntimeSettings,
+    /// Per-process: each node throttles what it sees (a multi-node
+    /// deployment would move this to Redis).
+    throttle: Mutex<IpThrottle>,
 }
 
 impl AppState {
@@ -32,6 +39,7 @@ impl AppState {
             store,
             passwords: PasswordWork::new(),
             metrics: Metrics::default(),
+            throttle: Mutex::new(IpThrottle::new(settings.login_throttle)),
             settings,
         }))
     }
@@ -56,5 +64,23 @@ impl AppState {
 
     pub fn settings(&self) -> &RuntimeSettings {
         &self.0.settings
+    }
+
+    /// Milliseconds `ip` must wait before its next sign-in attempt, if it
+    /// failed too often.
+    pub fn login_retry_after_ms(&self, ip: IpAddr, now_ms: i64) -> Option<i64> {
+        self.throttle().retry_after_ms(ip, now_ms)
+    }
+
+    pub fn record_login_failure(&self, ip: IpAddr, now_ms: i64) {
+        self.throttle().record_failure(ip, now_ms);
+    }
+
+    /// The throttle's counts stay meaningful even if a holder panicked.
+    fn throttle(&self) -> std::sync::MutexGuard<'_, IpThrottle> {
+        self.0
+            .throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -76,6 +76,13 @@ pub struct ServeArgs {
     /// Sessions end this many hours after sign-in [default: 12]
     #[arg(long, env = "CITADEL_SESSION_ABSOLUTE_HOURS")]
     pub session_absolute_hours: Option<u64>,
+    /// Failed sign-ins one client address may make per window, across
+    /// accounts, before it gets 429 [default: 20]
+    #[arg(long, env = "CITADEL_LOGIN_THROTTLE_FAILURES")]
+    pub login_throttle_failures: Option<u32>,
+    /// Length of the sign-in throttle window in minutes [default: 15]
+    #[arg(long, env = "CITADEL_LOGIN_THROTTLE_MINUTES")]
+    pub login_throttle_minutes: Option<u32>,
 }
 
 #[derive(Subcommand)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use citadel_core::session::SessionPolicy;
+use citadel_core::throttle::ThrottlePolicy;
 use citadel_server::{ServerConfig, Transport};
 use serde::Deserialize;
 
@@ -25,6 +26,8 @@ pub struct FileSettings {
     pub max_body_bytes: Option<usize>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
+    pub login_throttle_failures: Option<u32>,
+    pub login_throttle_minutes: Option<u32>,
     pub max_open_tenants: Option<usize>,
     pub log_format: Option<String>,
     /// Anything else: reported, not fatal, so an old file still starts.
@@ -114,6 +117,17 @@ pub fn serve_config(
             .map_or(defaults.absolute, |h| {
                 Duration::from_secs(h.saturating_mul(3600))
             }),
+    };
+    let throttle = ThrottlePolicy::default();
+    config.login_throttle = ThrottlePolicy {
+        max_failures: serve
+            .login_throttle_failures
+            .or(file.login_throttle_failures)
+            .unwrap_or(throttle.max_failures),
+        window_ms: serve
+            .login_throttle_minutes
+            .or(file.login_throttle_minutes)
+            .map_or(throttle.window_ms, |m| i64::from(m) * 60_000),
     };
     Ok(config)
 }

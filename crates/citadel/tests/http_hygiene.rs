@@ -62,7 +62,9 @@ async fn operations(server: &TestServer) -> Vec<Operation> {
                 .and_then(|req| req.keys().next().cloned());
             ops.push(Operation {
                 method: method.to_uppercase(),
-                path: template.replace("{slug}", "acme"),
+                path: template
+                    .replace("{slug}", "acme")
+                    .replace("{id}", "01890000-0000-7000-8000-000000000000"),
                 template: template.clone(),
                 has_body: op.get("requestBody").is_some(),
                 scheme,
@@ -87,6 +89,18 @@ fn valid_body(path: &str) -> Value {
         "/api/v1/auth/password" => {
             json!({"current_password": "Wrong-Passw0rd!", "new_password": STRONG_PASSWORD})
         }
+        "/api/v1/me/tokens" => json!({"name": "script", "expires_in_days": 30}),
+        "/api/v1/me/totp/confirm" => json!({"code": "123456"}),
+        "/api/v1/me/totp" | "/api/v1/me/recovery-codes" => json!({"password": "Wrong-Passw0rd!"}),
+        "/api/v1/users" => json!({"login": "newbie", "email": "newbie@acme.cn"}),
+        p if p.starts_with("/api/v1/users/") => json!({"display_name": "Newbie"}),
+        "/api/v1/departments" => json!({"name": "研发部"}),
+        p if p.starts_with("/api/v1/departments/") => json!({"name": "研发二部"}),
+        "/api/v1/ip-bans" => json!({"prefix": "203.0.113.0/24"}),
+        "/api/v1/security-policy" => json!({
+            "password_max_age_days": 90, "password_history": 5, "max_failed_logins": 5,
+            "lockout_minutes": 15, "require_totp": "optional"
+        }),
         _ => json!({}),
     }
 }
@@ -128,7 +142,7 @@ async fn every_endpoint_goes_through_the_choke_point() {
     let op_cookie = server.operator().await;
     let tenant = server.tenant_admin(&op_cookie, "acme").await;
     let ops = operations(&server).await;
-    assert_eq!(ops.len(), 17, "every route is in the spec: {ops:?}");
+    assert_eq!(ops.len(), 47, "every route is in the spec: {ops:?}");
     let mut public = BTreeSet::new();
     for op in &ops {
         let Some(scheme) = &op.scheme else {
@@ -190,7 +204,7 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
     let tenant = server.tenant_admin(&op, "acme").await;
     let ops = operations(&server).await;
     let with_body: Vec<_> = ops.iter().filter(|o| o.has_body).collect();
-    assert_eq!(with_body.len(), 6, "{with_body:?}");
+    assert_eq!(with_body.len(), 16, "{with_body:?}");
     for operation in with_body {
         let (m, path) = (operation.method.as_str(), operation.path.as_str());
         let cookie = match operation.scheme.as_deref() {
@@ -208,6 +222,9 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
             }
             if let Some(c) = cookie {
                 req = req.header("cookie", c);
+                if let Some(csrf) = common::csrf_for(c) {
+                    req = req.header("x-csrf-token", csrf);
+                }
             }
             req.send()
         };

@@ -2,8 +2,9 @@
 //! wrapped at once and never derive `Debug`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use citadel_core::AccountState;
 use citadel_crypto::SecretString;
-use citadel_store::{TenantRecord, UserRecord};
+use citadel_store::{TenantRecord, UserRecord, now_millis};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
@@ -34,7 +35,7 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
-fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -68,19 +69,36 @@ pub struct UserView {
     pub id: String,
     pub login: String,
     pub email: String,
+    pub display_name: Option<String>,
+    pub department_id: Option<String>,
     pub is_admin: bool,
+    /// `active`, `disabled`, or `locked` (after too many failed sign-ins).
+    pub state: String,
+    pub totp_enabled: bool,
     pub must_change_password: bool,
+    pub password_changed_at: String,
     pub created_at: String,
 }
 
 impl From<&UserRecord> for UserView {
     fn from(u: &UserRecord) -> Self {
+        let state = AccountState::of(u.status, u.locked_until, now_millis());
         Self {
             id: u.id.to_string(),
             login: u.login.to_string(),
             email: u.email.to_string(),
+            display_name: u.display_name.as_ref().map(ToString::to_string),
+            department_id: u.department.map(|d| d.to_string()),
             is_admin: u.is_admin,
+            state: match state {
+                AccountState::Active => "active",
+                AccountState::Disabled => "disabled",
+                AccountState::Locked => "locked",
+            }
+            .to_owned(),
+            totp_enabled: u.totp_enabled,
             must_change_password: u.must_change_password,
+            password_changed_at: rfc3339(u.password_changed_at),
             created_at: rfc3339(u.created_at),
         }
     }
@@ -139,6 +157,11 @@ pub struct LoginRequest {
     pub login: String,
     #[schema(value_type = String, format = Password)]
     pub password: SecretInput,
+    /// The current code of the user's authenticator, when they enrolled one.
+    pub totp_code: Option<String>,
+    /// Instead of a code: one of the user's recovery codes (each works once).
+    #[schema(value_type = Option<String>, format = Password)]
+    pub recovery_code: Option<SecretInput>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -162,6 +185,27 @@ impl From<&TenantRecord> for TenantBrief {
 pub struct SignedIn {
     pub user: UserView,
     pub tenant: TenantBrief,
+    /// Send it as `X-CSRF-Token` with every POST, PUT, PATCH and DELETE
+    /// authenticated by the session cookie. Absent for access tokens.
+    pub csrf_token: Option<String>,
+    /// What the user must do before anything else: `password_change`,
+    /// `totp_enrolment`, or absent.
+    pub pending: Option<String>,
+}
+
+/// The wire name of a pending step.
+pub fn pending_name(pending: citadel_core::Pending) -> Option<String> {
+    match pending {
+        citadel_core::Pending::Nothing => None,
+        citadel_core::Pending::PasswordChange => Some("password_change".into()),
+        citadel_core::Pending::TotpEnrolment => Some("totp_enrolment".into()),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OperatorSignedIn {
+    /// Send it as `X-CSRF-Token` with every unsafe request of this session.
+    pub csrf_token: String,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -4,7 +4,11 @@
 pub mod auth;
 pub mod dto;
 pub mod health;
+pub mod identity_dto;
+pub mod me;
 pub mod platform;
+pub mod security;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +30,8 @@ use crate::error::problem_response;
 use crate::middleware;
 use crate::state::AppState;
 
-/// The two session cookies, as OpenAPI security schemes; each protected
-/// operation names the one it needs.
+/// The two session cookies and the personal access token, as OpenAPI
+/// security schemes; each protected operation names the ones it accepts.
 struct SessionCookies;
 
 impl utoipa::Modify for SessionCookies {
@@ -51,6 +55,17 @@ impl utoipa::Modify for SessionCookies {
                 SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(cookie, what))),
             );
         }
+        components.add_security_scheme(
+            "access_token",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A personal access token (`citadel_pat_…`) from POST /api/v1/me/tokens.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -61,7 +76,10 @@ impl utoipa::Modify for SessionCookies {
     tags(
         (name = "operations", description = "Health, readiness, metrics and this specification"),
         (name = "platform", description = "Platform operators: bootstrap and the tenant registry"),
-        (name = "auth", description = "Tenant users: sign-in, sessions, password")
+        (name = "auth", description = "Tenant users: sign-in, sessions, password"),
+        (name = "me", description = "A user's own sessions, tokens, second factor, history and notifications"),
+        (name = "users", description = "Tenant admins: users and departments"),
+        (name = "security", description = "Tenant admins: IP bans, security policy, security events, sign-in history")
     )
 )]
 struct ApiDoc;
@@ -102,6 +120,28 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::me))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::revoke_session))
+        .routes(routes!(me::login_history))
+        .routes(routes!(me::list_tokens, me::create_token))
+        .routes(routes!(me::revoke_token))
+        .routes(routes!(me::begin_totp, me::remove_totp))
+        .routes(routes!(me::confirm_totp))
+        .routes(routes!(me::regenerate_recovery_codes))
+        .routes(routes!(me::notifications))
+        .routes(routes!(me::read_notification))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(users::unlock_user))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(users::reset_totp))
+        .routes(routes!(users::list_departments, users::create_department))
+        .routes(routes!(users::update_department, users::delete_department))
+        .routes(routes!(security::list_bans, security::create_ban))
+        .routes(routes!(security::delete_ban))
+        .routes(routes!(security::get_policy, security::put_policy))
+        .routes(routes!(security::security_events))
+        .routes(routes!(security::login_history))
 }
 
 /// The OpenAPI document of every route the server has.

@@ -6,13 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use citadel_core::{Action, CryptoSuite, Email, LoginName, TenantSlug, TenantStatus};
+use citadel_crypto::token::csrf_token;
 
 use crate::auth::{OPERATOR_COOKIE, OperatorCaller, clear_cookie, session_cookie};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::routes::dto::{
     BootstrapRequest, CreateTenantRequest, CreatedTenantView, DestroyTenantRequest,
-    OperatorLoginRequest, OperatorView, Problem, TenantView,
+    OperatorLoginRequest, OperatorSignedIn, OperatorView, Problem, TenantView,
 };
 use crate::services::{sessions, tenants};
 use crate::state::AppState;
@@ -37,20 +38,23 @@ pub async fn bootstrap(
     ))
 }
 
-/// Signs a platform operator in; sets the `citadel_operator` session cookie.
+/// Signs a platform operator in; sets the `citadel_operator` session
+/// cookie and returns the session's anti-CSRF token.
 #[utoipa::path(post, path = "/api/v1/platform/login", tag = "platform", request_body = OperatorLoginRequest,
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 200, body = OperatorSignedIn), (status = 401, body = Problem)))]
 pub async fn operator_login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<OperatorLoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = sessions::operator_login(&state, &body.login, body.password.0).await?;
     Ok((
-        StatusCode::NO_CONTENT,
         [(
             header::SET_COOKIE,
             session_cookie(OPERATOR_COOKIE, token.expose())?,
         )],
+        Json(OperatorSignedIn {
+            csrf_token: csrf_token(token.expose()),
+        }),
     ))
 }
 

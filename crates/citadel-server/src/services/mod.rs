@@ -1,6 +1,9 @@
 //! The operations the API and the CLI share. Each takes the scope value an
 //! allow decision produced; the rules themselves live in `citadel-core`.
 
+pub mod accounts;
+pub mod credentials;
+pub mod login;
 pub mod passwords;
 pub mod sessions;
 pub mod tenants;

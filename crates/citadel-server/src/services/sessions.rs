@@ -1,32 +1,51 @@
 //! Signing in and out, for tenant users and platform operators, and turning
 //! a presented session back into a principal.
 
-use citadel_core::session::SessionPolicy;
+use citadel_core::session::{SessionPolicy, TOUCH_INTERVAL_MS};
 use citadel_core::{
-    Action, LoginName, OperatorId, Principal, Resource, TenantId, TenantScope, TenantSlug, UserId,
-    authorize, password,
+    Action, Credential, LoginName, OperatorId, Pending, Principal, Resource, SecurityPolicy,
+    TenantId, TenantScope, TokenId, UserId, UserStatus, authorize, password,
 };
 use citadel_crypto::SecretString;
-use citadel_crypto::token::{generate_token, token_hash};
-use citadel_store::{BootstrapOutcome, NewOperator, TenantRecord, UserRecord, now_millis};
+use citadel_crypto::token::{csrf_token, generate_token, token_hash};
+use citadel_store::{
+    BootstrapOutcome, NewOperator, TenantAuthDb, TenantRecord, UserRecord, now_millis,
+};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A tenant user's live session.
+/// How a tenant user proved themselves on this request.
+pub enum Proof {
+    /// The session cookie: its hash, and the anti-CSRF token derived from it.
+    Session {
+        token_hash: [u8; 32],
+        csrf_token: String,
+    },
+    /// A personal access token.
+    AccessToken { id: TokenId },
+}
+
+/// A tenant user recognised by a live session or a valid access token.
 pub struct TenantSession {
     pub principal: Principal,
     pub tenant: TenantRecord,
     pub user: UserId,
-    pub token_hash: [u8; 32],
+    pub proof: Proof,
 }
 
-/// A signed-in tenant user, with the cookie value to hand back once.
-pub struct TenantSignIn {
-    pub cookie_value: SecretString,
-    pub user: UserRecord,
-    pub tenant: TenantRecord,
+impl TenantSession {
+    /// The session's cookie hash, if the caller came with one.
+    pub fn session_hash(&self) -> Option<&[u8; 32]> {
+        match &self.proof {
+            Proof::Session { token_hash, .. } => Some(token_hash),
+            Proof::AccessToken { .. } => None,
+        }
+    }
 }
+
+/// Personal access tokens name their tenant: `citadel_pat_<tenant>_<secret>`.
+pub const ACCESS_TOKEN_PREFIX: &str = "citadel_pat_";
 
 /// Splits `<tenant id>.<token>` (the tenant session cookie).
 fn split_tenant_cookie(value: &str) -> Option<(TenantId, &str)> {
@@ -34,80 +53,29 @@ fn split_tenant_cookie(value: &str) -> Option<(TenantId, &str)> {
     Some((TenantId::parse(tenant).ok()?, token))
 }
 
-/// Checks a tenant user's password and opens a session. Unknown tenant,
-/// unknown login and wrong password give the same answer in the same time.
-pub async fn tenant_login(
-    state: &AppState,
-    slug: &str,
-    login: &str,
-    secret: SecretString,
-) -> Result<TenantSignIn, ApiError> {
-    let outcome = tenant_login_inner(state, slug, login, secret).await;
-    let label = match &outcome {
-        Ok(_) => "success",
-        Err(ApiError::Denied(citadel_core::Denied::TenantSuspended)) => "tenant_suspended",
-        Err(ApiError::Refused { .. }) => "disabled",
-        Err(ApiError::InvalidCredentials) => "invalid_credentials",
-        Err(_) => "error",
-    };
-    state.metrics().record_login("tenant", label);
-    outcome
+/// Splits `citadel_pat_<tenant id, 32 hex>_<token>`.
+fn split_access_token(value: &str) -> Option<(TenantId, &str)> {
+    let rest = value.strip_prefix(ACCESS_TOKEN_PREFIX)?;
+    let (tenant, token) = rest.split_once('_')?;
+    Some((TenantId::parse(tenant).ok()?, token))
 }
 
-async fn tenant_login_inner(
-    state: &AppState,
-    slug: &str,
-    login: &str,
-    secret: SecretString,
-) -> Result<TenantSignIn, ApiError> {
-    let (Ok(slug), Ok(login)) = (TenantSlug::parse(slug), LoginName::parse(login)) else {
-        state.passwords().verify(secret, None).await?;
-        return Err(ApiError::InvalidCredentials);
-    };
-    let Some(tenant) = state.store().find_tenant_by_slug(&slug).await? else {
-        state.passwords().verify(secret, None).await?;
-        return Err(ApiError::InvalidCredentials);
-    };
-    let resource = Resource::Tenant {
-        id: tenant.id,
-        status: tenant.status,
-    };
-    let scope = authorize(&Principal::Anonymous, Action::TenantLogin, resource)?
-        .into_tenant_auth()
-        .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
-    let db = state.store().tenant_auth(&scope).await?;
-    let user = db.find_user_by_login(&login).await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    if !state.passwords().verify(secret, stored).await? {
-        return Err(ApiError::InvalidCredentials);
+/// What the user must do before anything else, by the tenant's policy.
+pub fn pending_for(user: &UserRecord, policy: &SecurityPolicy, now: i64) -> Pending {
+    if user.must_change_password || policy.password_expired(user.password_changed_at, now) {
+        Pending::PasswordChange
+    } else if policy.require_totp.applies_to(user.is_admin) && !user.totp_enabled {
+        Pending::TotpEnrolment
+    } else {
+        Pending::Nothing
     }
-    let user = user.ok_or(ApiError::InvalidCredentials)?;
-    if user.status != "active" {
-        return Err(ApiError::Refused {
-            code: "account_disabled",
-            detail: "this account is disabled".into(),
-        });
-    }
-    let token = generate_token();
-    db.create_session(&token_hash(token.expose()), user.id)
-        .await?;
-    let cookie_value = SecretString::new(format!("{}.{}", tenant.id, token.expose()));
-    Ok(TenantSignIn {
-        cookie_value,
-        user,
-        tenant,
-    })
 }
 
-/// The principal behind a tenant session cookie, or `None` if the cookie
-/// is not a live session. A suspended tenant answers `TenantSuspended`.
-pub async fn authenticate_tenant(
+/// The tenant's sign-in database, if the tenant exists and is active.
+async fn auth_db(
     state: &AppState,
-    cookie: &str,
-) -> Result<Option<TenantSession>, ApiError> {
-    let Some((tenant_id, token)) = split_tenant_cookie(cookie) else {
-        return Ok(None);
-    };
+    tenant_id: TenantId,
+) -> Result<Option<(TenantRecord, TenantAuthDb)>, ApiError> {
     let Some(tenant) = state.store().find_tenant(tenant_id).await? else {
         return Ok(None);
     };
@@ -120,11 +88,48 @@ pub async fn authenticate_tenant(
     else {
         return Ok(None);
     };
-    let db = match state.store().tenant_auth(&scope).await {
-        Ok(db) => db,
+    match state.store().tenant_auth(&scope).await {
+        Ok(db) => Ok(Some((tenant, db))),
         // Being destroyed (or just gone): the session no longer exists.
-        Err(citadel_store::StoreError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
+        Err(citadel_store::StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The principal of an active user, by the tenant's current policy.
+async fn principal_of(
+    db: &TenantAuthDb,
+    user: UserId,
+    via: Credential,
+    now: i64,
+) -> Result<Option<Principal>, ApiError> {
+    let Some(user) = db.find_user(user).await? else {
+        return Ok(None);
+    };
+    if user.status != UserStatus::Active {
+        return Ok(None);
+    }
+    let policy = db.security_policy().await?;
+    Ok(Some(Principal::TenantUser {
+        tenant: db.tenant(),
+        user: user.id,
+        admin: user.is_admin,
+        pending: pending_for(&user, &policy, now),
+        via,
+    }))
+}
+
+/// The principal behind a tenant session cookie, or `None` if the cookie
+/// is not a live session. A suspended tenant answers `TenantSuspended`.
+pub async fn authenticate_tenant(
+    state: &AppState,
+    cookie: &str,
+) -> Result<Option<TenantSession>, ApiError> {
+    let Some((tenant_id, token)) = split_tenant_cookie(cookie) else {
+        return Ok(None);
+    };
+    let Some((tenant, db)) = auth_db(state, tenant_id).await? else {
+        return Ok(None);
     };
     let hash = token_hash(token);
     let Some(session) = db.find_session(&hash).await? else {
@@ -136,79 +141,75 @@ pub async fn authenticate_tenant(
         db.delete_session(&hash).await?;
         return Ok(None);
     }
-    let Some(user) = db.find_user(session.owner).await? else {
+    let Some(principal) = principal_of(&db, session.owner, Credential::Session, now).await? else {
         return Ok(None);
     };
-    if user.status != "active" {
-        return Ok(None);
-    }
     if policy.needs_touch(session.last_seen_at, now) {
         db.touch_session(&hash, now).await?;
     }
     Ok(Some(TenantSession {
-        principal: Principal::TenantUser {
-            tenant: tenant.id,
-            user: user.id,
-            admin: user.is_admin,
-            pending: if user.must_change_password {
-                citadel_core::Pending::PasswordChange
-            } else {
-                citadel_core::Pending::Nothing
-            },
-            via: citadel_core::Credential::Session,
-        },
+        principal,
         tenant,
-        user: user.id,
-        token_hash: hash,
+        user: session.owner,
+        proof: Proof::Session {
+            token_hash: hash,
+            csrf_token: csrf_token(token),
+        },
     }))
 }
 
-/// Changes the signed-in user's password after checking the current one
-/// and the policy; ends the user's other sessions.
-pub async fn change_password(
+/// The principal behind a personal access token, or `None` if it is not a
+/// valid, unexpired token of an active user.
+pub async fn authenticate_access_token(
     state: &AppState,
-    scope: &TenantScope,
-    session: &TenantSession,
-    current: SecretString,
-    new: SecretString,
-) -> Result<(), ApiError> {
-    let db = state.store().tenant(scope).await?;
-    let user = db
-        .find_user(session.user)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    password::check_policy(new.expose(), user.login.as_str())
-        .map_err(|e| ApiError::invalid_field("new_password", e))?;
-    if current.expose() == new.expose() {
-        return Err(ApiError::bad_request(
-            "password_reused",
-            "the new password must differ from the current one",
-        ));
+    presented: &str,
+) -> Result<Option<TenantSession>, ApiError> {
+    let Some((tenant_id, token)) = split_access_token(presented) else {
+        return Ok(None);
+    };
+    let Some((tenant, db)) = auth_db(state, tenant_id).await? else {
+        return Ok(None);
+    };
+    let Some(record) = db.find_access_token(&token_hash(token)).await? else {
+        return Ok(None);
+    };
+    let now = now_millis();
+    if record.expires_at <= now {
+        return Ok(None);
     }
-    if !state
-        .passwords()
-        .verify(current, Some(user.password_hash))
-        .await?
+    let Some(principal) = principal_of(&db, record.user, Credential::AccessToken, now).await?
+    else {
+        return Ok(None);
+    };
+    if record
+        .last_used_at
+        .is_none_or(|used| now.saturating_sub(used) >= TOUCH_INTERVAL_MS)
     {
-        return Err(ApiError::InvalidCredentials);
+        db.touch_access_token(record.id, now).await?;
     }
-    let hash = state.passwords().hash(new).await?;
-    db.change_password(user.id, &hash, &session.token_hash)
-        .await?;
-    Ok(())
+    Ok(Some(TenantSession {
+        principal,
+        tenant,
+        user: record.user,
+        proof: Proof::AccessToken { id: record.id },
+    }))
 }
 
-/// Ends a tenant session.
+/// Ends the caller's session. An access token has no session to end.
 pub async fn tenant_logout(
     state: &AppState,
     scope: &TenantScope,
     session: &TenantSession,
 ) -> Result<(), ApiError> {
+    let hash = session
+        .session_hash()
+        .ok_or(ApiError::Denied(citadel_core::Denied::SessionRequired))?;
     state
         .store()
         .tenant(scope)
         .await?
-        .delete_session(&session.token_hash)
+        .auth()
+        .delete_session(hash)
         .await?;
     Ok(())
 }
@@ -337,6 +338,18 @@ pub async fn authenticate_operator(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_tokens_parse_strictly() {
+        let id = TenantId::generate();
+        let value = format!("{ACCESS_TOKEN_PREFIX}{}_abc", id.simple());
+        assert_eq!(
+            split_access_token(&value).map(|(t, k)| (t, k.to_owned())),
+            Some((id, "abc".into()))
+        );
+        assert!(split_access_token("citadel_pat_nounderscore").is_none());
+        assert!(split_access_token(&format!("other_{}_abc", id.simple())).is_none());
+    }
 
     #[test]
     fn tenant_cookies_parse_strictly() {

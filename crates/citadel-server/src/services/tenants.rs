@@ -24,6 +24,8 @@ pub async fn create_tenant(
     let one_time = generate_one_time_password();
     let password_hash = passwords.hash(one_time.clone()).await?;
     let admin = NewUser {
+        display_name: None,
+        department: None,
         id: UserId::generate(),
         login,
         email: admin_email,

@@ -138,12 +138,12 @@ impl TenantAuthDb {
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
         let until = now.saturating_add(policy.lockout_ms());
-        let row: Option<(Option<i64>,)> = on_pool!(&self.0.pool, |p| {
+        let row: Option<(Option<i64>, i64)> = on_pool!(&self.0.pool, |p| {
             sqlx::query_as(
                 "UPDATE users SET \
                    locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
                    failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END \
-                 WHERE id = $3 RETURNING locked_until",
+                 WHERE id = $3 RETURNING locked_until, failed_logins",
             )
             .bind(i64::from(policy.max_failed_logins))
             .bind(until)
@@ -151,7 +151,11 @@ impl TenantAuthDb {
             .fetch_optional(p)
             .await?
         });
-        Ok(row.and_then(|(locked,)| locked).filter(|l| *l == until))
+        // Only a failure that reached the threshold leaves the count at 0
+        // (any other leaves it at 1 or more). Comparing `locked_until` with
+        // `until` instead would also claim a lock set earlier with the same
+        // end, e.g. by a concurrent failure in the same millisecond.
+        Ok(row.and_then(|(locked, failed)| locked.filter(|_| failed == 0)))
     }
 
     /// A successful sign-in clears the failure count and an expired lock.

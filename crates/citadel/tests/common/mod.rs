@@ -127,6 +127,24 @@ impl TestServer {
         req.send().await.expect("request")
     }
 
+    /// Sends a JSON request with a session cookie but without the anti-CSRF
+    /// header, as a forged cross-site request would.
+    pub async fn send_without_csrf(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: &str,
+        body: &Value,
+    ) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .json(body)
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn send_json(
         &self,
         method: reqwest::Method,
@@ -137,6 +155,9 @@ impl TestServer {
         let mut req = self.client.request(method, self.url(path)).json(body);
         if let Some(c) = cookie {
             req = req.header(COOKIE, c);
+            if let Some(csrf) = csrf_for(c) {
+                req = req.header("x-csrf-token", csrf);
+            }
         }
         req.send().await.expect("request")
     }
@@ -178,7 +199,7 @@ impl TestServer {
                 &json!({"login": login, "password": password}),
             )
             .await;
-        (r.status() == StatusCode::NO_CONTENT)
+        (r.status() == StatusCode::OK)
             .then(|| cookie_from(&r, "citadel_operator"))
             .flatten()
     }
@@ -238,6 +259,16 @@ pub fn slugs(list: &Value) -> Vec<&str> {
     list.as_array()
         .map(|a| a.iter().filter_map(|t| t["slug"].as_str()).collect())
         .unwrap_or_default()
+}
+
+/// The anti-CSRF token the server expects with a session cookie
+/// (`citadel_session=<tenant>.<token>` or `citadel_operator=<token>`): the
+/// same derivation the server uses. Tests of the CSRF check itself compare
+/// it with the token the sign-in response returns.
+pub fn csrf_for(cookie: &str) -> Option<String> {
+    let (_, value) = cookie.split_once('=')?;
+    let token = value.split_once('.').map_or(value, |(_, token)| token);
+    Some(citadel_crypto::token::csrf_token(token))
 }
 
 /// `name=value` from a response's Set-Cookie, ready for a Cookie header.
