@@ -202,3 +202,19 @@ impl TestDatabase {
         }
     }
 }
+
+/// Runs `sql` on a SQLite database file, beside a server that has it open
+/// (tests use it to age timestamps instead of waiting for hours).
+pub async fn sqlite_exec(path: &std::path::Path, sql: &str) {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .connect()
+        .await
+        .expect("open sqlite file");
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .expect("sqlite statement");
+}

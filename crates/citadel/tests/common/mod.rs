@@ -94,6 +94,39 @@ impl TestServer {
         }
     }
 
+    /// Runs `sql` in a tenant's own database (file or schema), as the
+    /// tests' way of letting time pass: `sql` moves stored timestamps back.
+    pub async fn tenant_sql(&self, tenant_id: &str, sql: &str) {
+        match &self.pg {
+            None => {
+                let path = self
+                    .data_path()
+                    .join("tenants")
+                    .join(tenant_id)
+                    .join("data.db");
+                citadel_testkit::sqlite_exec(&path, sql).await;
+            }
+            Some(pg) => {
+                let schema = format!("t_{}", tenant_id.replace('-', ""));
+                pg.as_superuser(&format!("SET search_path = \"{schema}\"; {sql}"))
+                    .await;
+            }
+        }
+    }
+
+    /// A client that trusts the server and connects from `ip` (any
+    /// 127.x.y.z address works on Linux loopback), to sign in from
+    /// another network.
+    pub fn client_from(&self, ip: std::net::IpAddr) -> Client {
+        let pem = std::fs::read(self.data_path().join("tls/cert.pem")).expect("server certificate");
+        let cert = reqwest::Certificate::from_pem(&pem).expect("pem");
+        Client::builder()
+            .tls_certs_only([cert])
+            .local_address(ip)
+            .build()
+            .expect("client")
+    }
+
     /// The PostgreSQL test database, on that backend.
     pub fn postgres(&self) -> Option<&TestDatabase> {
         self.pg.as_ref()
