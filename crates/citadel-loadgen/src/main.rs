@@ -2,7 +2,8 @@
 //! benchmarks. Each of `--concurrency` workers keeps one request in flight
 //! on its own connection (HTTP/1.1 keep-alive, as wrk and hey do) for
 //! `--duration` seconds after a warm-up; it prints requests/s and latency
-//! percentiles. Only loopback targets are accepted.
+//! percentiles. With `--post-json` each request is a POST with that body
+//! (the sign-in benchmark). Only loopback targets are accepted.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +36,9 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Send POST requests with this JSON body (e.g. a sign-in) instead of GET.
+    #[arg(long)]
+    post_json: Option<String>,
 }
 
 struct WorkerResult {
@@ -60,6 +64,7 @@ fn client(args: &Args) -> Result<reqwest::Client, String> {
 async fn worker(
     client: reqwest::Client,
     url: String,
+    body: Option<Arc<String>>,
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> WorkerResult {
@@ -69,7 +74,14 @@ async fn worker(
     };
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let ok = match client.get(&url).send().await {
+        let request = match &body {
+            Some(json) => client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(json.as_str().to_owned()),
+            None => client.get(&url),
+        };
+        let ok = match request.send().await {
             Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
             Err(_) => false,
         };
@@ -115,6 +127,7 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         None
     };
+    let body = args.post_json.clone().map(Arc::new);
     let mut tasks = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
         let c = match &shared {
@@ -124,6 +137,7 @@ async fn run(args: Args) -> Result<(), String> {
         tasks.push(tokio::spawn(worker(
             c,
             args.url.clone(),
+            body.clone(),
             measuring.clone(),
             stop.clone(),
         )));
