@@ -9,6 +9,7 @@ use citadel_core::{Action, CryptoSuite, Email, LoginName, TenantSlug, TenantStat
 use citadel_crypto::token::csrf_token;
 
 use crate::auth::{OPERATOR_COOKIE, OperatorCaller, clear_cookie, session_cookie};
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::routes::dto::{
@@ -41,12 +42,13 @@ pub async fn bootstrap(
 /// Signs a platform operator in; sets the `citadel_operator` session
 /// cookie and returns the session's anti-CSRF token.
 #[utoipa::path(post, path = "/api/v1/platform/login", tag = "platform", request_body = OperatorLoginRequest,
-    responses((status = 200, body = OperatorSignedIn), (status = 401, body = Problem)))]
+    responses((status = 200, body = OperatorSignedIn), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn operator_login(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(body): ApiJson<OperatorLoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let token = sessions::operator_login(&state, &body.login, body.password.0).await?;
+    let token = sessions::operator_login(&state, client.ip, &body.login, body.password.0).await?;
     Ok((
         [(
             header::SET_COOKIE,

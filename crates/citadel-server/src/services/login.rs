@@ -45,12 +45,7 @@ pub async fn tenant_login(
     input: LoginInput,
 ) -> Result<TenantSignIn, ApiError> {
     let now = now_millis();
-    if let Some(wait_ms) = state.login_retry_after_ms(client.ip, now) {
-        state.metrics().record_login("tenant", "throttled");
-        return Err(ApiError::TooManyAttempts {
-            retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1),
-        });
-    }
+    refuse_if_throttled(state, "tenant", client.ip, now)?;
     let outcome = sign_in(state, client, input, now).await;
     if matches!(
         outcome,
@@ -70,6 +65,25 @@ pub async fn tenant_login(
     };
     state.metrics().record_login("tenant", label);
     outcome
+}
+
+/// 429 for an address that failed too often (tenant and operator sign-ins
+/// share the count).
+pub fn refuse_if_throttled(
+    state: &AppState,
+    kind: &'static str,
+    ip: std::net::IpAddr,
+    now: i64,
+) -> Result<(), ApiError> {
+    match state.login_retry_after_ms(ip, now) {
+        None => Ok(()),
+        Some(wait_ms) => {
+            state.metrics().record_login(kind, "throttled");
+            Err(ApiError::TooManyAttempts {
+                retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1),
+            })
+        }
+    }
 }
 
 async fn sign_in(

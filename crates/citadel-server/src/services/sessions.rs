@@ -264,9 +264,12 @@ pub async fn bootstrap_operator(
 /// the cookie value.
 pub async fn operator_login(
     state: &AppState,
+    ip: std::net::IpAddr,
     login: &str,
     secret: SecretString,
 ) -> Result<SecretString, ApiError> {
+    let now = now_millis();
+    crate::services::login::refuse_if_throttled(state, "operator", ip, now)?;
     let result = async {
         let scope = authorize(
             &Principal::Anonymous,
@@ -292,6 +295,9 @@ pub async fn operator_login(
         Ok(token)
     }
     .await;
+    if matches!(result, Err(ApiError::InvalidCredentials)) {
+        state.record_login_failure(ip, now);
+    }
     state.metrics().record_login(
         "operator",
         if result.is_ok() {
