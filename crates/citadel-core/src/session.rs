@@ -33,9 +33,12 @@ impl SessionPolicy {
         now_ms.saturating_sub(last_seen_ms) < idle && now_ms.saturating_sub(created_ms) < absolute
     }
 
-    /// Whether the last-seen time is worth writing again.
+    /// Whether the last-seen time is worth writing again: after a minute,
+    /// or after half the idle limit if that is shorter (else an active
+    /// session would end at the idle limit anyway).
     pub fn needs_touch(&self, last_seen_ms: i64, now_ms: i64) -> bool {
-        now_ms.saturating_sub(last_seen_ms) >= TOUCH_INTERVAL_MS
+        let idle = i64::try_from(self.idle.as_millis()).unwrap_or(i64::MAX);
+        now_ms.saturating_sub(last_seen_ms) >= TOUCH_INTERVAL_MS.min(idle / 2)
     }
 }
 
@@ -56,5 +59,14 @@ mod tests {
         );
         assert!(!p.needs_touch(0, 59_999));
         assert!(p.needs_touch(0, 60_000));
+        let short = SessionPolicy {
+            idle: std::time::Duration::from_secs(60),
+            ..p
+        };
+        assert!(!short.needs_touch(0, 29_999));
+        assert!(
+            short.needs_touch(0, 30_000),
+            "activity must outrun the idle limit"
+        );
     }
 }

@@ -66,14 +66,16 @@ impl AppState {
         &self.0.settings
     }
 
-    /// Milliseconds `ip` must wait before its next sign-in attempt, if it
-    /// failed too often.
-    pub fn login_retry_after_ms(&self, ip: IpAddr, now_ms: i64) -> Option<i64> {
-        self.throttle().retry_after_ms(ip, now_ms)
+    /// Starts a sign-in attempt from `ip`, counted as a failure until
+    /// forgiven; `Err` holds the milliseconds to wait if `ip` failed too
+    /// often.
+    pub fn begin_login_attempt(&self, ip: IpAddr, now_ms: i64) -> Result<(), i64> {
+        self.throttle().begin_attempt(ip, now_ms)
     }
 
-    pub fn record_login_failure(&self, ip: IpAddr, now_ms: i64) {
-        self.throttle().record_failure(ip, now_ms);
+    /// Takes the count back for an attempt that did not fail.
+    pub fn forgive_login_failure(&self, ip: IpAddr) {
+        self.throttle().forgive(ip);
     }
 
     /// The throttle's counts stay meaningful even if a holder panicked.

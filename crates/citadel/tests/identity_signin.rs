@@ -104,6 +104,15 @@ async fn succeeds(server: &TestServer, tenant: &str, login: &str) -> String {
     cookie_from(&r, "citadel_session").expect("session cookie")
 }
 
+/// An admin sets a user's status (`PATCH /api/v1/users/{id}`).
+async fn set_status(server: &TestServer, admin: &str, user_id: &str, status: &str) -> Response {
+    let body = json!({ "status": status });
+    let path = format!("/api/v1/users/{user_id}");
+    server
+        .send_json(Method::PATCH, &path, Some(admin), &body)
+        .await
+}
+
 async fn account_state(server: &TestServer, admin: &str, user_id: &str) -> String {
     let user = get_json(server, &format!("/api/v1/users/{user_id}"), admin).await;
     user["state"].as_str().expect("state").to_owned()
@@ -266,7 +275,6 @@ async fn failures_look_alike(backend: Backend) {
         }
     }
     let [wrong_ms, unknown_ms, no_tenant_ms] = samples.map(|mut s| median(&mut s));
-    eprintln!("TIMING {wrong_ms:?} {unknown_ms:?} {no_tenant_ms:?}");
     for (what, m) in [
         ("wrong password", wrong_ms),
         ("unknown login", unknown_ms),
@@ -401,15 +409,7 @@ async fn disabled_user(backend: Backend) {
     let slug = "signin-disabled";
     let (_, admin) = tenant(&server, slug).await;
     let (frank, cookie) = user(&server, slug, &admin, "frank").await;
-    let path = format!("/api/v1/users/{frank}");
-    let r = server
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&admin),
-            &json!({"status": "disabled"}),
-        )
-        .await;
+    let r = set_status(&server, &admin, &frank, "disabled").await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["state"], "disabled");
@@ -428,15 +428,11 @@ async fn disabled_user(backend: Backend) {
     .await;
     assert_eq!(field(&log, "outcome"), ["wrong_password", "disabled"]);
 
-    let r = server
-        .send_json(
-            Method::PATCH,
-            &path,
-            Some(&admin),
-            &json!({"status": "active"}),
-        )
-        .await;
+    let r = set_status(&server, &admin, &frank, "active").await;
     assert_eq!(r.status(), StatusCode::OK);
+    // The sessions ended with the disabling; they do not come back.
+    let r = server.get("/api/v1/me", Some(&cookie)).await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let cookie = succeeds(&server, slug, "frank").await;
     assert_eq!(
         get_json(&server, "/api/v1/me", &cookie).await["user"]["state"],
@@ -444,17 +440,10 @@ async fn disabled_user(backend: Backend) {
     );
 
     let me = get_json(&server, "/api/v1/me", &admin).await;
-    let own = format!("/api/v1/users/{}", me["user"]["id"].as_str().expect("id"));
-    let r = server
-        .send_json(
-            Method::PATCH,
-            &own,
-            Some(&admin),
-            &json!({"status": "disabled"}),
-        )
-        .await;
+    let own = me["user"]["id"].as_str().expect("admin id");
+    let r = set_status(&server, &admin, own, "disabled").await;
     expect_problem(r, StatusCode::FORBIDDEN, "cannot_lock_out_self").await;
-    assert_eq!(get_json(&server, &own, &admin).await["state"], "active");
+    assert_eq!(account_state(&server, &admin, own).await, "active");
     server.stop().await;
 }
 

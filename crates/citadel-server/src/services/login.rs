@@ -45,13 +45,13 @@ pub async fn tenant_login(
     input: LoginInput,
 ) -> Result<TenantSignIn, ApiError> {
     let now = now_millis();
-    refuse_if_throttled(state, "tenant", client.ip, now)?;
+    begin_attempt(state, "tenant", client.ip, now)?;
     let outcome = sign_in(state, client, input, now).await;
-    if matches!(
+    if !matches!(
         outcome,
         Err(ApiError::InvalidCredentials | ApiError::InvalidSecondFactor)
     ) {
-        state.record_login_failure(client.ip, now);
+        state.forgive_login_failure(client.ip);
     }
     let label = match &outcome {
         Ok(_) => "success",
@@ -67,23 +67,21 @@ pub async fn tenant_login(
     outcome
 }
 
-/// 429 for an address that failed too often (tenant and operator sign-ins
-/// share the count).
-pub fn refuse_if_throttled(
+/// Starts a sign-in attempt from `ip` (tenant and operator sign-ins share
+/// the count): 429 if the address failed too often. The attempt counts as a
+/// failure until the caller forgives it.
+pub fn begin_attempt(
     state: &AppState,
     kind: &'static str,
     ip: std::net::IpAddr,
     now: i64,
 ) -> Result<(), ApiError> {
-    match state.login_retry_after_ms(ip, now) {
-        None => Ok(()),
-        Some(wait_ms) => {
-            state.metrics().record_login(kind, "throttled");
-            Err(ApiError::TooManyAttempts {
-                retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1),
-            })
+    state.begin_login_attempt(ip, now).map_err(|wait_ms| {
+        state.metrics().record_login(kind, "throttled");
+        ApiError::TooManyAttempts {
+            retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1),
         }
-    }
+    })
 }
 
 async fn sign_in(

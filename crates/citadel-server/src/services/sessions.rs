@@ -269,7 +269,7 @@ pub async fn operator_login(
     secret: SecretString,
 ) -> Result<SecretString, ApiError> {
     let now = now_millis();
-    crate::services::login::refuse_if_throttled(state, "operator", ip, now)?;
+    crate::services::login::begin_attempt(state, "operator", ip, now)?;
     let result = async {
         let scope = authorize(
             &Principal::Anonymous,
@@ -295,8 +295,8 @@ pub async fn operator_login(
         Ok(token)
     }
     .await;
-    if matches!(result, Err(ApiError::InvalidCredentials)) {
-        state.record_login_failure(ip, now);
+    if !matches!(result, Err(ApiError::InvalidCredentials)) {
+        state.forgive_login_failure(ip);
     }
     state.metrics().record_login(
         "operator",
