@@ -177,7 +177,9 @@ pub async fn patch(server: &TestServer, path: &str, cookie: &str, body: &Value) 
 }
 
 pub async fn put(server: &TestServer, path: &str, cookie: &str, body: &Value) -> Response {
-    server.send_json(Method::PUT, path, Some(cookie), body).await
+    server
+        .send_json(Method::PUT, path, Some(cookie), body)
+        .await
 }
 
 /// The caller's sessions (`GET /api/v1/me/sessions`).
@@ -258,7 +260,9 @@ pub fn wrong_code(secret: &str) -> String {
 /// seed and the recovery codes.
 pub async fn enrol_totp(server: &TestServer, cookie: &str) -> (String, Vec<String>) {
     let enrolment = body(
-        server.post("/api/v1/me/totp", Some(cookie), &json!({})).await,
+        server
+            .post("/api/v1/me/totp", Some(cookie), &json!({}))
+            .await,
         StatusCode::OK,
     )
     .await;
