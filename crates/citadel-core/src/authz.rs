@@ -83,6 +83,9 @@ pub enum Action {
     /// Manage the tenant's users, departments, IP bans and security
     /// policy; read its sign-in history and security events (tenant admins).
     ManageIdentity,
+    /// Reset another user's password or second factor (tenant admins, in a
+    /// signed-in session: a leaked access token must not mint credentials).
+    ResetUserCredentials,
 }
 
 /// What the action is applied to.
@@ -239,7 +242,8 @@ pub fn authorize(
             Action::TenantSelf
             | Action::ChangeOwnPassword
             | Action::ManageOwnCredentials
-            | Action::ManageIdentity,
+            | Action::ManageIdentity
+            | Action::ResetUserCredentials,
             Resource::Tenant { id, status },
         ) => match principal {
             Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),
@@ -247,8 +251,12 @@ pub fn authorize(
                 Err(Denied::TenantSuspended)
             }
             Principal::TenantUser { admin, via, .. } => match action {
-                Action::ManageIdentity if !admin => Err(Denied::Forbidden),
-                Action::ChangeOwnPassword | Action::ManageOwnCredentials
+                Action::ManageIdentity | Action::ResetUserCredentials if !admin => {
+                    Err(Denied::Forbidden)
+                }
+                Action::ChangeOwnPassword
+                | Action::ManageOwnCredentials
+                | Action::ResetUserCredentials
                     if *via == Credential::AccessToken =>
                 {
                     Err(Denied::SessionRequired)
@@ -473,11 +481,13 @@ mod tests {
         let a = TenantId::generate();
         let member = tenant_user(a, false, Pending::Nothing, Credential::Session);
         let admin = tenant_user(a, true, Pending::Nothing, Credential::Session);
-        assert_eq!(
-            authorize(&member, Action::ManageIdentity, active(a)),
-            Err(Denied::Forbidden)
-        );
-        assert!(authorize(&admin, Action::ManageIdentity, active(a)).is_ok());
+        for action in [Action::ManageIdentity, Action::ResetUserCredentials] {
+            assert_eq!(
+                authorize(&member, action, active(a)),
+                Err(Denied::Forbidden)
+            );
+            assert!(authorize(&admin, action, active(a)).is_ok());
+        }
         let b = TenantId::generate();
         assert_eq!(
             authorize(&admin, Action::ManageIdentity, active(b)),
@@ -490,7 +500,11 @@ mod tests {
     fn access_tokens_never_manage_credentials() {
         let a = TenantId::generate();
         let script = tenant_user(a, true, Pending::Nothing, Credential::AccessToken);
-        for action in [Action::ManageOwnCredentials, Action::ChangeOwnPassword] {
+        for action in [
+            Action::ManageOwnCredentials,
+            Action::ChangeOwnPassword,
+            Action::ResetUserCredentials,
+        ] {
             assert_eq!(
                 authorize(&script, action, active(a)),
                 Err(Denied::SessionRequired)

@@ -80,14 +80,17 @@ pub struct LoginName(String);
 
 impl LoginName {
     pub fn parse(input: &str) -> Result<Self, CoreError> {
-        let input = input.trim();
-        let len = input.chars().count();
+        // The rules apply to the stored (lowercased) form: lowercasing can
+        // lengthen a name or produce a combining mark (`İ` → `i̇`), and a
+        // stored login must always parse again.
+        let login = input.trim().to_lowercase();
+        let len = login.chars().count();
         if !(1..=64).contains(&len) {
             return Err(CoreError::InvalidLoginName(
                 "must be 1 to 64 characters long",
             ));
         }
-        if !input
+        if !login
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'))
         {
@@ -95,7 +98,7 @@ impl LoginName {
                 "may contain only letters, digits and . _ - @ +",
             ));
         }
-        Ok(Self(input.to_lowercase()))
+        Ok(Self(login))
     }
 
     pub fn as_str(&self) -> &str {
@@ -161,8 +164,26 @@ mod tests {
             Ok("admin@acme.cn".into())
         );
         assert!(LoginName::parse("张三").is_ok());
-        for bad in ["", "a b", "a;b", "a'b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a b",
+            "a;b",
+            "a'b",
+            &"x".repeat(65),
+            "İlker",
+            &"İ".repeat(40),
+        ] {
             assert!(LoginName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A stored login always parses again to itself.
+        #[test]
+        fn login_names_round_trip(input in "\\PC{0,70}") {
+            if let Ok(login) = LoginName::parse(&input) {
+                proptest::prop_assert_eq!(LoginName::parse(login.as_str()), Ok(login));
+            }
         }
     }
 }
