@@ -109,6 +109,7 @@ fn verify(password: &SecretString, phc: &str) -> Option<bool> {
     let params = Params::try_from(&hash).ok()?;
     let salt = hash.salt.as_ref()?;
     let expected = hash.hash.as_ref()?;
+    let filler = filler_passes(&params);
     let argon = Argon2::new(Algorithm::Argon2id, version, params);
     let mut out = Zeroizing::new(vec![0u8; expected.len()]);
     compute(
@@ -118,7 +119,33 @@ fn verify(password: &SecretString, phc: &str) -> Option<bool> {
         &mut out,
     )
     .ok()?;
+    pad_work(filler);
     Some(out.as_slice().ct_eq(expected.as_bytes()).into())
+}
+
+/// argon2 passes at today's memory that make up for a stored hash's
+/// cheaper parameters (0 if it is not cheaper). Unknown logins are verified
+/// against a dummy hash with today's parameters; without this, an account
+/// whose hash predates a cost increase would answer measurably faster
+/// than an unknown one until its owner signs in again.
+fn filler_passes(stored: &Params) -> u32 {
+    let current = current_params();
+    let work = |p: &Params| u64::from(p.m_cost()) * u64::from(p.t_cost()) * u64::from(p.p_cost());
+    let missing = work(&current).saturating_sub(work(stored));
+    let per_pass = u64::from(current.m_cost()).max(1);
+    u32::try_from(missing.div_ceil(per_pass)).unwrap_or(u32::MAX)
+}
+
+fn pad_work(passes: u32) {
+    if passes == 0 {
+        return;
+    }
+    let Ok(params) = Params::new(MEMORY_KIB, passes, LANES, None) else {
+        return;
+    };
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut out = [0u8; 32];
+    let _ = compute(&argon, b"filler", &[0u8; SALT_LEN], &mut out);
 }
 
 /// Whether a stored hash was made with other parameters than today's (or
@@ -203,6 +230,17 @@ mod tests {
             .to_string();
         assert!(verify_password(&pw, &theirs));
         assert!(needs_rehash(&theirs), "the crate's default is t = 2");
+        assert_eq!(
+            filler_passes(&Params::default()),
+            2,
+            "t = 2 is made up to t = 4"
+        );
+        assert_eq!(filler_passes(&current_params()), 0);
+        assert_eq!(
+            filler_passes(&Params::new(65_536, 4, 1, None).expect("params")),
+            0,
+            "dearer hashes need no filler"
+        );
         assert!(needs_rehash("garbage"));
         let ours = hash_password(&pw).expect("hash");
         assert!(

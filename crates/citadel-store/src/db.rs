@@ -34,6 +34,33 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// A transaction that will write after reading. On SQLite it takes the
+/// write lock at `BEGIN IMMEDIATE`: a deferred transaction that read first
+/// cannot upgrade its lock once another connection has written, and fails
+/// at once with `SQLITE_BUSY` instead of waiting. PostgreSQL needs nothing
+/// special.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 /// Milliseconds since the Unix epoch: how every timestamp is stored.
 pub fn now_millis() -> i64 {
     SystemTime::now()

@@ -202,11 +202,11 @@ async fn totp(db: &TenantDb, root: UserId, bob: UserId) {
     let auth = db.auth();
     let seed = b"twenty-byte-seed-abc".to_vec();
     assert!(auth.totp_secret(root).await.expect("q").is_none());
-    assert_not_found(db.confirm_totp(root, 1, &[]).await);
+    assert_not_found(db.confirm_totp(root, b"none pending", 1, &[]).await);
     db.set_pending_totp(root, &SecretBytes::new(seed.clone()))
         .await
         .expect("pending");
-    let pending = db.pending_totp(root).await.expect("q").expect("pending");
+    let (pending, sealed) = db.pending_totp(root).await.expect("q").expect("pending");
     assert_eq!(pending.expose(), seed.as_slice());
     assert!(auth.totp_secret(root).await.expect("q").is_none());
     assert!(!user(db, root).await.totp_enabled);
@@ -220,7 +220,13 @@ async fn totp(db: &TenantDb, root: UserId, bob: UserId) {
         token_hash("code-2"),
         token_hash("code-3"),
     ];
-    db.confirm_totp(root, 1_000, &codes).await.expect("confirm");
+    // Confirmation names the pending seed it checked the code against: a
+    // seed replaced meanwhile is not confirmed.
+    assert_not_found(db.confirm_totp(root, b"another seal", 1_000, &codes).await);
+    assert!(!user(db, root).await.totp_enabled);
+    db.confirm_totp(root, &sealed, 1_000, &codes)
+        .await
+        .expect("confirm");
     let secret = auth.totp_secret(root).await.expect("q").expect("seed");
     assert_eq!(secret.expose(), seed.as_slice());
     assert!(db.pending_totp(root).await.expect("q").is_none());

@@ -130,17 +130,16 @@ async fn an_abandoned_destroy_can_be_run_again() {
             .create_tenant(&platform(), &name, CryptoSuite::Intl, &admin("a@h.cn"))
             .await
             .expect("create");
-        let abandoned = tokio::time::timeout(
+        let _abandoned = tokio::time::timeout(
             std::time::Duration::from_micros(micros),
             store.destroy_tenant(&platform(), &name),
         )
         .await;
         match store.destroy_tenant(&platform(), &name).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound(_)) => assert!(
-                abandoned.is_ok(),
-                "only a finished destroy removes the tenant"
-            ),
+            // Not found: the abandoned destroy got as far as removing the
+            // registry row (a statement already sent completes on the
+            // database even when its future is dropped before it reports).
+            Ok(_) | Err(StoreError::NotFound(_)) => {}
             Err(other) => panic!("after abandoning at {micros} µs: {other:?}"),
         }
         assert!(

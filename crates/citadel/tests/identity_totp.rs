@@ -258,6 +258,7 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
     )
     .await;
     body(r, StatusCode::OK).await;
+    // Replacing the factor in force needs the current password as well.
     let r = server
         .post(
             "/api/v1/me/totp/confirm",
@@ -265,7 +266,35 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
             &json!({"code": totp_code(&new_secret, now_secs())}),
         )
         .await;
+    expect_problem(r, StatusCode::BAD_REQUEST, "password_required").await;
+    let r = server
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&cookie),
+            &json!({"code": totp_code(&new_secret, now_secs()), "password": "Wrong-Passw0rd!"}),
+        )
+        .await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let r = server
+        .post(
+            "/api/v1/me/totp/confirm",
+            Some(&cookie),
+            &json!({"code": totp_code(&new_secret, now_secs()), "password": STRONG_PASSWORD}),
+        )
+        .await;
     body(r, StatusCode::OK).await;
+    let notes = body(
+        server.get("/api/v1/me/notifications", Some(&cookie)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let told = notes
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|n| n["kind"] == "totp_enrolled")
+        .count();
+    assert_eq!(told, 2, "each new authenticator is notified: {notes}");
     forget_used_steps(&server, &t.id, "zhangsan").await;
     let r = sign_in_with(
         &server,
@@ -310,13 +339,10 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
     .await;
     expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 
-    // Removing the factor takes the right password.
-    let r = remove_own_totp(&server, &cookie, "Wrong-Passw0rd!").await;
-    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    assert_eq!(me(&server, &cookie).await["user"]["totp_enabled"], true);
+    // While locked, even the session's own password checks are refused:
+    // a stolen session cannot go on guessing there.
     let r = remove_own_totp(&server, &cookie, STRONG_PASSWORD).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(me(&server, &cookie).await["user"]["totp_enabled"], false);
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     let user_id = me(&server, &cookie).await["user"]["id"]
         .as_str()
         .expect("id")
@@ -329,6 +355,14 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
         )
         .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // Removing the factor takes the right password.
+    let r = remove_own_totp(&server, &cookie, "Wrong-Passw0rd!").await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    assert_eq!(me(&server, &cookie).await["user"]["totp_enabled"], true);
+    let r = remove_own_totp(&server, &cookie, STRONG_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(&server, &cookie).await["user"]["totp_enabled"], false);
     let r = server.login(slug, "zhangsan", STRONG_PASSWORD).await;
     assert_eq!(body(r, StatusCode::OK).await["user"]["totp_enabled"], false);
     server.stop().await;

@@ -73,6 +73,7 @@ pub async fn logout(
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn change_password(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: TenantCaller,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -81,6 +82,7 @@ pub async fn change_password(
         &state,
         &scope,
         session,
+        &client,
         body.current_password.0,
         body.new_password.0,
     )

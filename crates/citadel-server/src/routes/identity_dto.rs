@@ -94,6 +94,10 @@ pub struct TotpEnrolmentView {
 pub struct ConfirmTotpRequest {
     /// The current six-digit code of the new authenticator.
     pub code: String,
+    /// The current password: required when it replaces an authenticator
+    /// already in force.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretInput>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -8,6 +8,7 @@ use citadel_core::{Action, DisplayName, EntryId, SessionId, TokenId};
 use citadel_store::Page;
 
 use crate::auth::TenantCaller;
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, path_id};
 use crate::routes::dto::Problem;
@@ -170,16 +171,26 @@ pub async fn begin_totp(
 }
 
 /// Confirms the enrolment with the app's current code; returns ten
-/// recovery codes, shown once.
+/// recovery codes, shown once. Replacing an authenticator already in force
+/// also needs the current password.
 #[utoipa::path(post, path = "/api/v1/me/totp/confirm", security(("tenant_session" = [])), tag = "me", request_body = ConfirmTotpRequest,
     responses((status = 200, body = RecoveryCodesView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: TenantCaller,
     ApiJson(body): ApiJson<ConfirmTotpRequest>,
 ) -> Result<Json<RecoveryCodesView>, ApiError> {
     let (scope, session) = caller.authorize(Action::ManageOwnCredentials)?;
-    let codes = credentials::confirm_totp(&state, &scope, session, &body.code).await?;
+    let codes = credentials::confirm_totp(
+        &state,
+        &scope,
+        session,
+        &client,
+        &body.code,
+        body.password.map(|p| p.0),
+    )
+    .await?;
     Ok(Json(RecoveryCodesView {
         recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))
@@ -191,11 +202,12 @@ pub async fn confirm_totp(
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn remove_totp(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: TenantCaller,
     ApiJson(body): ApiJson<PasswordConfirmation>,
 ) -> Result<StatusCode, ApiError> {
     let (scope, session) = caller.authorize(Action::ManageOwnCredentials)?;
-    credentials::remove_totp(&state, &scope, session, body.password.0).await?;
+    credentials::remove_totp(&state, &scope, session, &client, body.password.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,12 +217,14 @@ pub async fn remove_totp(
     responses((status = 200, body = RecoveryCodesView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn regenerate_recovery_codes(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: TenantCaller,
     ApiJson(body): ApiJson<PasswordConfirmation>,
 ) -> Result<Json<RecoveryCodesView>, ApiError> {
     let (scope, session) = caller.authorize(Action::ManageOwnCredentials)?;
     let codes =
-        credentials::regenerate_recovery_codes(&state, &scope, session, body.password.0).await?;
+        credentials::regenerate_recovery_codes(&state, &scope, session, &client, body.password.0)
+            .await?;
     Ok(Json(RecoveryCodesView {
         recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect(),
     }))

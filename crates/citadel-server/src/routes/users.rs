@@ -147,8 +147,9 @@ pub async fn unlock_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Sets a new one-time password (shown once), to be changed at the next
-/// sign-in; ends the user's sessions and lifts a lock.
+/// Sets a new one-time password (shown once) for another user, to be
+/// changed at the next sign-in; ends the user's sessions, revokes their
+/// access tokens and lifts a lock. Needs a signed-in session (not a token).
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", security(("tenant_session" = []), ("access_token" = [])), tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, body = OneTimePasswordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -158,7 +159,7 @@ pub async fn reset_password(
     caller: TenantCaller,
     Path(id): Path<String>,
 ) -> Result<Json<OneTimePasswordView>, ApiError> {
-    let (scope, session) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, session) = caller.authorize(Action::ResetUserCredentials)?;
     let id = path_id("id", &id, UserId::parse)?;
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
     let password = accounts::reset_password(&state, &ctx, id).await?;
@@ -167,7 +168,8 @@ pub async fn reset_password(
     }))
 }
 
-/// Removes a user's second factor (a lost phone); they enrol again.
+/// Removes another user's second factor (a lost phone); they enrol again.
+/// Needs a signed-in session (not a token).
 #[utoipa::path(delete, path = "/api/v1/users/{id}/totp", security(("tenant_session" = []), ("access_token" = [])), tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -177,7 +179,7 @@ pub async fn reset_totp(
     caller: TenantCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (scope, session) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, session) = caller.authorize(Action::ResetUserCredentials)?;
     let id = path_id("id", &id, UserId::parse)?;
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
     accounts::reset_totp(&ctx, id).await?;

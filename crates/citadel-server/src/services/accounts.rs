@@ -58,6 +58,21 @@ impl<'a> AdminContext<'a> {
     }
 }
 
+/// Admins reset other people's credentials; their own go through the
+/// endpoints under `/api/v1/me` and `/api/v1/auth`, which ask for the
+/// current password.
+fn refuse_self(ctx: &AdminContext<'_>, id: UserId) -> Result<(), ApiError> {
+    if id == ctx.admin {
+        return Err(ApiError::Refused {
+            code: "use_own_endpoint",
+            detail: "to change your own password or authenticator use POST /api/v1/auth/password \
+                     or /api/v1/me/totp, which ask for your current password"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// A new account and its one-time password, shown once.
 pub struct CreatedUser {
     pub user: UserRecord,
@@ -158,30 +173,28 @@ pub async fn unlock_user(ctx: &AdminContext<'_>, id: UserId) -> Result<(), ApiEr
     ctx.event("user_unlocked", Some(id), json!({})).await
 }
 
-/// Gives the user a new one-time password (shown once) that must be
-/// changed at the next sign-in; ends all their sessions.
+/// Gives another user a new one-time password (shown once) that must be
+/// changed at the next sign-in; ends all their sessions and revokes their
+/// access tokens.
 pub async fn reset_password(
     state: &AppState,
     ctx: &AdminContext<'_>,
     id: UserId,
 ) -> Result<SecretString, ApiError> {
+    refuse_self(ctx, id)?;
     let one_time_password = generate_one_time_password();
     let hash = state
         .passwords()
         .hash(SecretString::new(one_time_password.expose().to_owned()))
         .await?;
-    let keep = if id == ctx.admin {
-        ctx.session.session_hash().map(|h| &h[..])
-    } else {
-        None
-    };
-    ctx.db.set_password(id, &hash, true, keep).await?;
+    ctx.db.set_password(id, &hash, true, None).await?;
     ctx.event("password_reset", Some(id), json!({})).await?;
     Ok(one_time_password)
 }
 
 /// Removes a user's second factor (a lost phone); they enrol again.
 pub async fn reset_totp(ctx: &AdminContext<'_>, id: UserId) -> Result<(), ApiError> {
+    refuse_self(ctx, id)?;
     ctx.db.remove_totp(id).await?;
     ctx.event("totp_removed", Some(id), json!({})).await
 }

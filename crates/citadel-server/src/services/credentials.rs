@@ -7,10 +7,13 @@ use citadel_core::{
 };
 use citadel_crypto::token::{generate_token, token_hash};
 use citadel_crypto::{SecretString, totp};
-use citadel_store::{AccessTokenRecord, TenantDb, TenantRecord, UserRecord, now_millis};
+use citadel_store::{
+    AccessTokenRecord, ClientInfo, TenantDb, TenantRecord, UserRecord, now_millis,
+};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::services::login::{begin_attempt, count_failure};
 use crate::services::sessions::{ACCESS_TOKEN_PREFIX, TenantSession};
 use crate::state::AppState;
 
@@ -24,21 +27,38 @@ async fn own_user(db: &TenantDb, user: UserId) -> Result<UserRecord, ApiError> {
 }
 
 /// Checks the current password of a signed-in user before a sensitive
-/// change (a wrong one is a 401 like a failed sign-in).
+/// change. It is a sign-in in all but name: throttled per address, refused
+/// while the account is locked, counted towards the lockout when wrong,
+/// and logged, so a stolen session cannot guess the password at leisure.
 async fn reauthenticate(
     state: &AppState,
+    db: &TenantDb,
     user: &UserRecord,
     current: SecretString,
+    client: &ClientInfo,
 ) -> Result<(), ApiError> {
+    let now = now_millis();
+    begin_attempt(state, "reauthentication", client.ip, now)?;
+    let auth = db.auth();
+    let login = user.login.as_str();
+    if auth.is_locked(user.id, now).await? {
+        auth.record_attempt(client, login, Some(user.id), "reauth_locked")
+            .await?;
+        return Err(ApiError::InvalidCredentials);
+    }
     if state
         .passwords()
         .verify(current, Some(user.password_hash.clone()))
         .await?
     {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidCredentials)
+        state.forgive_login_failure(client.ip);
+        return Ok(());
     }
+    auth.record_attempt(client, login, Some(user.id), "reauth_wrong_password")
+        .await?;
+    let policy = auth.security_policy().await?;
+    count_failure(&auth, user, &policy, client, now).await?;
+    Err(ApiError::InvalidCredentials)
 }
 
 /// Refuses a new password that breaks the policy or repeats one of the
@@ -76,12 +96,13 @@ pub async fn change_password(
     state: &AppState,
     scope: &TenantScope,
     session: &TenantSession,
+    client: &ClientInfo,
     current: SecretString,
     new: SecretString,
 ) -> Result<(), ApiError> {
     let db = state.store().tenant(scope).await?;
     let user = own_user(&db, session.user).await?;
-    reauthenticate(state, &user, current).await?;
+    reauthenticate(state, &db, &user, current, client).await?;
     let policy = db.security_policy().await?;
     check_new_password(state, &db, &user, &policy, &new).await?;
     let hash = state.passwords().hash(new).await?;
@@ -93,7 +114,12 @@ pub async fn change_password(
     )
     .await?;
     db.auth()
-        .security_event("password_changed", Some(user.id), None, &json!({}))
+        .security_event(
+            "password_changed",
+            Some(user.id),
+            Some(client.ip),
+            &json!({}),
+        )
         .await?;
     Ok(())
 }
@@ -187,20 +213,33 @@ fn new_recovery_codes() -> (Vec<SecretString>, Vec<[u8; 32]>) {
 }
 
 /// Confirms enrolment with a current code from the new seed; returns the
-/// recovery codes, shown once.
+/// recovery codes, shown once. Replacing a factor already in force is a
+/// credential change like any other and needs the current password: a
+/// session alone must not swap in someone else's authenticator.
 pub async fn confirm_totp(
     state: &AppState,
     scope: &TenantScope,
     session: &TenantSession,
+    client: &ClientInfo,
     code: &str,
+    password: Option<SecretString>,
 ) -> Result<Vec<SecretString>, ApiError> {
     let db = state.store().tenant(scope).await?;
-    let secret = db
+    let (secret, sealed) = db
         .pending_totp(session.user)
         .await?
         .ok_or(ApiError::Conflict(
             "no enrolment is pending: start one with POST /api/v1/me/totp".into(),
         ))?;
+    let user = own_user(&db, session.user).await?;
+    if user.totp_enabled {
+        let password = password.ok_or(ApiError::BadRequest {
+            code: "password_required",
+            detail: "password: replacing an authenticator needs the current password".into(),
+            field: Some("password"),
+        })?;
+        reauthenticate(state, &db, &user, password, client).await?;
+    }
     let unix_seconds = u64::try_from(now_millis() / 1000).unwrap_or(0);
     let step = totp::verify(&secret, code.trim(), unix_seconds).ok_or(ApiError::BadRequest {
         code: "invalid_code",
@@ -208,11 +247,50 @@ pub async fn confirm_totp(
         field: Some("code"),
     })?;
     let (codes, hashes) = new_recovery_codes();
-    db.confirm_totp(session.user, step, &hashes).await?;
-    db.auth()
-        .security_event("totp_enrolled", Some(session.user), None, &json!({}))
-        .await?;
+    db.confirm_totp(user.id, &sealed, step, &hashes)
+        .await
+        .map_err(|e| match e {
+            citadel_store::StoreError::NotFound(_) => ApiError::Conflict(
+                "the enrolment was restarted meanwhile: confirm the newest one".into(),
+            ),
+            other => other.into(),
+        })?;
+    tell(
+        &db,
+        &user,
+        client,
+        "totp_enrolled",
+        json!({ "replaced": user.totp_enabled }),
+        "A new authenticator was set up",
+    )
+    .await?;
     Ok(codes)
+}
+
+/// A change to the user's second factor: a security event, and a
+/// notification so that the owner learns of a change they did not make.
+async fn tell(
+    db: &TenantDb,
+    user: &UserRecord,
+    client: &ClientInfo,
+    kind: &str,
+    detail: serde_json::Value,
+    title: &str,
+) -> Result<(), ApiError> {
+    let auth = db.auth();
+    auth.security_event(kind, Some(user.id), Some(client.ip), &detail)
+        .await?;
+    auth.notify(
+        user.id,
+        kind,
+        title,
+        &format!(
+            "{title} from {}. If it was not you, tell your administrator at once.",
+            client.ip
+        ),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Removes the second factor, after the current password. Refused while
@@ -221,11 +299,12 @@ pub async fn remove_totp(
     state: &AppState,
     scope: &TenantScope,
     session: &TenantSession,
+    client: &ClientInfo,
     current: SecretString,
 ) -> Result<(), ApiError> {
     let db = state.store().tenant(scope).await?;
     let user = own_user(&db, session.user).await?;
-    reauthenticate(state, &user, current).await?;
+    reauthenticate(state, &db, &user, current, client).await?;
     if db
         .security_policy()
         .await?
@@ -240,15 +319,15 @@ pub async fn remove_totp(
         });
     }
     db.remove_totp(user.id).await?;
-    db.auth()
-        .security_event(
-            "totp_removed",
-            Some(user.id),
-            None,
-            &json!({ "by": "self" }),
-        )
-        .await?;
-    Ok(())
+    tell(
+        &db,
+        &user,
+        client,
+        "totp_removed",
+        json!({ "by": "self" }),
+        "Two-factor sign-in was turned off",
+    )
+    .await
 }
 
 /// New recovery codes (the old ones stop working), after the current
@@ -257,11 +336,12 @@ pub async fn regenerate_recovery_codes(
     state: &AppState,
     scope: &TenantScope,
     session: &TenantSession,
+    client: &ClientInfo,
     current: SecretString,
 ) -> Result<Vec<SecretString>, ApiError> {
     let db = state.store().tenant(scope).await?;
     let user = own_user(&db, session.user).await?;
-    reauthenticate(state, &user, current).await?;
+    reauthenticate(state, &db, &user, current, client).await?;
     if !user.totp_enabled {
         return Err(ApiError::Conflict(
             "recovery codes belong to a second factor: enrol one first".into(),

@@ -47,10 +47,13 @@ pub async fn tenant_login(
     let now = now_millis();
     begin_attempt(state, "tenant", client.ip, now)?;
     let outcome = sign_in(state, client, input, now).await;
-    if !matches!(
-        outcome,
-        Err(ApiError::InvalidCredentials | ApiError::InvalidSecondFactor)
-    ) {
+    // Wrong credentials, and attempts from a banned network, keep counting.
+    let failed = match &outcome {
+        Err(ApiError::InvalidCredentials | ApiError::InvalidSecondFactor) => true,
+        Err(ApiError::Refused { code, .. }) => *code == "ip_banned",
+        _ => false,
+    };
+    if !failed {
         state.forgive_login_failure(client.ip);
     }
     let label = match &outcome {
@@ -188,7 +191,13 @@ async fn sign_in(
         }
         SecondFactor::NotEnrolled | SecondFactor::Code => {}
     }
-    db.clear_failures(user.id).await?;
+    // The lock read above may be older than this attempt's hashing: a
+    // lock set by concurrent failures meanwhile still holds.
+    if !db.admit(user.id, now).await? {
+        db.record_attempt(client, &login, Some(user.id), "locked")
+            .await?;
+        return Err(ApiError::InvalidCredentials);
+    }
     if let Some(password) = rehash {
         let new_hash = state.passwords().hash(password).await?;
         db.upgrade_password_hash(user.id, &user.password_hash, &new_hash)
@@ -216,7 +225,7 @@ async fn sign_in(
 
 /// Counts a failed password or code; on reaching the threshold the account
 /// locks, which is a security event the user is told about.
-async fn count_failure(
+pub(crate) async fn count_failure(
     db: &TenantAuthDb,
     user: &UserRecord,
     policy: &SecurityPolicy,

@@ -337,8 +337,24 @@ impl TenantDb {
         Ok(())
     }
 
-    pub async fn pending_totp(&self, user: UserId) -> Result<Option<SecretBytes>, StoreError> {
-        self.sealed_totp(user, "totp_pending").await
+    /// The seed awaiting confirmation, opened, with its sealed form (which
+    /// confirmation names, so a newer enrolment is never confirmed by a
+    /// code checked against this one).
+    pub async fn pending_totp(
+        &self,
+        user: UserId,
+    ) -> Result<Option<(SecretBytes, Vec<u8>)>, StoreError> {
+        let sealed: Option<Option<Vec<u8>>> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
+                .bind(user.to_string())
+                .fetch_optional(p)
+                .await?
+        });
+        let Some(sealed) = sealed.flatten() else {
+            return Ok(None);
+        };
+        let opened = self.key.open(&totp_aad(self, user), &sealed)?;
+        Ok(Some((SecretBytes::new(opened.to_vec()), sealed)))
     }
 
     /// Makes the pending seed the user's second factor, accepting `step`
@@ -347,6 +363,7 @@ impl TenantDb {
     pub async fn confirm_totp(
         &self,
         user: UserId,
+        pending_sealed: &[u8],
         step: u64,
         recovery_code_hashes: &[[u8; 32]],
     ) -> Result<(), StoreError> {
@@ -355,10 +372,11 @@ impl TenantDb {
             let mut tx = p.begin().await?;
             let moved = sqlx::query(
                 "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $1 \
-                 WHERE id = $2 AND totp_pending IS NOT NULL",
+                 WHERE id = $2 AND totp_pending = $3",
             )
             .bind(step)
             .bind(user.to_string())
+            .bind(pending_sealed)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -6,7 +6,7 @@ use citadel_core::{DepartmentId, DisplayName};
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, on_pool};
 use crate::records::DepartmentRecord;
 use crate::tenant_db::TenantDb;
 
@@ -153,7 +153,7 @@ impl TenantDb {
     /// Deletes an empty department (no members, no sub-departments).
     pub async fn delete_department(&self, id: DepartmentId) -> Result<(), StoreError> {
         on_pool!(&self.pool, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let in_use: i64 = sqlx::query_scalar(
                 "SELECT (SELECT COUNT(*) FROM users WHERE department_id = $1) + \
                         (SELECT COUNT(*) FROM departments WHERE parent_id = $1)",

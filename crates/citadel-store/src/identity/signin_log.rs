@@ -8,7 +8,7 @@ use citadel_core::{EntryId, IpPrefix, SecurityPolicy, UserId};
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, on_pool};
 use crate::identity::credentials::clip_user_agent;
 use crate::identity::{conflict_on_unique, page_bounds};
 use crate::records::{ClientInfo, IpBan, LoginAttempt, Notification, Page, SecurityEvent};
@@ -101,7 +101,7 @@ impl TenantAuthDb {
         let now = now_millis();
         let prefix = prefix.to_string();
         on_pool!(&self.0.pool, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let known: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM usual_networks WHERE user_id = $1")
                     .bind(user.to_string())

@@ -158,19 +158,34 @@ impl TenantAuthDb {
         Ok(row.and_then(|(locked, failed)| locked.filter(|_| failed == 0)))
     }
 
-    /// A successful sign-in clears the failure count and an expired lock.
-    pub async fn clear_failures(&self, user: UserId) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+    /// Admits a sign-in whose credentials were right: clears the failure
+    /// count, unless the account is locked at `now` — a lock set by
+    /// concurrent failures while this attempt's password was being hashed
+    /// still holds. Returns whether the sign-in may go on.
+    pub async fn admit(&self, user: UserId, now: i64) -> Result<bool, StoreError> {
+        let admitted = on_pool!(&self.0.pool, |p| {
             sqlx::query(
                 "UPDATE users SET failed_logins = 0, locked_until = NULL \
-                 WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+                 WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)",
             )
             .bind(user.to_string())
+            .bind(now)
             .execute(p)
             .await?
             .rows_affected()
         });
-        Ok(())
+        Ok(admitted == 1)
+    }
+
+    /// Whether the account is locked at `now`, read afresh.
+    pub async fn is_locked(&self, user: UserId, now: i64) -> Result<bool, StoreError> {
+        let until: Option<Option<i64>> = on_pool!(&self.0.pool, |p| {
+            sqlx::query_scalar("SELECT locked_until FROM users WHERE id = $1")
+                .bind(user.to_string())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(until.flatten().is_some_and(|u| u > now))
     }
 
     /// Replaces a hash with one of today's parameters for the same
@@ -303,7 +318,8 @@ impl TenantDb {
     /// 24), restarts its age and, in the same transaction, ends every
     /// session of the user but `keep_session`. `forced` marks a one-time
     /// password set by an admin, which must be changed at the next sign-in;
-    /// an admin reset also clears a lock.
+    /// an admin reset also clears a lock and revokes the user's access
+    /// tokens.
     pub async fn set_password(
         &self,
         user: UserId,
@@ -353,6 +369,14 @@ impl TenantDb {
                 .bind(keep_session.unwrap_or_default())
                 .execute(&mut *tx)
                 .await?;
+            if forced {
+                // An admin reset answers a compromise: the user's scripts
+                // get new tokens once they have a new password.
+                sqlx::query("DELETE FROM access_tokens WHERE user_id = $1")
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok(())
         })
