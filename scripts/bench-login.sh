@@ -71,4 +71,6 @@ say "/healthz at concurrency 4, alone: requests/s $(summary "${hz_rps[@]}"); p50
 say "/healthz at concurrency 4 while the sign-in load runs: p50 ms $(summary "${mix_hz_p50[@]}"); p99 ms $(summary "${mix_hz_p99[@]}")"
 say "  sign-ins meanwhile: sign-ins/s $(summary "${mix_li_rps[@]}"); p99 ms $(summary "${mix_li_p99[@]}")"
 say "RSS after the runs: $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") KiB"
-say "sessions created: $(curl -sk "$base/metrics" | awk '/^citadel_logins_total\{.*success/ {print $2}')"
+say "sign-in responses by status (all runs, from /metrics):"
+curl -sk "$base/metrics" | grep '^citadel_http_requests_total' | grep 'route="/api/v1/auth/login"' | tee -a "$out"
+grep -iE 'error|warn' "$work/serve.log" | sort | uniq -c | sort -rn | head -5 | tee -a "$out" || true
