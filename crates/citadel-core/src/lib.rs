@@ -5,6 +5,7 @@
 //! string, and every operation is decided by [`authz::authorize`].
 
 pub mod authz;
+pub mod department;
 pub mod error;
 pub mod identity;
 pub mod ids;

@@ -43,12 +43,24 @@ pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+
+    /// A transaction whose decision rests on many rows it read (a tree):
+    /// SQLite's single writer already serialises it; PostgreSQL runs it
+    /// SERIALIZABLE, so a concurrent change to what it read fails it.
+    async fn begin_serializable(&self)
+    -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
 }
 
 impl BeginWrite for SqlitePool {
     type Db = sqlx::Sqlite;
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn begin_serializable(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
 }
@@ -58,6 +70,12 @@ impl BeginWrite for PgPool {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
+    }
+
+    async fn begin_serializable(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE").await
     }
 }
 

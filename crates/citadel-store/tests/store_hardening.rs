@@ -227,3 +227,69 @@ async fn a_database_with_an_open_public_schema_is_refused() {
     assert!(err.to_string().contains("CREATE on schema public"), "{err}");
     db.drop_now().await;
 }
+
+/// Two admins moving A under B and B under A at the same moment: at most
+/// one move wins, and the tree never holds a cycle.
+async fn concurrent_moves_never_make_a_cycle(config: StoreConfig) {
+    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+        .await
+        .expect("open");
+    let t = store
+        .create_tenant(
+            &platform(),
+            &slug("movers"),
+            CryptoSuite::Intl,
+            &admin("a@movers.cn"),
+        )
+        .await
+        .expect("create");
+    let db = store
+        .tenant(&common::scope(t.tenant.id))
+        .await
+        .expect("open tenant");
+    for round in 0..5 {
+        let name = |s: &str| citadel_core::DisplayName::parse(s).expect("name");
+        let a = db
+            .create_department(&name(&format!("a{round}")), None)
+            .await
+            .expect("a");
+        let b = db
+            .create_department(&name(&format!("b{round}")), None)
+            .await
+            .expect("b");
+        let (first, second) = tokio::join!(
+            db.update_department(a.id, None, Some(Some(b.id))),
+            db.update_department(b.id, None, Some(Some(a.id))),
+        );
+        for result in [&first, &second] {
+            assert!(
+                matches!(result, Ok(()) | Err(StoreError::Conflict(_))),
+                "{result:?}"
+            );
+        }
+        assert!(first.is_err() || second.is_err(), "both moves won");
+        let parents: Vec<_> = db
+            .list_departments()
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|d| d.id == a.id || d.id == b.id)
+            .map(|d| d.parent)
+            .collect();
+        assert!(parents.contains(&None), "one of them stays a root");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_department_moves_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    concurrent_moves_never_make_a_cycle(sqlite_config(&dir)).await;
+}
+
+#[tokio::test]
+async fn concurrent_department_moves_on_postgres() {
+    let db = citadel_testkit::TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    concurrent_moves_never_make_a_cycle(postgres_config(&dir, &db)).await;
+    db.drop_now().await;
+}

@@ -1,7 +1,10 @@
-//! The department tree. Moves that would make a department its own
-//! ancestor are refused; a department with members or sub-departments
-//! cannot be deleted.
+//! The department tree. Creations and moves are decided by
+//! `citadel_core::department` (no cycles, at most 32 levels) on the whole
+//! tree read inside the transaction that writes, so two concurrent moves
+//! cannot build a cycle between them. A department with members or
+//! sub-departments cannot be deleted.
 
+use citadel_core::department::{DepartmentTree, TreeError};
 use citadel_core::{DepartmentId, DisplayName};
 use sqlx::Row;
 
@@ -10,17 +13,47 @@ use crate::db::{BeginWrite, now_millis, on_pool};
 use crate::records::DepartmentRecord;
 use crate::tenant_db::TenantDb;
 
-/// Deeper trees are refused: it bounds the ancestor walk and no real
-/// organisation needs more.
-pub const MAX_DEPTH: usize = 32;
-
-fn parent_missing(e: sqlx::Error) -> StoreError {
+fn tree_error(e: TreeError) -> StoreError {
     match e {
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            StoreError::NotFound("parent department")
+        TreeError::UnknownParent => StoreError::NotFound("parent department"),
+        TreeError::Cycle => StoreError::Conflict(
+            "a department cannot be moved under itself or its own sub-department".into(),
+        ),
+        TreeError::TooDeep => StoreError::Conflict(format!(
+            "the department tree would be deeper than {} levels",
+            citadel_core::department::MAX_DEPTH
+        )),
+    }
+}
+
+/// A concurrent change to the tree made PostgreSQL give up a serializable
+/// transaction: the caller may simply try again.
+fn tree_changed(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("40001") => {
+            StoreError::Conflict("the department tree changed meanwhile; try again".into())
         }
         other => other.into(),
     }
+}
+
+/// Reads every (id, parent) link inside transaction `$tx`.
+macro_rules! read_tree {
+    ($tx:expr) => {{
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, parent_id FROM departments")
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(tree_changed)?;
+        let mut links = Vec::with_capacity(rows.len());
+        for (id, parent) in rows {
+            links.push((
+                DepartmentId::parse(&id)?,
+                parent.map(|p| DepartmentId::parse(&p)).transpose()?,
+            ));
+        }
+        DepartmentTree::new(links)
+    }};
 }
 
 impl TenantDb {
@@ -45,51 +78,11 @@ impl TenantDb {
         })
     }
 
-    async fn parent_of(
-        &self,
-        id: DepartmentId,
-    ) -> Result<Option<Option<DepartmentId>>, StoreError> {
-        let row: Option<Option<String>> = on_pool!(&self.pool, |p| {
-            sqlx::query_scalar("SELECT parent_id FROM departments WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(p)
-                .await?
-        });
-        row.map(|parent| parent.map(|p| DepartmentId::parse(&p)).transpose())
-            .transpose()
-            .map_err(Into::into)
-    }
-
-    /// The chain from `start` up to the root, `start` first; refuses a
-    /// chain deeper than [`MAX_DEPTH`].
-    async fn ancestors(&self, start: DepartmentId) -> Result<Vec<DepartmentId>, StoreError> {
-        let mut chain = vec![start];
-        let mut current = start;
-        loop {
-            match self.parent_of(current).await? {
-                None => return Err(StoreError::NotFound("parent department")),
-                Some(None) => return Ok(chain),
-                Some(Some(parent)) => {
-                    if chain.len() >= MAX_DEPTH || chain.contains(&parent) {
-                        return Err(StoreError::Conflict(
-                            "the department tree would be too deep".into(),
-                        ));
-                    }
-                    chain.push(parent);
-                    current = parent;
-                }
-            }
-        }
-    }
-
     pub async fn create_department(
         &self,
         name: &DisplayName,
         parent: Option<DepartmentId>,
     ) -> Result<DepartmentRecord, StoreError> {
-        if let Some(parent) = parent {
-            self.ancestors(parent).await?;
-        }
         let record = DepartmentRecord {
             id: DepartmentId::generate(),
             name: name.clone(),
@@ -97,6 +90,8 @@ impl TenantDb {
             created_at: now_millis(),
         };
         on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_serializable().await?;
+            read_tree!(tx).check_new(parent).map_err(tree_error)?;
             sqlx::query(
                 "INSERT INTO departments (id, name, parent_id, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $4)",
@@ -105,33 +100,33 @@ impl TenantDb {
             .bind(record.name.as_str())
             .bind(record.parent.map(|p| p.to_string()))
             .bind(record.created_at)
-            .execute(p)
+            .execute(&mut *tx)
             .await
-            .map_err(parent_missing)?
-            .rows_affected()
-        });
+            .map_err(tree_changed)?;
+            tx.commit().await.map_err(tree_changed)?;
+            Ok::<_, StoreError>(())
+        })?;
         Ok(record)
     }
 
-    /// Renames and/or moves a department. A move under itself or one of its
-    /// descendants is refused with a conflict.
+    /// Renames and/or moves a department (with its subtree). A move under
+    /// itself or one of its descendants, or one that would make the tree
+    /// too deep, is refused with a conflict.
     pub async fn update_department(
         &self,
         id: DepartmentId,
         name: Option<&DisplayName>,
         parent: Option<Option<DepartmentId>>,
     ) -> Result<(), StoreError> {
-        if self.parent_of(id).await?.is_none() {
-            return Err(StoreError::NotFound("department"));
-        }
-        if let Some(Some(new_parent)) = parent
-            && self.ancestors(new_parent).await?.contains(&id)
-        {
-            return Err(StoreError::Conflict(
-                "a department cannot be moved under itself or its own sub-department".into(),
-            ));
-        }
         on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_serializable().await?;
+            let tree = read_tree!(tx);
+            if !tree.contains(id) {
+                return Err(StoreError::NotFound("department"));
+            }
+            if let Some(new_parent) = parent {
+                tree.check_move(id, new_parent).map_err(tree_error)?;
+            }
             sqlx::query(
                 "UPDATE departments SET name = COALESCE($1, name), \
                    parent_id = CASE WHEN $2 THEN $3 ELSE parent_id END, updated_at = $4 \
@@ -142,12 +137,12 @@ impl TenantDb {
             .bind(parent.flatten().map(|p| p.to_string()))
             .bind(now_millis())
             .bind(id.to_string())
-            .execute(p)
+            .execute(&mut *tx)
             .await
-            .map_err(parent_missing)?
-            .rows_affected()
-        });
-        Ok(())
+            .map_err(tree_changed)?;
+            tx.commit().await.map_err(tree_changed)?;
+            Ok(())
+        })
     }
 
     /// Deletes an empty department (no members, no sub-departments).
