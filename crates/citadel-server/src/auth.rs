@@ -12,6 +12,7 @@ use citadel_core::{
 
 use citadel_crypto::token::{csrf_token, hashes_equal};
 
+use crate::client::peer_ip;
 use crate::error::ApiError;
 use crate::services::sessions::{self, Proof, TenantSession};
 use crate::state::AppState;
@@ -118,10 +119,11 @@ impl FromRequestParts<AppState> for TenantCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let ip = peer_ip(parts);
         let session = if let Some(token) = bearer(parts)? {
-            sessions::authenticate_access_token(state, token).await?
+            sessions::authenticate_access_token(state, token, ip).await?
         } else if let Some(value) = cookie(&parts.headers, TENANT_COOKIE) {
-            let session = sessions::authenticate_tenant(state, value).await?;
+            let session = sessions::authenticate_tenant(state, value, ip).await?;
             if let Some(Proof::Session { csrf_token, .. }) = session.as_ref().map(|s| &s.proof) {
                 check_csrf(parts, csrf_token)?;
             }

@@ -336,6 +336,10 @@ async fn banned_network(backend: Backend) {
     let slug = "signin-bans";
     let (_, admin) = tenant(&server, slug).await;
     user(&server, slug, &admin, "gina").await;
+    // A session opened from the network before it is banned.
+    let banned = client_at(&server, "127.4.0.9");
+    let r = login_via(&banned, &server, slug, "gina", STRONG_PASSWORD).await;
+    let earlier = cookie_from(&r, "citadel_session").expect("session from 127.4.0.9");
     let r = server
         .post(
             "/api/v1/ip-bans",
@@ -348,7 +352,19 @@ async fn banned_network(backend: Backend) {
     assert_eq!(ban["prefix"], "127.4.0.0/16");
     let ban_id = ban["id"].as_str().expect("ban id");
 
-    let banned = client_at(&server, "127.4.0.9");
+    // The ban stops that session's use from the banned network at once
+    // (not from elsewhere: a cookie is not tied to an address).
+    let r = banned
+        .get(server.url("/api/v1/me"))
+        .header("cookie", &earlier)
+        .send()
+        .await
+        .expect("request");
+    expect_problem(r, StatusCode::FORBIDDEN, "ip_banned").await;
+    assert_eq!(
+        server.get("/api/v1/me", Some(&earlier)).await.status(),
+        StatusCode::OK
+    );
     let r = login_via(&banned, &server, slug, "gina", STRONG_PASSWORD).await;
     assert!(cookie_from(&r, "citadel_session").is_none());
     expect_problem(r, StatusCode::FORBIDDEN, "ip_banned").await;

@@ -17,7 +17,7 @@ use citadel_store::{ClientInfo, TenantAuthDb, TenantRecord, UserRecord, now_mill
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::services::sessions::pending_for;
+use crate::services::sessions::{ip_banned, pending_for};
 use crate::state::AppState;
 
 /// What a sign-in presents.
@@ -118,10 +118,7 @@ async fn sign_in(
     let db = state.store().tenant_auth(&scope).await?;
     if db.ban_covering(client.ip, now).await?.is_some() {
         db.record_attempt(client, &login, None, "ip_banned").await?;
-        return Err(ApiError::Refused {
-            code: "ip_banned",
-            detail: "sign-in from this network is blocked by the tenant's administrators".into(),
-        });
+        return Err(ip_banned());
     }
     let policy = db.security_policy().await?;
     let user = db.find_user_by_login(&login_name).await?;

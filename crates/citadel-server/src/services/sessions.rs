@@ -1,6 +1,8 @@
 //! Signing in and out, for tenant users and platform operators, and turning
 //! a presented session back into a principal.
 
+use std::net::IpAddr;
+
 use citadel_core::session::{SessionPolicy, TOUCH_INTERVAL_MS};
 use citadel_core::{
     Action, Credential, LoginName, OperatorId, Pending, Principal, Resource, SecurityPolicy,
@@ -44,6 +46,14 @@ impl TenantSession {
     }
 }
 
+/// The answer to any request from a network the tenant banned.
+pub fn ip_banned() -> ApiError {
+    ApiError::Refused {
+        code: "ip_banned",
+        detail: "access from this network is blocked by the tenant's administrators".into(),
+    }
+}
+
 /// Personal access tokens name their tenant: `citadel_pat_<tenant>_<secret>`.
 pub const ACCESS_TOKEN_PREFIX: &str = "citadel_pat_";
 
@@ -71,10 +81,13 @@ pub fn pending_for(user: &UserRecord, policy: &SecurityPolicy, now: i64) -> Pend
     }
 }
 
-/// The tenant's sign-in database, if the tenant exists and is active.
+/// The tenant's sign-in database, if the tenant exists and is active. A
+/// network the tenant banned is refused here, for sessions and tokens
+/// alike: a ban stops what a stolen credential could still do from there.
 async fn auth_db(
     state: &AppState,
     tenant_id: TenantId,
+    ip: IpAddr,
 ) -> Result<Option<(TenantRecord, TenantAuthDb)>, ApiError> {
     let Some(tenant) = state.store().find_tenant(tenant_id).await? else {
         return Ok(None);
@@ -89,7 +102,12 @@ async fn auth_db(
         return Ok(None);
     };
     match state.store().tenant_auth(&scope).await {
-        Ok(db) => Ok(Some((tenant, db))),
+        Ok(db) => {
+            if db.ban_covering(ip, now_millis()).await?.is_some() {
+                return Err(ip_banned());
+            }
+            Ok(Some((tenant, db)))
+        }
         // Being destroyed (or just gone): the session no longer exists.
         Err(citadel_store::StoreError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
@@ -124,11 +142,12 @@ async fn principal_of(
 pub async fn authenticate_tenant(
     state: &AppState,
     cookie: &str,
+    ip: IpAddr,
 ) -> Result<Option<TenantSession>, ApiError> {
     let Some((tenant_id, token)) = split_tenant_cookie(cookie) else {
         return Ok(None);
     };
-    let Some((tenant, db)) = auth_db(state, tenant_id).await? else {
+    let Some((tenant, db)) = auth_db(state, tenant_id, ip).await? else {
         return Ok(None);
     };
     let hash = token_hash(token);
@@ -163,11 +182,12 @@ pub async fn authenticate_tenant(
 pub async fn authenticate_access_token(
     state: &AppState,
     presented: &str,
+    ip: IpAddr,
 ) -> Result<Option<TenantSession>, ApiError> {
     let Some((tenant_id, token)) = split_access_token(presented) else {
         return Ok(None);
     };
-    let Some((tenant, db)) = auth_db(state, tenant_id).await? else {
+    let Some((tenant, db)) = auth_db(state, tenant_id, ip).await? else {
         return Ok(None);
     };
     let Some(record) = db.find_access_token(&token_hash(token)).await? else {
