@@ -83,9 +83,12 @@ pub enum Action {
     /// Manage the tenant's users, departments, IP bans and security
     /// policy; read its sign-in history and security events (tenant admins).
     ManageIdentity,
-    /// Reset another user's password or second factor (tenant admins, in a
-    /// signed-in session: a leaked access token must not mint credentials).
-    ResetUserCredentials,
+    /// Issue or change what lets someone in: create users (each gets a
+    /// one-time password), grant or remove admin rights, enable or disable
+    /// accounts, reset other users' passwords and second factors. Tenant
+    /// admins, in a signed-in session: a leaked access token must not be
+    /// able to mint a sign-in.
+    AdministerCredentials,
 }
 
 /// What the action is applied to.
@@ -243,7 +246,7 @@ pub fn authorize(
             | Action::ChangeOwnPassword
             | Action::ManageOwnCredentials
             | Action::ManageIdentity
-            | Action::ResetUserCredentials,
+            | Action::AdministerCredentials,
             Resource::Tenant { id, status },
         ) => match principal {
             Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),
@@ -251,12 +254,12 @@ pub fn authorize(
                 Err(Denied::TenantSuspended)
             }
             Principal::TenantUser { admin, via, .. } => match action {
-                Action::ManageIdentity | Action::ResetUserCredentials if !admin => {
+                Action::ManageIdentity | Action::AdministerCredentials if !admin => {
                     Err(Denied::Forbidden)
                 }
                 Action::ChangeOwnPassword
                 | Action::ManageOwnCredentials
-                | Action::ResetUserCredentials
+                | Action::AdministerCredentials
                     if *via == Credential::AccessToken =>
                 {
                     Err(Denied::SessionRequired)
@@ -481,7 +484,7 @@ mod tests {
         let a = TenantId::generate();
         let member = tenant_user(a, false, Pending::Nothing, Credential::Session);
         let admin = tenant_user(a, true, Pending::Nothing, Credential::Session);
-        for action in [Action::ManageIdentity, Action::ResetUserCredentials] {
+        for action in [Action::ManageIdentity, Action::AdministerCredentials] {
             assert_eq!(
                 authorize(&member, action, active(a)),
                 Err(Denied::Forbidden)
@@ -503,7 +506,7 @@ mod tests {
         for action in [
             Action::ManageOwnCredentials,
             Action::ChangeOwnPassword,
-            Action::ResetUserCredentials,
+            Action::AdministerCredentials,
         ] {
             assert_eq!(
                 authorize(&script, action, active(a)),

@@ -109,7 +109,7 @@ fn verify(password: &SecretString, phc: &str) -> Option<bool> {
     let params = Params::try_from(&hash).ok()?;
     let salt = hash.salt.as_ref()?;
     let expected = hash.hash.as_ref()?;
-    let filler = filler_passes(&params);
+    let padding = filler(&params);
     let argon = Argon2::new(Algorithm::Argon2id, version, params);
     let mut out = Zeroizing::new(vec![0u8; expected.len()]);
     compute(
@@ -119,33 +119,44 @@ fn verify(password: &SecretString, phc: &str) -> Option<bool> {
         &mut out,
     )
     .ok()?;
-    pad_work(filler);
+    pad_work(padding);
     Some(out.as_slice().ct_eq(expected.as_bytes()).into())
 }
 
-/// argon2 passes at today's memory that make up for a stored hash's
-/// cheaper parameters (0 if it is not cheaper). Unknown logins are verified
-/// against a dummy hash with today's parameters; without this, an account
-/// whose hash predates a cost increase would answer measurably faster
-/// than an unknown one until its owner signs in again.
-fn filler_passes(stored: &Params) -> u32 {
+/// The argon2 work (memory blocks times passes) that makes up for a stored
+/// hash's cheaper parameters, as full passes over today's memory and a last
+/// pass over fewer blocks; (0, 0) if it is not cheaper. Unknown logins are
+/// verified against a dummy hash with today's parameters; without this, an
+/// account whose hash predates a cost increase would answer measurably
+/// faster than an unknown one until its owner signs in again. (Lanes do not
+/// add work: the memory is shared between them.)
+fn filler(stored: &Params) -> (u32, u32) {
     let current = current_params();
-    let work = |p: &Params| u64::from(p.m_cost()) * u64::from(p.t_cost()) * u64::from(p.p_cost());
+    let work =
+        |p: &Params| u128::try_from(p.block_count()).unwrap_or(u128::MAX) * u128::from(p.t_cost());
+    let blocks = u128::try_from(current.block_count()).unwrap_or(1).max(1);
     let missing = work(&current).saturating_sub(work(stored));
-    let per_pass = u64::from(current.m_cost()).max(1);
-    u32::try_from(missing.div_ceil(per_pass)).unwrap_or(u32::MAX)
+    (
+        u32::try_from(missing / blocks).unwrap_or(PASSES),
+        u32::try_from(missing % blocks).unwrap_or(0),
+    )
 }
 
-fn pad_work(passes: u32) {
-    if passes == 0 {
-        return;
-    }
-    let Ok(params) = Params::new(MEMORY_KIB, passes, LANES, None) else {
-        return;
-    };
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+fn pad_work((passes, blocks): (u32, u32)) {
     let mut out = [0u8; 32];
-    let _ = compute(&argon, b"filler", &[0u8; SALT_LEN], &mut out);
+    let mut run = |memory_kib: u32, passes: u32| {
+        if let Ok(params) = Params::new(memory_kib, passes, LANES, None) {
+            let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let _ = compute(&argon, b"filler", &[0u8; SALT_LEN], &mut out);
+        }
+    };
+    if passes > 0 {
+        run(MEMORY_KIB, passes);
+    }
+    // Below argon2's minimum of 8 blocks the difference is noise.
+    if blocks >= Params::MIN_M_COST {
+        run(blocks, 1);
+    }
 }
 
 /// Whether a stored hash was made with other parameters than today's (or
@@ -231,14 +242,22 @@ mod tests {
         assert!(verify_password(&pw, &theirs));
         assert!(needs_rehash(&theirs), "the crate's default is t = 2");
         assert_eq!(
-            filler_passes(&Params::default()),
-            2,
+            filler(&Params::default()),
+            (2, 0),
             "t = 2 is made up to t = 4"
         );
-        assert_eq!(filler_passes(&current_params()), 0);
+        assert_eq!(filler(&current_params()), (0, 0));
+        let owasp_alternative = Params::new(9_216, 4, 1, None).expect("params");
         assert_eq!(
-            filler_passes(&Params::new(65_536, 4, 1, None).expect("params")),
-            0,
+            filler(&owasp_alternative),
+            (2, 2_048),
+            "made up to the block"
+        );
+        let four_lanes = Params::new(19_456, 1, 4, None).expect("params");
+        assert_eq!(filler(&four_lanes), (3, 0), "lanes share the memory");
+        assert_eq!(
+            filler(&Params::new(65_536, 4, 1, None).expect("params")),
+            (0, 0),
             "dearer hashes need no filler"
         );
         assert!(needs_rehash("garbage"));

@@ -89,8 +89,10 @@ fn valid_body(path: &str) -> Value {
         "/api/v1/auth/password" => {
             json!({"current_password": "Wrong-Passw0rd!", "new_password": STRONG_PASSWORD})
         }
-        "/api/v1/me/tokens" => json!({"name": "script", "expires_in_days": 30}),
-        "/api/v1/me/totp/confirm" => json!({"code": "123456"}),
+        "/api/v1/me/tokens" => {
+            json!({"name": "script", "expires_in_days": 30, "password": "Wrong-Passw0rd!"})
+        }
+        "/api/v1/me/totp/confirm" => json!({"code": "123456", "password": "Wrong-Passw0rd!"}),
         "/api/v1/me/totp" | "/api/v1/me/recovery-codes" => json!({"password": "Wrong-Passw0rd!"}),
         "/api/v1/users" => json!({"login": "newbie", "email": "newbie@acme.cn"}),
         p if p.starts_with("/api/v1/users/") => json!({"display_name": "Newbie"}),

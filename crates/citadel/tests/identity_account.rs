@@ -85,7 +85,7 @@ async fn csrf_guards_cookie_sessions(backend: Backend) {
     assert_eq!(me(&server, &cookie).await["csrf_token"], csrf.as_str());
 
     // Unsafe requests without the header, or with a wrong one, change nothing.
-    let token = json!({"name": "forged", "expires_in_days": 30});
+    let token = json!({"name": "forged", "expires_in_days": 30, "password": STRONG_PASSWORD});
     for header in [
         None,
         Some(String::new()),

@@ -124,7 +124,7 @@ async fn forced_expired_and_reset_passwords(backend: Backend) {
                 .post(
                     "/api/v1/me/tokens",
                     Some(&cookie),
-                    &json!({"name": "x", "expires_in_days": 1}),
+                    &json!({"name": "x", "expires_in_days": 1, "password": STRONG_PASSWORD}),
                 )
                 .await;
             expect_problem(r, StatusCode::FORBIDDEN, "password_change_required").await;
@@ -268,7 +268,7 @@ async fn personal_access_tokens(backend: Backend) {
         .post(
             "/api/v1/me/tokens",
             Some(&t.admin),
-            &json!({"name": "nightly export", "expires_in_days": 30}),
+            &json!({"name": "nightly export", "expires_in_days": 30, "password": STRONG_PASSWORD}),
         )
         .await;
     let created = body(r, StatusCode::CREATED).await;
@@ -341,7 +341,7 @@ async fn personal_access_tokens(backend: Backend) {
         (
             Method::POST,
             "/api/v1/me/tokens",
-            json!({"name": "more", "expires_in_days": 1}),
+            json!({"name": "more", "expires_in_days": 1, "password": STRONG_PASSWORD}),
         ),
         (
             Method::POST,
@@ -378,7 +378,7 @@ async fn personal_access_tokens(backend: Backend) {
         .post(
             "/api/v1/me/tokens",
             Some(&m.cookie),
-            &json!({"name": "script", "expires_in_days": 365}),
+            &json!({"name": "script", "expires_in_days": 365, "password": STRONG_PASSWORD}),
         )
         .await;
     let member_token = body(r, StatusCode::CREATED).await;
@@ -395,7 +395,7 @@ async fn personal_access_tokens(backend: Backend) {
             .post(
                 "/api/v1/me/tokens",
                 Some(&t.admin),
-                &json!({"name": "bad", "expires_in_days": days}),
+                &json!({"name": "bad", "expires_in_days": days, "password": STRONG_PASSWORD}),
             )
             .await;
         let problem = expect_problem(r, StatusCode::BAD_REQUEST, "invalid_field").await;
@@ -405,7 +405,7 @@ async fn personal_access_tokens(backend: Backend) {
         .post(
             "/api/v1/me/tokens",
             Some(&t.admin),
-            &json!({"name": "  ", "expires_in_days": 1}),
+            &json!({"name": "  ", "expires_in_days": 1, "password": STRONG_PASSWORD}),
         )
         .await;
     let problem = expect_problem(r, StatusCode::BAD_REQUEST, "invalid_field").await;

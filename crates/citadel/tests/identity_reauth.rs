@@ -85,7 +85,7 @@ async fn admin_resets_need_a_session_and_revoke_tokens(backend: Backend) {
                     .post(
                         "/api/v1/me/tokens",
                         Some(&cookie),
-                        &json!({"name": "script", "expires_in_days": 30}),
+                        &json!({"name": "script", "expires_in_days": 30, "password": STRONG_PASSWORD}),
                     )
                     .await,
                 StatusCode::CREATED,
@@ -94,21 +94,71 @@ async fn admin_resets_need_a_session_and_revoke_tokens(backend: Backend) {
             created["secret"].as_str().expect("secret").to_owned()
         }
     };
+    // A token outlives the session: making one takes the password, and the
+    // owner is told.
+    let r = server
+        .post(
+            "/api/v1/me/tokens",
+            Some(&m.cookie),
+            &json!({"name": "script", "expires_in_days": 30, "password": "Guessed-Passw0rd!"}),
+        )
+        .await;
+    expect_problem(r, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     let admin_token = token_of(t.admin.clone()).await;
     let member_token = token_of(m.cookie.clone()).await;
-    for (method, path) in [
+    // Nothing that lets someone in can be done with the admin's token:
+    // resets, new users (they come with a password), admin rights, status.
+    let user_path = format!("/api/v1/users/{}", m.id);
+    for (method, path, request) in [
         (
             Method::POST,
-            format!("/api/v1/users/{}/reset-password", m.id),
+            format!("{user_path}/reset-password"),
+            json!({}),
         ),
-        (Method::DELETE, format!("/api/v1/users/{}/totp", m.id)),
+        (Method::DELETE, format!("{user_path}/totp"), json!({})),
+        (
+            Method::POST,
+            "/api/v1/users".to_owned(),
+            json!({"login": "intruder", "email": "intruder@example.cn", "is_admin": true}),
+        ),
+        (Method::PATCH, user_path.clone(), json!({"is_admin": true})),
+        (
+            Method::PATCH,
+            user_path.clone(),
+            json!({"status": "disabled"}),
+        ),
     ] {
-        let r = with_bearer(&server, method, &path, &admin_token, Some(&json!({}))).await;
+        let r = with_bearer(&server, method, &path, &admin_token, Some(&request)).await;
         expect_problem(r, StatusCode::FORBIDDEN, "session_required").await;
     }
+    // A profile edit is fine from a script.
+    let r = with_bearer(
+        &server,
+        Method::PATCH,
+        &user_path,
+        &admin_token,
+        Some(&json!({"display_name": "赵六"})),
+    )
+    .await;
+    assert_eq!(body(r, StatusCode::OK).await["is_admin"], false);
     // The member's token works until an admin resets the member.
     let r = with_bearer(&server, Method::GET, "/api/v1/me", &member_token, None).await;
     assert_eq!(r.status(), StatusCode::OK);
+    let notes = body(
+        server
+            .get("/api/v1/me/notifications", Some(&m.cookie))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        notes
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|n| n["kind"] == "access_token_created"),
+        "{notes}"
+    );
     let r = server
         .post(
             &format!("/api/v1/users/{}/reset-password", m.id),

@@ -48,7 +48,7 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
         .post(
             "/api/v1/me/totp/confirm",
             Some(&cookie),
-            &json!({"code": "123456"}),
+            &json!({"code": "123456", "password": STRONG_PASSWORD}),
         )
         .await;
     expect_problem(r, StatusCode::CONFLICT, "conflict").await;
@@ -88,7 +88,7 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
             .post(
                 "/api/v1/me/totp/confirm",
                 Some(&cookie),
-                &json!({"code": code}),
+                &json!({"code": code, "password": STRONG_PASSWORD}),
             )
             .await;
         let problem = expect_problem(r, StatusCode::BAD_REQUEST, "invalid_code").await;
@@ -98,7 +98,7 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
         .post(
             "/api/v1/me/totp/confirm",
             Some(&cookie),
-            &json!({"code": totp_code(&secret, now_secs())}),
+            &json!({"code": totp_code(&secret, now_secs()), "password": STRONG_PASSWORD}),
         )
         .await;
     let codes: Vec<String> = body(r, StatusCode::OK).await["recovery_codes"]
@@ -121,7 +121,7 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
         .post(
             "/api/v1/me/totp/confirm",
             Some(&cookie),
-            &json!({"code": totp_code(&secret, now_secs())}),
+            &json!({"code": totp_code(&secret, now_secs()), "password": STRONG_PASSWORD}),
         )
         .await;
     expect_problem(r, StatusCode::CONFLICT, "conflict").await;
@@ -266,7 +266,14 @@ async fn totp_enrolment_and_sign_in(backend: Backend) {
             &json!({"code": totp_code(&new_secret, now_secs())}),
         )
         .await;
-    expect_problem(r, StatusCode::BAD_REQUEST, "password_required").await;
+    let problem = expect_problem(r, StatusCode::BAD_REQUEST, "invalid_body").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password"),
+        "{problem}"
+    );
     let r = server
         .post(
             "/api/v1/me/totp/confirm",

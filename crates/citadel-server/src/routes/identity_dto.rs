@@ -50,6 +50,9 @@ pub struct CreateTokenRequest {
     pub name: String,
     /// 1 to 365.
     pub expires_in_days: u32,
+    /// The current password: a token outlives the session that made it.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretInput,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -94,10 +97,9 @@ pub struct TotpEnrolmentView {
 pub struct ConfirmTotpRequest {
     /// The current six-digit code of the new authenticator.
     pub code: String,
-    /// The current password: required when it replaces an authenticator
-    /// already in force.
-    #[schema(value_type = Option<String>, format = Password)]
-    pub password: Option<SecretInput>,
+    /// The current password.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretInput,
 }
 
 #[derive(Serialize, ToSchema)]

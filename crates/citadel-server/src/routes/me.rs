@@ -109,21 +109,29 @@ pub async fn list_tokens(
     Ok(Json(tokens.iter().map(TokenView::from).collect()))
 }
 
-/// Creates a personal access token for scripts. The secret is in this
-/// response only; the server keeps its SHA-256. Tokens act as the user
-/// but cannot manage credentials.
+/// Creates a personal access token for scripts, after the current
+/// password. The secret is in this response only; the server keeps its
+/// SHA-256. Tokens act as the user but cannot manage credentials.
 #[utoipa::path(post, path = "/api/v1/me/tokens", security(("tenant_session" = [])), tag = "me", request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedTokenView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn create_token(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: TenantCaller,
     ApiJson(body): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedTokenView>), ApiError> {
     let (scope, session) = caller.authorize(Action::ManageOwnCredentials)?;
     let name = DisplayName::parse(&body.name).map_err(|e| ApiError::invalid_field("name", e))?;
-    let issued =
-        credentials::create_access_token(&state, &scope, session, name, body.expires_in_days)
-            .await?;
+    let issued = credentials::create_access_token(
+        &state,
+        &scope,
+        session,
+        &client,
+        name,
+        body.expires_in_days,
+        body.password.0,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedTokenView {
@@ -170,9 +178,8 @@ pub async fn begin_totp(
     }))
 }
 
-/// Confirms the enrolment with the app's current code; returns ten
-/// recovery codes, shown once. Replacing an authenticator already in force
-/// also needs the current password.
+/// Confirms the enrolment with the app's current code and the current
+/// password; returns ten recovery codes, shown once.
 #[utoipa::path(post, path = "/api/v1/me/totp/confirm", security(("tenant_session" = [])), tag = "me", request_body = ConfirmTotpRequest,
     responses((status = 200, body = RecoveryCodesView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn confirm_totp(
@@ -188,7 +195,7 @@ pub async fn confirm_totp(
         session,
         &client,
         &body.code,
-        body.password.map(|p| p.0),
+        body.password.0,
     )
     .await?;
     Ok(Json(RecoveryCodesView {

@@ -41,7 +41,7 @@ pub async fn list_users(
 }
 
 /// Creates a user with a one-time password (shown once) that must be
-/// changed at first sign-in.
+/// changed at first sign-in. Needs a signed-in session (not a token).
 #[utoipa::path(post, path = "/api/v1/users", security(("tenant_session" = []), ("access_token" = [])), tag = "users", request_body = CreateUserRequest,
     responses((status = 201, body = CreatedUserView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_user(
@@ -50,7 +50,7 @@ pub async fn create_user(
     caller: TenantCaller,
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<CreatedUserView>), ApiError> {
-    let (scope, session) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, session) = caller.authorize(Action::AdministerCredentials)?;
     let account = NewAccount {
         login: LoginName::parse(&body.login).map_err(|e| ApiError::invalid_field("login", e))?,
         email: Email::parse(&body.email).map_err(|e| ApiError::invalid_field("email", e))?,
@@ -91,7 +91,8 @@ pub async fn get_user(
 }
 
 /// Changes a user: email, display name, department, admin right, or
-/// status (`disabled` ends their sessions and stops their tokens).
+/// status (`disabled` ends their sessions and stops their tokens). Admin
+/// right and status need a signed-in session (not a token).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", security(("tenant_session" = []), ("access_token" = [])), tag = "users", request_body = UpdateUserRequest,
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, body = UserView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -102,7 +103,14 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, ApiError> {
-    let (scope, session) = caller.authorize(Action::ManageIdentity)?;
+    // Admin rights and account status decide who gets in: a session is
+    // needed for those, a profile edit may come from a script's token.
+    let action = if body.is_admin.is_some() || body.status.is_some() {
+        Action::AdministerCredentials
+    } else {
+        Action::ManageIdentity
+    };
+    let (scope, session) = caller.authorize(action)?;
     let id = path_id("id", &id, UserId::parse)?;
     let changes = UserChanges {
         email: body
@@ -159,7 +167,7 @@ pub async fn reset_password(
     caller: TenantCaller,
     Path(id): Path<String>,
 ) -> Result<Json<OneTimePasswordView>, ApiError> {
-    let (scope, session) = caller.authorize(Action::ResetUserCredentials)?;
+    let (scope, session) = caller.authorize(Action::AdministerCredentials)?;
     let id = path_id("id", &id, UserId::parse)?;
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
     let password = accounts::reset_password(&state, &ctx, id).await?;
@@ -179,7 +187,7 @@ pub async fn reset_totp(
     caller: TenantCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (scope, session) = caller.authorize(Action::ResetUserCredentials)?;
+    let (scope, session) = caller.authorize(Action::AdministerCredentials)?;
     let id = path_id("id", &id, UserId::parse)?;
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
     accounts::reset_totp(&ctx, id).await?;

@@ -46,12 +46,26 @@ async fn reauthenticate(
             .await?;
         return Err(ApiError::InvalidCredentials);
     }
-    if state
+    let verified = state
         .passwords()
         .verify(current, Some(user.password_hash.clone()))
-        .await?
-    {
+        .await;
+    let right = match verified {
+        Ok(right) => right,
+        Err(e) => {
+            // The queue was full or the hashing failed: not a guess.
+            state.forgive_login_failure(client.ip);
+            return Err(e);
+        }
+    };
+    if right {
         state.forgive_login_failure(client.ip);
+        // A lock set by concurrent failures during the hashing holds.
+        if !auth.admit(user.id, now).await? {
+            auth.record_attempt(client, login, Some(user.id), "reauth_locked")
+                .await?;
+            return Err(ApiError::InvalidCredentials);
+        }
         return Ok(());
     }
     auth.record_attempt(client, login, Some(user.id), "reauth_wrong_password")
@@ -141,16 +155,22 @@ pub struct IssuedToken {
     pub token: SecretString,
 }
 
+/// A token is a credential that outlives the session: creating one needs
+/// the current password and tells the user.
 pub async fn create_access_token(
     state: &AppState,
     scope: &TenantScope,
     session: &TenantSession,
+    client: &ClientInfo,
     name: DisplayName,
     expires_in_days: u32,
+    password: SecretString,
 ) -> Result<IssuedToken, ApiError> {
     let lifetime = check_token_lifetime(expires_in_days)
         .map_err(|e| ApiError::invalid_field("expires_in_days", e))?;
     let db = state.store().tenant(scope).await?;
+    let user = own_user(&db, session.user).await?;
+    reauthenticate(state, &db, &user, password, client).await?;
     let now = now_millis();
     let record = AccessTokenRecord {
         id: TokenId::generate(),
@@ -168,6 +188,16 @@ pub async fn create_access_token(
         session.tenant.id.simple(),
         secret.expose()
     ));
+    tell(
+        &db,
+        &user,
+        client,
+        "access_token_created",
+        json!({ "token": record.id.to_string(), "name": record.name.as_str(),
+                "expires_at": record.expires_at }),
+        "A personal access token was created",
+    )
+    .await;
     Ok(IssuedToken { record, token })
 }
 
@@ -213,16 +243,16 @@ fn new_recovery_codes() -> (Vec<SecretString>, Vec<[u8; 32]>) {
 }
 
 /// Confirms enrolment with a current code from the new seed; returns the
-/// recovery codes, shown once. Replacing a factor already in force is a
-/// credential change like any other and needs the current password: a
-/// session alone must not swap in someone else's authenticator.
+/// recovery codes, shown once. Like every credential change it needs the
+/// current password: a session alone must not enrol (or swap in) someone
+/// else's authenticator.
 pub async fn confirm_totp(
     state: &AppState,
     scope: &TenantScope,
     session: &TenantSession,
     client: &ClientInfo,
     code: &str,
-    password: Option<SecretString>,
+    password: SecretString,
 ) -> Result<Vec<SecretString>, ApiError> {
     let db = state.store().tenant(scope).await?;
     let (secret, sealed) = db
@@ -232,14 +262,7 @@ pub async fn confirm_totp(
             "no enrolment is pending: start one with POST /api/v1/me/totp".into(),
         ))?;
     let user = own_user(&db, session.user).await?;
-    if user.totp_enabled {
-        let password = password.ok_or(ApiError::BadRequest {
-            code: "password_required",
-            detail: "password: replacing an authenticator needs the current password".into(),
-            field: Some("password"),
-        })?;
-        reauthenticate(state, &db, &user, password, client).await?;
-    }
+    reauthenticate(state, &db, &user, password, client).await?;
     let unix_seconds = u64::try_from(now_millis() / 1000).unwrap_or(0);
     let step = totp::verify(&secret, code.trim(), unix_seconds).ok_or(ApiError::BadRequest {
         code: "invalid_code",
@@ -263,7 +286,7 @@ pub async fn confirm_totp(
         json!({ "replaced": user.totp_enabled }),
         "A new authenticator was set up",
     )
-    .await?;
+    .await;
     Ok(codes)
 }
 
@@ -276,21 +299,23 @@ async fn tell(
     kind: &str,
     detail: serde_json::Value,
     title: &str,
-) -> Result<(), ApiError> {
+) {
     let auth = db.auth();
-    auth.security_event(kind, Some(user.id), Some(client.ip), &detail)
-        .await?;
-    auth.notify(
-        user.id,
-        kind,
-        title,
-        &format!(
-            "{title} from {}. If it was not you, tell your administrator at once.",
-            client.ip
-        ),
-    )
-    .await?;
-    Ok(())
+    let body = format!(
+        "{title} from {}. If it was not you, tell your administrator at once.",
+        client.ip
+    );
+    // The change is committed already: failing the request now would
+    // hide its result (the recovery codes) from the user.
+    let told = async {
+        auth.security_event(kind, Some(user.id), Some(client.ip), &detail)
+            .await?;
+        auth.notify(user.id, kind, title, &body).await
+    }
+    .await;
+    if let Err(e) = told {
+        tracing::error!(error = %e, kind, "security event not recorded");
+    }
 }
 
 /// Removes the second factor, after the current password. Refused while
@@ -327,7 +352,8 @@ pub async fn remove_totp(
         json!({ "by": "self" }),
         "Two-factor sign-in was turned off",
     )
-    .await
+    .await;
+    Ok(())
 }
 
 /// New recovery codes (the old ones stop working), after the current

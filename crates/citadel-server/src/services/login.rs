@@ -7,8 +7,8 @@
 //! 401 after the same argon2 work.
 
 use citadel_core::{
-    AccountState, Action, IpPrefix, LoginName, Principal, Resource, SecurityPolicy, TenantSlug,
-    UserStatus, authorize,
+    Action, IpPrefix, LoginName, Principal, Resource, SecurityPolicy, TenantSlug, UserStatus,
+    authorize,
 };
 use citadel_crypto::password::needs_rehash;
 use citadel_crypto::token::{csrf_token, generate_token, token_hash};
@@ -134,7 +134,10 @@ async fn sign_in(
             .await?;
         return Err(ApiError::InvalidCredentials);
     };
-    if AccountState::of(user.status, user.locked_until, now) == AccountState::Locked {
+    // Read afresh, after the hashing: concurrent failures may have locked
+    // the account meanwhile, and a guess checked after the lock must learn
+    // nothing (not even "right, now the code"). Disabled accounts lock too.
+    if db.is_locked(user.id, now_millis()).await? {
         db.record_attempt(client, &login, Some(user.id), "locked")
             .await?;
         return Err(ApiError::InvalidCredentials);
@@ -195,10 +198,16 @@ async fn sign_in(
             .await?;
         return Err(ApiError::InvalidCredentials);
     }
+    // Best effort: the sign-in has used up its code by now and must not
+    // fail because the hashing queue is full.
     if let Some(password) = rehash {
-        let new_hash = state.passwords().hash(password).await?;
-        db.upgrade_password_hash(user.id, &user.password_hash, &new_hash)
-            .await?;
+        match state.passwords().hash(password).await {
+            Ok(new_hash) => {
+                db.upgrade_password_hash(user.id, &user.password_hash, &new_hash)
+                    .await?;
+            }
+            Err(e) => tracing::warn!(error = %e, "password re-hash postponed"),
+        }
     }
     alert_if_unusual(&db, &user, client).await?;
     let token = generate_token();

@@ -26,15 +26,23 @@ fn tree_error(e: TreeError) -> StoreError {
     }
 }
 
+const TREE_CHANGED: &str = "the department tree changed meanwhile; try again";
+/// Serialisation failures retried before the conflict reaches the caller.
+const ATTEMPTS: usize = 5;
+
 /// A concurrent change to the tree made PostgreSQL give up a serializable
-/// transaction: the caller may simply try again.
+/// transaction: it is tried again (see `retrying`).
 fn tree_changed(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(d) if d.code().as_deref() == Some("40001") => {
-            StoreError::Conflict("the department tree changed meanwhile; try again".into())
+            StoreError::Conflict(TREE_CHANGED.into())
         }
         other => other.into(),
     }
+}
+
+fn is_tree_changed(result: &Result<(), StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict(m)) if m == TREE_CHANGED)
 }
 
 /// Reads every (id, parent) link inside transaction `$tx`.
@@ -89,6 +97,18 @@ impl TenantDb {
             parent,
             created_at: now_millis(),
         };
+        let mut result = Err(StoreError::Conflict(TREE_CHANGED.into()));
+        for _ in 0..ATTEMPTS {
+            result = self.insert_department(&record).await;
+            if !is_tree_changed(&result) {
+                break;
+            }
+        }
+        result.map(|()| record)
+    }
+
+    async fn insert_department(&self, record: &DepartmentRecord) -> Result<(), StoreError> {
+        let parent = record.parent;
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin_serializable().await?;
             read_tree!(tx).check_new(parent).map_err(tree_error)?;
@@ -104,9 +124,8 @@ impl TenantDb {
             .await
             .map_err(tree_changed)?;
             tx.commit().await.map_err(tree_changed)?;
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(record)
+            Ok(())
+        })
     }
 
     /// Renames and/or moves a department (with its subtree). A move under
@@ -118,23 +137,61 @@ impl TenantDb {
         name: Option<&DisplayName>,
         parent: Option<Option<DepartmentId>>,
     ) -> Result<(), StoreError> {
+        let Some(new_parent) = parent else {
+            return self.rename_department(id, name).await;
+        };
+        let mut result = Err(StoreError::Conflict(TREE_CHANGED.into()));
+        for _ in 0..ATTEMPTS {
+            result = self.move_department(id, name, new_parent).await;
+            if !is_tree_changed(&result) {
+                break;
+            }
+        }
+        result
+    }
+
+    /// A rename leaves the tree alone and needs none of its checks.
+    async fn rename_department(
+        &self,
+        id: DepartmentId,
+        name: Option<&DisplayName>,
+    ) -> Result<(), StoreError> {
+        let found = on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "UPDATE departments SET name = COALESCE($1, name), updated_at = $2 WHERE id = $3",
+            )
+            .bind(name.map(|n| n.as_str().to_owned()))
+            .bind(now_millis())
+            .bind(id.to_string())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        if found == 0 {
+            return Err(StoreError::NotFound("department"));
+        }
+        Ok(())
+    }
+
+    async fn move_department(
+        &self,
+        id: DepartmentId,
+        name: Option<&DisplayName>,
+        new_parent: Option<DepartmentId>,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin_serializable().await?;
             let tree = read_tree!(tx);
             if !tree.contains(id) {
                 return Err(StoreError::NotFound("department"));
             }
-            if let Some(new_parent) = parent {
-                tree.check_move(id, new_parent).map_err(tree_error)?;
-            }
+            tree.check_move(id, new_parent).map_err(tree_error)?;
             sqlx::query(
-                "UPDATE departments SET name = COALESCE($1, name), \
-                   parent_id = CASE WHEN $2 THEN $3 ELSE parent_id END, updated_at = $4 \
-                 WHERE id = $5",
+                "UPDATE departments SET name = COALESCE($1, name), parent_id = $2, \
+                   updated_at = $3 WHERE id = $4",
             )
             .bind(name.map(|n| n.as_str().to_owned()))
-            .bind(parent.is_some())
-            .bind(parent.flatten().map(|p| p.to_string()))
+            .bind(new_parent.map(|p| p.to_string()))
             .bind(now_millis())
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -58,10 +58,10 @@ impl TenantAuthDb {
     pub async fn ban_covering(&self, ip: IpAddr, now: i64) -> Result<Option<IpBan>, StoreError> {
         Ok(self
             .0
-            .list_ip_bans()
+            .ip_bans(Some(now))
             .await?
             .into_iter()
-            .find(|ban| ban.expires_at.is_none_or(|e| e > now) && ban.prefix.contains(ip)))
+            .find(|ban| ban.prefix.contains(ip)))
     }
 
     pub async fn record_attempt(
@@ -323,11 +323,20 @@ impl TenantDb {
         Ok(())
     }
 
+    /// Every ban, expired ones included.
     pub async fn list_ip_bans(&self) -> Result<Vec<IpBan>, StoreError> {
+        self.ip_bans(None).await
+    }
+
+    /// The bans, or only those in force at `active_at`: the check that runs
+    /// on every request does not read bans that have run out.
+    async fn ip_bans(&self, active_at: Option<i64>) -> Result<Vec<IpBan>, StoreError> {
         on_pool!(&self.pool, |p| {
             sqlx::query(
-                "SELECT id, prefix, reason, created_at, created_by, expires_at FROM ip_bans ORDER BY id",
+                "SELECT id, prefix, reason, created_at, created_by, expires_at FROM ip_bans \
+                 WHERE $1 IS NULL OR expires_at IS NULL OR expires_at > $1 ORDER BY id",
             )
+            .bind(active_at)
             .fetch_all(p)
             .await?
             .into_iter()

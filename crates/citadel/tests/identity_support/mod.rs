@@ -272,7 +272,7 @@ pub async fn enrol_totp(server: &TestServer, cookie: &str) -> (String, Vec<Strin
             .post(
                 "/api/v1/me/totp/confirm",
                 Some(cookie),
-                &json!({"code": totp_code(&secret, now_secs())}),
+                &json!({"code": totp_code(&secret, now_secs()), "password": STRONG_PASSWORD}),
             )
             .await,
         StatusCode::OK,
