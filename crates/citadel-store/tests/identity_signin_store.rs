@@ -6,41 +6,25 @@
 use std::net::IpAddr;
 
 use citadel_core::{
-    CryptoSuite, DisplayName, Email, EntryId, IpPrefix, LoginName, SecurityPolicy, SessionId,
-    TokenId, TotpRequirement, UserId,
+    Email, EntryId, IpPrefix, LoginName, SecurityPolicy, SessionId, TokenId, TotpRequirement,
+    UserId,
 };
 use citadel_crypto::token::token_hash;
 use citadel_crypto::{MasterKey, SecretBytes};
 use citadel_store::{
-    AccessTokenRecord, ClientInfo, DbPool, IpBan, NewUser, Page, Store, StoreConfig, StoreError,
-    TenantDb, UserRecord, now_millis,
+    AccessTokenRecord, ClientInfo, IpBan, NewUser, Page, Store, StoreConfig, TenantDb, now_millis,
 };
-use common::{admin, client, platform, postgres_config, scope, slug, sqlite_config};
+use common::{
+    assert_conflict, assert_not_found, client, fresh_tenant, name, postgres_config, sqlite_config,
+    tick, user,
+};
 
 mod common;
-
-/// Runs `$body` with `$p` bound to the tenant's raw pool, whichever backend.
-macro_rules! on_raw {
-    ($db:expr, |$p:ident| $body:expr) => {
-        match $db.raw_pool_for_isolation_tests() {
-            DbPool::Sqlite($p) => $body,
-            DbPool::Postgres($p) => $body,
-        }
-    };
-}
 
 /// A fresh tenant `<name>` with its first admin `root@<name>.cn`, and a
 /// second user `bob@<name>.cn`.
 async fn tenant(store: &Store, name: &str) -> (TenantDb, UserId, UserId) {
-    let first = admin(&format!("root@{name}.cn"));
-    let created = store
-        .create_tenant(&platform(), &slug(name), CryptoSuite::Intl, &first)
-        .await
-        .expect("create tenant");
-    let db = store
-        .tenant(&scope(created.tenant.id))
-        .await
-        .expect("open tenant");
+    let (db, root) = fresh_tenant(store, name).await;
     let email = Email::parse(&format!("bob@{name}.cn")).expect("email");
     let bob = NewUser {
         id: UserId::generate(),
@@ -53,29 +37,11 @@ async fn tenant(store: &Store, name: &str) -> (TenantDb, UserId, UserId) {
         is_admin: false,
     };
     db.create_user(&bob).await.expect("bob");
-    (db, first.id, bob.id)
-}
-
-fn name(s: &str) -> DisplayName {
-    DisplayName::parse(s).expect("display name")
+    (db, root, bob.id)
 }
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
-}
-
-async fn user(db: &TenantDb, id: UserId) -> UserRecord {
-    db.find_user(id).await.expect("find user").expect("user")
-}
-
-#[track_caller]
-fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
-}
-
-#[track_caller]
-fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
 }
 
 /// The newest `limit` entries.
@@ -84,11 +50,6 @@ fn newest(limit: u32) -> Page {
         before: None,
         limit,
     }
-}
-
-/// Lets the millisecond clock move on, so stored times are distinct.
-async fn tick() {
-    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
 }
 
 async fn credentials(store: &Store) {

@@ -6,45 +6,19 @@
 
 use std::sync::Arc;
 
-use citadel_core::{
-    CryptoSuite, DepartmentId, DisplayName, Email, LoginName, SecurityPolicy, TenantId, UserId,
-    UserStatus,
-};
+use citadel_core::{DepartmentId, Email, LoginName, SecurityPolicy, TenantId, UserId, UserStatus};
 use citadel_crypto::token::token_hash;
 use citadel_crypto::{MasterKey, SecretBytes};
-use citadel_store::{
-    DbPool, NewUser, Store, StoreConfig, StoreError, TenantDb, UserChanges, UserRecord, now_millis,
+use citadel_store::{DbPool, NewUser, Store, StoreConfig, TenantDb, UserChanges, now_millis};
+use common::{
+    assert_conflict, assert_not_found, client, fresh_tenant, name, postgres_config, scope,
+    sqlite_config, tick, user,
 };
-use common::{admin, client, platform, postgres_config, scope, slug, sqlite_config};
 
 mod common;
 
-/// Runs `$body` with `$p` bound to the tenant's raw pool, whichever backend.
-macro_rules! on_raw {
-    ($db:expr, |$p:ident| $body:expr) => {
-        match $db.raw_pool_for_isolation_tests() {
-            DbPool::Sqlite($p) => $body,
-            DbPool::Postgres($p) => $body,
-        }
-    };
-}
-
-/// A fresh tenant `<name>` with its first admin `root@<name>.cn`.
 async fn tenant(store: &Store, name: &str) -> (TenantDb, UserId) {
-    let first = admin(&format!("root@{name}.cn"));
-    let created = store
-        .create_tenant(&platform(), &slug(name), CryptoSuite::Intl, &first)
-        .await
-        .expect("create tenant");
-    let db = store
-        .tenant(&scope(created.tenant.id))
-        .await
-        .expect("open tenant");
-    (db, first.id)
-}
-
-fn name(s: &str) -> DisplayName {
-    DisplayName::parse(s).expect("display name")
+    fresh_tenant(store, name).await
 }
 
 fn member(login: &str, department: Option<DepartmentId>) -> NewUser {
@@ -59,25 +33,6 @@ fn member(login: &str, department: Option<DepartmentId>) -> NewUser {
         must_change_password: false,
         is_admin: false,
     }
-}
-
-async fn user(db: &TenantDb, id: UserId) -> UserRecord {
-    db.find_user(id).await.expect("find user").expect("user")
-}
-
-#[track_caller]
-fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
-}
-
-#[track_caller]
-fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
-}
-
-/// Lets the millisecond clock move on, so stored times are distinct.
-async fn tick() {
-    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
 }
 
 async fn lockout(store: &Store) {

@@ -244,16 +244,32 @@ impl TenantDb {
     /// Ends one of the user's sessions; another user's session id is "not
     /// found", never ended.
     pub async fn revoke_session(&self, user: UserId, id: SessionId) -> Result<(), StoreError> {
+        self.delete_owned("sessions", &id.to_string(), user, "session")
+            .await
+    }
+
+    /// Deletes row `id` of `table` if it belongs to `user`: another user's
+    /// id answers "not found" and deletes nothing. `table` is a name from
+    /// this module, never from a request.
+    async fn delete_owned(
+        &self,
+        table: &'static str,
+        id: &str,
+        user: UserId,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
         let deleted = on_pool!(&self.pool, |p| {
-            sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-                .bind(id.to_string())
-                .bind(user.to_string())
-                .execute(p)
-                .await?
-                .rows_affected()
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE id = $1 AND user_id = $2"
+            )))
+            .bind(id)
+            .bind(user.to_string())
+            .execute(p)
+            .await?
+            .rows_affected()
         });
         if deleted == 0 {
-            return Err(StoreError::NotFound("session"));
+            return Err(StoreError::NotFound(what));
         }
         Ok(())
     }
@@ -301,18 +317,8 @@ impl TenantDb {
     }
 
     pub async fn revoke_access_token(&self, user: UserId, id: TokenId) -> Result<(), StoreError> {
-        let deleted = on_pool!(&self.pool, |p| {
-            sqlx::query("DELETE FROM access_tokens WHERE id = $1 AND user_id = $2")
-                .bind(id.to_string())
-                .bind(user.to_string())
-                .execute(p)
-                .await?
-                .rows_affected()
-        });
-        if deleted == 0 {
-            return Err(StoreError::NotFound("token"));
-        }
-        Ok(())
+        self.delete_owned("access_tokens", &id.to_string(), user, "token")
+            .await
     }
 
     /// Stores a TOTP seed awaiting confirmation (replacing an earlier one);

@@ -6,7 +6,8 @@ use citadel_core::{
     Action, Email, LoginName, PlatformScope, Principal, Resource, TenantId, TenantScope,
     TenantSlug, TenantStatus, UserId, authorize,
 };
-use citadel_store::{NewUser, StoreConfig};
+use citadel_core::{CryptoSuite, DisplayName};
+use citadel_store::{NewUser, Store, StoreConfig, StoreError, TenantDb, UserRecord};
 
 pub fn platform() -> PlatformScope {
     authorize(
@@ -79,4 +80,52 @@ pub fn client() -> citadel_store::ClientInfo {
         ip: std::net::IpAddr::from([127, 0, 0, 1]),
         user_agent: "store-tests".into(),
     }
+}
+
+/// Runs `$body` with `$p` bound to the tenant's raw pool, whichever backend.
+#[macro_export]
+macro_rules! on_raw {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db.raw_pool_for_isolation_tests() {
+            citadel_store::DbPool::Sqlite($p) => $body,
+            citadel_store::DbPool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// A fresh tenant `<name>` with its first admin `root@<name>.cn`.
+pub async fn fresh_tenant(store: &Store, name: &str) -> (TenantDb, UserId) {
+    let first = admin(&format!("root@{name}.cn"));
+    let created = store
+        .create_tenant(&platform(), &slug(name), CryptoSuite::Intl, &first)
+        .await
+        .expect("create tenant");
+    let db = store
+        .tenant(&scope(created.tenant.id))
+        .await
+        .expect("open tenant");
+    (db, first.id)
+}
+
+pub fn name(s: &str) -> DisplayName {
+    DisplayName::parse(s).expect("display name")
+}
+
+pub async fn user(db: &TenantDb, id: UserId) -> UserRecord {
+    db.find_user(id).await.expect("find user").expect("user")
+}
+
+#[track_caller]
+pub fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+}
+
+#[track_caller]
+pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+}
+
+/// Lets the millisecond clock move on, so stored times are distinct.
+pub async fn tick() {
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
 }
