@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use citadel_core::Action;
+use citadel_core::{Action, Principal};
 
 use crate::auth::{TENANT_COOKIE, TenantCaller, clear_cookie, session_cookie};
 use crate::client::Client;
@@ -15,7 +15,7 @@ use crate::routes::dto::{
 };
 use crate::services::credentials;
 use crate::services::login::{self, LoginInput};
-use crate::services::sessions::{self, Proof, pending_for};
+use crate::services::sessions::{self, Proof};
 use crate::state::AppState;
 
 /// Signs a tenant user in with tenant slug, login name, password and, when
@@ -99,14 +99,21 @@ pub async fn me(
     caller: TenantCaller,
 ) -> Result<Json<SignedIn>, ApiError> {
     let (scope, session) = caller.authorize(Action::TenantSelf)?;
-    let db = state.store().tenant(&scope).await?;
-    let user = db
+    let user = state
+        .store()
+        .tenant(&scope)
+        .await?
         .find_user(session.user)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    let policy = db.security_policy().await?;
+    // Authentication decided the pending step from the account and the
+    // policy on this very request.
+    let pending = match &session.principal {
+        Principal::TenantUser { pending, .. } => *pending,
+        _ => citadel_core::Pending::Nothing,
+    };
     Ok(Json(SignedIn {
-        pending: pending_name(pending_for(&user, &policy, citadel_store::now_millis())),
+        pending: pending_name(pending),
         user: UserView::from(&user),
         tenant: TenantBrief::from(&session.tenant),
         csrf_token: match &session.proof {

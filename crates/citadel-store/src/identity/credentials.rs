@@ -157,7 +157,11 @@ impl TenantAuthDb {
 
     /// The user's confirmed TOTP seed, opened, if they have one.
     pub async fn totp_secret(&self, user: UserId) -> Result<Option<SecretBytes>, StoreError> {
-        self.0.sealed_totp(user, "totp_secret").await
+        Ok(self
+            .0
+            .sealed_totp(user, "totp_secret")
+            .await?
+            .map(|(secret, _)| secret))
     }
 
     /// Accepts a verified TOTP time step once: true if `step` is later than
@@ -196,11 +200,13 @@ impl TenantAuthDb {
 }
 
 impl TenantDb {
+    /// A TOTP seed column (`totp_secret` or `totp_pending`), opened, with
+    /// its sealed form.
     async fn sealed_totp(
         &self,
         user: UserId,
         column: &'static str,
-    ) -> Result<Option<SecretBytes>, StoreError> {
+    ) -> Result<Option<(SecretBytes, Vec<u8>)>, StoreError> {
         let sealed: Option<Option<Vec<u8>>> = on_pool!(&self.pool, |p| {
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT {column} FROM users WHERE id = $1"
@@ -213,7 +219,7 @@ impl TenantDb {
             return Ok(None);
         };
         let opened = self.key.open(&totp_aad(self, user), &sealed)?;
-        Ok(Some(SecretBytes::new(opened.to_vec())))
+        Ok(Some((SecretBytes::new(opened.to_vec()), sealed)))
     }
 
     /// The user's sessions, newest first.
@@ -350,17 +356,7 @@ impl TenantDb {
         &self,
         user: UserId,
     ) -> Result<Option<(SecretBytes, Vec<u8>)>, StoreError> {
-        let sealed: Option<Option<Vec<u8>>> = on_pool!(&self.pool, |p| {
-            sqlx::query_scalar("SELECT totp_pending FROM users WHERE id = $1")
-                .bind(user.to_string())
-                .fetch_optional(p)
-                .await?
-        });
-        let Some(sealed) = sealed.flatten() else {
-            return Ok(None);
-        };
-        let opened = self.key.open(&totp_aad(self, user), &sealed)?;
-        Ok(Some((SecretBytes::new(opened.to_vec()), sealed)))
+        self.sealed_totp(user, "totp_pending").await
     }
 
     /// Makes the pending seed the user's second factor, accepting `step`
