@@ -24,4 +24,10 @@ pub enum CoreError {
     InvalidLifetime(&'static str),
     #[error("unknown value {value:?} for {what}")]
     UnknownValue { what: &'static str, value: String },
+    #[error("filter: {reason} (at character {at})")]
+    Filter { at: usize, reason: String },
+    #[error("{field}: {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("invalid schema: {0}")]
+    InvalidSchema(String),
 }

@@ -87,6 +87,45 @@ uuid_id!(
     EntryId
 );
 
+uuid_id!(
+    /// An app (应用): a named group of tables.
+    AppId
+);
+uuid_id!(
+    /// A user-defined table (业务对象). Names its physical table `t_<simple>`.
+    TableId
+);
+uuid_id!(
+    /// A field of a user-defined table. Names its column `f_<simple>`.
+    FieldId
+);
+uuid_id!(
+    /// A saved view of a table.
+    ViewId
+);
+
+/// A record of a user-defined table: the physical row id. Record ids are
+/// only meaningful together with their table.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RecordId(pub i64);
+
+impl RecordId {
+    pub fn parse(s: &str) -> Result<Self, CoreError> {
+        s.parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Self)
+            .ok_or(CoreError::InvalidId("RecordId must be a positive integer"))
+    }
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,10 @@
 //! string, and every operation is decided by [`authz::authorize`].
 
 pub mod authz;
+pub mod data;
 pub mod department;
 pub mod error;
+pub mod filter;
 pub mod identity;
 pub mod ids;
 pub mod network;
@@ -23,7 +25,10 @@ pub use authz::{
 };
 pub use error::CoreError;
 pub use identity::{AccountState, DisplayName, UserStatus};
-pub use ids::{DepartmentId, EntryId, OperatorId, SessionId, TenantId, TokenId, UserId};
+pub use ids::{
+    AppId, DepartmentId, EntryId, FieldId, OperatorId, RecordId, SessionId, TableId, TenantId,
+    TokenId, UserId, ViewId,
+};
 pub use network::IpPrefix;
 pub use security::{SecurityPolicy, TotpRequirement};
 pub use tenant::{CryptoSuite, TenantSlug, TenantStatus};

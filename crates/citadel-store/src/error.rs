@@ -10,6 +10,17 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// Input the store could only judge against stored data (a duplicate
+    /// in a unique field, a link to a missing record); nothing was written.
+    #[error(transparent)]
+    Invalid(citadel_core::CoreError),
+    /// The record changed since the version the caller last read.
+    #[error("record {record} is at version {current}, not {expected}")]
+    VersionMismatch {
+        record: i64,
+        expected: i64,
+        current: i64,
+    },
     #[error("the database URL {0:?} is not supported: use sqlite (the default) or postgres://")]
     UnsupportedUrl(String),
     #[error("storage file error at {path}: {source}")]

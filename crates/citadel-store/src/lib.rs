@@ -7,6 +7,7 @@
 //! Tenant data is reached only through [`Store::tenant`], which demands the
 //! [`TenantScope`] that an allow decision of the choke point returns.
 
+pub mod data;
 mod db;
 mod error;
 mod identity;

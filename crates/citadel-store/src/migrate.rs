@@ -27,6 +27,11 @@ pub(crate) const SQLITE_TENANT: &[Migration] = &[
         name: "identity",
         sql: include_str!("../migrations/sqlite/tenant_0002_identity.sql"),
     },
+    Migration {
+        version: 3,
+        name: "data_model",
+        sql: include_str!("../migrations/sqlite/tenant_0003_data_model.sql"),
+    },
 ];
 pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[Migration {
     version: 1,
@@ -43,6 +48,11 @@ pub(crate) const POSTGRES_TENANT: &[Migration] = &[
         version: 2,
         name: "identity",
         sql: include_str!("../migrations/postgres/tenant_0002_identity.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "data_model",
+        sql: include_str!("../migrations/postgres/tenant_0003_data_model.sql"),
     },
 ];
 

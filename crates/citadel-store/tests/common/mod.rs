@@ -129,3 +129,7 @@ pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
 pub async fn tick() {
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
 }
+
+pub fn master_key() -> std::sync::Arc<citadel_crypto::MasterKey> {
+    std::sync::Arc::new(citadel_crypto::MasterKey::generate())
+}

@@ -1,0 +1,345 @@
+//! Reading records: one by id, or a filtered, sorted page continued by a
+//! keyset cursor (no OFFSET, so page 1,000 costs what page 1 costs).
+
+use citadel_core::data::listing::{Cursor, SortKey};
+use citadel_core::data::query::{Predicate, SqlValue};
+use citadel_core::data::table::{junction_table, physical_table};
+use citadel_core::data::{Cell, FieldDef, TableSchema};
+use citadel_core::{CoreError, FieldId, RecordId};
+use sqlx::Row;
+
+use super::apps::dialect;
+use super::rows::ReadRow;
+use super::sql::{BindParams, ColumnType, Param, Params, column, ident, render};
+use super::{RecordPage, RecordRow};
+use crate::StoreError;
+use crate::db::on_pool;
+use crate::tenant_db::TenantDb;
+
+/// What a listing asks for.
+#[derive(Clone, Debug, Default)]
+pub struct ListRequest {
+    pub filter: Option<Predicate>,
+    pub sort: Vec<SortKey>,
+    pub after: Option<Cursor>,
+    pub limit: u32,
+    /// The user fields to return; all when `None`.
+    pub fields: Option<Vec<FieldId>>,
+    pub count: bool,
+}
+
+/// The SELECT list for a table: system fields, then the chosen fields
+/// that have a column. Returns the SQL and the fields in column order.
+pub(crate) fn select_list<'a>(
+    table: &'a TableSchema,
+    fields: Option<&[FieldId]>,
+) -> Result<(String, Vec<&'a FieldDef>), StoreError> {
+    let chosen: Vec<&FieldDef> = table
+        .fields
+        .iter()
+        .filter(|f| fields.is_none_or(|ids| ids.contains(&f.id)))
+        .collect();
+    let mut sql =
+        String::from("r.id, r.version, r.created_at, r.created_by, r.updated_at, r.updated_by");
+    for field in chosen.iter().filter(|f| f.kind.has_column()) {
+        sql.push_str(", r.");
+        sql.push_str(&ident(&field.column)?);
+    }
+    Ok((sql, chosen))
+}
+
+/// Decodes a row selected with [`select_list`]. Many-to-many cells are
+/// left empty here and filled by [`fill_links`].
+pub(crate) fn decode_row<R: ReadRow>(
+    row: &R,
+    chosen: &[&FieldDef],
+) -> Result<RecordRow, StoreError> {
+    let missing = || StoreError::Corrupt("system column is NULL".into());
+    let mut cells = Vec::with_capacity(chosen.len());
+    let mut index = 6;
+    for field in chosen {
+        if field.kind.has_column() {
+            cells.push((field.id, row.cell(index, &field.kind)?));
+            index += 1;
+        } else {
+            cells.push((field.id, Cell::Links(Vec::new())));
+        }
+    }
+    Ok(RecordRow {
+        id: RecordId(row.int(0)?.ok_or_else(missing)?),
+        version: row.int(1)?.ok_or_else(missing)?,
+        created_at: row.date_time(2)?.ok_or_else(missing)?,
+        created_by: row.text(3)?,
+        updated_at: row.date_time(4)?.ok_or_else(missing)?,
+        updated_by: row.text(5)?,
+        cells,
+    })
+}
+
+/// Loads many-to-many links for the records in `rows`, in link order.
+macro_rules! fill_links {
+    ($conn:expr, $rows:expr, $chosen:expr) => {{
+        let rows: &mut Vec<RecordRow> = $rows;
+        let chosen: &[&FieldDef] = $chosen;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id.0).collect();
+        for (slot, field) in chosen.iter().enumerate() {
+            if field.kind.has_column() || ids.is_empty() {
+                continue;
+            }
+            let junction = ident(&junction_table(field.id))?;
+            for chunk in ids.chunks(500) {
+                let mut params = Params::default();
+                let list: Vec<String> = chunk
+                    .iter()
+                    .map(|id| params.push(Param::Int(Some(*id))))
+                    .collect();
+                let links = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT src, dst FROM {junction} WHERE src IN ({}) ORDER BY src, position",
+                    list.join(", ")
+                )))
+                .bind_params(params.0)
+                .fetch_all(&mut *$conn)
+                .await?;
+                for link in &links {
+                    let src: i64 = link.try_get(0)?;
+                    let dst: i64 = link.try_get(1)?;
+                    if let Some(row) = rows.iter_mut().find(|r| r.id.0 == src)
+                        && let Some((_, Cell::Links(targets))) = row.cells.get_mut(slot)
+                    {
+                        targets.push(RecordId(dst));
+                    }
+                }
+            }
+        }
+    }};
+}
+pub(crate) use fill_links;
+
+/// The keyset condition "comes after `cursor`" for `sort` then id. NULLs
+/// sort first ascending and last descending, on both backends.
+fn after_cursor(
+    sort: &[SortKey],
+    cursor: &Cursor,
+    table: &TableSchema,
+    params: &mut Params,
+) -> Result<String, StoreError> {
+    let mut alternatives = Vec::new();
+    for i in 0..=sort.len() {
+        let mut terms = Vec::new();
+        for (key, value) in sort.iter().zip(&cursor.values).take(i) {
+            let (col, ty) = column(key.target, table)?;
+            terms.push(match value {
+                SqlValue::Null => format!("{col} IS NULL"),
+                v => format!("{col} = {}", params.push(Param::from_value(v, ty))),
+            });
+        }
+        let last = match sort.get(i) {
+            None => format!("r.id > {}", params.push(Param::Int(Some(cursor.id)))),
+            Some(key) => {
+                let (col, ty) = column(key.target, table)?;
+                match (&cursor.values[i], key.descending) {
+                    (SqlValue::Null, false) => format!("{col} IS NOT NULL"),
+                    (SqlValue::Null, true) => continue,
+                    (v, false) => format!("{col} > {}", params.push(Param::from_value(v, ty))),
+                    (v, true) => format!(
+                        "({col} < {} OR {col} IS NULL)",
+                        params.push(Param::from_value(v, ty))
+                    ),
+                }
+            }
+        };
+        terms.push(last);
+        alternatives.push(format!("({})", terms.join(" AND ")));
+    }
+    Ok(format!("({})", alternatives.join(" OR ")))
+}
+
+fn fits(value: &SqlValue, ty: ColumnType) -> bool {
+    matches!(
+        (value, ty),
+        (SqlValue::Null, _)
+            | (SqlValue::Int(_), ColumnType::Int)
+            | (SqlValue::Text(_), ColumnType::Text)
+            | (SqlValue::Bool(_), ColumnType::Bool)
+            | (SqlValue::Date(_), ColumnType::Date)
+            | (SqlValue::DateTime(_), ColumnType::DateTime)
+    )
+}
+
+fn bad_cursor() -> StoreError {
+    StoreError::Invalid(CoreError::InvalidField {
+        field: "cursor".into(),
+        reason: "the cursor is not valid for this listing".into(),
+    })
+}
+
+impl TenantDb {
+    pub async fn get_record(
+        &self,
+        table: &TableSchema,
+        id: RecordId,
+        fields: Option<&[FieldId]>,
+    ) -> Result<RecordRow, StoreError> {
+        let (select, chosen) = select_list(table, fields)?;
+        let physical = ident(&physical_table(table.id))?;
+        let sql = format!("SELECT {select} FROM {physical} r WHERE r.id = $1");
+        on_pool!(&self.pool, |p| {
+            let mut conn = p.acquire().await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.0)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(StoreError::NotFound("record"))?;
+            let mut rows = vec![decode_row(&row, &chosen)?];
+            fill_links!(conn, &mut rows, &chosen);
+            rows.pop().ok_or(StoreError::NotFound("record"))
+        })
+    }
+
+    pub async fn list_records(
+        &self,
+        table: &TableSchema,
+        request: &ListRequest,
+    ) -> Result<RecordPage, StoreError> {
+        let dialect = dialect(&self.pool);
+        let (select, chosen) = select_list(table, request.fields.as_deref())?;
+        let physical = ident(&physical_table(table.id))?;
+        let mut params = Params::default();
+        let mut conditions = Vec::new();
+        if let Some(filter) = &request.filter {
+            conditions.push(render(filter, table, dialect, &mut params)?);
+        }
+        let count_sql = request.count.then(|| {
+            format!(
+                "SELECT COUNT(*) FROM {physical} r{}",
+                if conditions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHERE {}", conditions.join(" AND "))
+                }
+            )
+        });
+        let count_params = params.0.clone();
+        let mut sort_columns = Vec::new();
+        for key in &request.sort {
+            sort_columns.push(column(key.target, table)?);
+        }
+        if let Some(cursor) = &request.after {
+            let valid = cursor.values.len() == request.sort.len()
+                && cursor
+                    .values
+                    .iter()
+                    .zip(&sort_columns)
+                    .all(|(v, (_, ty))| fits(v, *ty));
+            if !valid {
+                return Err(bad_cursor());
+            }
+            conditions.push(after_cursor(&request.sort, cursor, table, &mut params)?);
+        }
+        let mut order: Vec<String> = request
+            .sort
+            .iter()
+            .zip(&sort_columns)
+            .map(|(key, (col, _))| {
+                if key.descending {
+                    format!("{col} DESC NULLS LAST")
+                } else {
+                    format!("{col} ASC NULLS FIRST")
+                }
+            })
+            .collect();
+        order.push("r.id ASC".into());
+        let limit = params.push(Param::Int(Some(i64::from(request.limit) + 1)));
+        let sql = format!(
+            "SELECT {select}{extra} FROM {physical} r{where_clause} ORDER BY {} LIMIT {limit}",
+            order.join(", "),
+            extra = sort_columns
+                .iter()
+                .map(|(col, _)| format!(", {col}"))
+                .collect::<String>(),
+            where_clause = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", conditions.join(" AND "))
+            },
+        );
+        let sort_start = 6 + chosen.iter().filter(|f| f.kind.has_column()).count();
+        on_pool!(&self.pool, |p| {
+            let mut conn = p.acquire().await?;
+            let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind_params(params.0)
+                .fetch_all(&mut *conn)
+                .await?;
+            let more = found.len() > request.limit as usize;
+            let mut rows = Vec::with_capacity(found.len().min(request.limit as usize));
+            let mut next = None;
+            for (n, row) in found.iter().take(request.limit as usize).enumerate() {
+                rows.push(decode_row(row, &chosen)?);
+                if more && n + 1 == request.limit as usize {
+                    let values = sort_columns
+                        .iter()
+                        .enumerate()
+                        .map(|(k, (_, ty))| row.sql_value(sort_start + k, *ty))
+                        .collect::<Result<_, _>>()?;
+                    next = Some(Cursor {
+                        values,
+                        id: row.int(0)?.unwrap_or_default(),
+                    });
+                }
+            }
+            fill_links!(conn, &mut rows, &chosen);
+            let total = match count_sql {
+                Some(sql) => Some(
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind_params(count_params)
+                        .fetch_one(&mut *conn)
+                        .await?
+                        .try_get::<i64, _>(0)?,
+                ),
+                None => None,
+            };
+            Ok(RecordPage {
+                records: rows,
+                next,
+                total,
+            })
+        })
+    }
+}
+
+impl TenantDb {
+    /// A record's changes, oldest first. Readable after the record is
+    /// deleted, for as long as its table exists.
+    pub async fn record_history(
+        &self,
+        table: citadel_core::TableId,
+        record: RecordId,
+    ) -> Result<Vec<super::Revision>, StoreError> {
+        on_pool!(&self.pool, |p| {
+            let rows = sqlx::query(
+                "SELECT version, action, actor, at, changes FROM record_revisions \
+                 WHERE table_id = $1 AND record_id = $2 ORDER BY version",
+            )
+            .bind(table.to_string())
+            .bind(record.0)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let changes: String = row.try_get("changes")?;
+                    Ok(super::Revision {
+                        version: row.try_get("version")?,
+                        action: row.try_get("action")?,
+                        actor: row
+                            .try_get::<Option<String>, _>("actor")?
+                            .map(|a| citadel_core::UserId::parse(&a))
+                            .transpose()?,
+                        at: row.try_get("at")?,
+                        changes: serde_json::from_str(&changes)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    })
+                })
+                .collect()
+        })
+    }
+}

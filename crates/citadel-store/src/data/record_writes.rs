@@ -1,0 +1,448 @@
+//! The three batch writes. Each runs in one write transaction: the schema
+//! version, references, versions and uniqueness are checked inside it, so
+//! a batch either lands whole or leaves nothing behind.
+
+use std::collections::HashMap;
+
+use citadel_core::data::table::{field_column, junction_table, physical_table};
+use citadel_core::data::{Cell, FieldDef, FieldKind, TableSchema};
+use citadel_core::{FieldId, RecordId, TableId};
+use serde_json::Value as Json;
+use sqlx::Row;
+
+use super::super::apps::dialect;
+use super::super::reads::{decode_row, fill_links, select_list};
+use super::super::rows::cell_param;
+use super::super::sql::{BindParams, Dialect, Param, Params, ident};
+use super::super::{Actor, RecordRow};
+use super::{
+    MAX_PARAMS, RecordChange, RecordDeletion, RecordWrite, changes_json, invalid, now,
+    unique_refused,
+};
+use crate::StoreError;
+use crate::db::{BeginWrite, on_pool};
+use crate::tenant_db::TenantDb;
+
+/// Single-link columns in any table (live or in the recycle bin) that
+/// point at `target`: `(physical table, column)`.
+macro_rules! inbound_links {
+    ($tx:expr, $target:expr) => {{
+        let target: TableId = $target;
+        let rows =
+            sqlx::query("SELECT table_id, id, definition, column_generation FROM data_fields")
+                .fetch_all(&mut *$tx)
+                .await?;
+        let mut found = Vec::new();
+        for row in &rows {
+            let spec: Json = serde_json::from_str(&row.try_get::<String, _>("definition")?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let single_link_here = spec["type"] == "link"
+                && spec["multiple"] != true
+                && spec["table"].as_str() == Some(target.to_string().as_str());
+            if single_link_here {
+                let table = TableId::parse(&row.try_get::<String, _>("table_id")?)?;
+                let field = FieldId::parse(&row.try_get::<String, _>("id")?)?;
+                let generation: i64 = row.try_get("column_generation")?;
+                found.push((
+                    ident(&physical_table(table))?,
+                    ident(&field_column(field, u32::try_from(generation).unwrap_or(0)))?,
+                ));
+            }
+        }
+        found
+    }};
+}
+
+/// Reads the current rows of `ids` (all fields) inside the transaction.
+macro_rules! current_rows {
+    ($tx:expr, $table:expr, $ids:expr) => {{
+        let table: &TableSchema = $table;
+        let ids: &[i64] = $ids;
+        let (select, chosen) = select_list(table, None)?;
+        let physical = ident(&physical_table(table.id))?;
+        let mut rows: Vec<RecordRow> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut params = Params::default();
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|id| params.push(Param::Int(Some(*id))))
+                .collect();
+            let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {select} FROM {physical} r WHERE r.id IN ({})",
+                list.join(", ")
+            )))
+            .bind_params(params.0)
+            .fetch_all(&mut *$tx)
+            .await?;
+            for row in &found {
+                rows.push(decode_row(row, &chosen)?);
+            }
+        }
+        fill_links!($tx, &mut rows, &chosen);
+        let mut by_id: HashMap<i64, RecordRow> = HashMap::new();
+        for row in rows {
+            by_id.insert(row.id.0, row);
+        }
+        by_id
+    }};
+}
+
+/// Checks each record exists and is at the version the caller expects.
+fn check_versions(
+    current: &HashMap<i64, RecordRow>,
+    wanted: impl Iterator<Item = (RecordId, Option<i64>)>,
+) -> Result<(), StoreError> {
+    for (id, expected) in wanted {
+        let row = current.get(&id.0).ok_or(StoreError::NotFound("record"))?;
+        if let Some(expected) = expected
+            && expected != row.version
+        {
+            return Err(StoreError::VersionMismatch {
+                record: id.0,
+                expected,
+                current: row.version,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn cell_json(cells: &[(FieldId, Cell)], field: FieldId) -> Json {
+    cells
+        .iter()
+        .find(|(id, _)| *id == field)
+        .map_or(Json::Null, |(_, c)| c.to_json())
+}
+
+impl TenantDb {
+    /// Creates records in one transaction and returns them as stored.
+    pub async fn create_records(
+        &self,
+        table: &TableSchema,
+        writes: Vec<RecordWrite>,
+        actor: Actor,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dialect = dialect(&self.pool);
+        let physical_name = physical_table(table.id);
+        let physical = ident(&physical_name)?;
+        let columns: Vec<_> = table
+            .fields
+            .iter()
+            .filter(|f| f.kind.has_column())
+            .collect();
+        let autos: Vec<FieldId> = columns
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::AutoNumber))
+            .map(|f| f.id)
+            .collect();
+        let at = now();
+        let count = writes.len() as i64;
+        let mut column_list =
+            String::from("id, version, created_at, created_by, updated_at, updated_by");
+        for field in &columns {
+            column_list.push_str(", ");
+            column_list.push_str(&ident(&field.column)?);
+        }
+        let per_row = 6 + columns.len();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_write().await?;
+            check_schema_version!(tx, table);
+            let cell_sets: Vec<&Vec<(FieldId, Cell)>> = writes.iter().map(|w| &w.cells).collect();
+            check_references!(tx, table, cell_sets.iter().copied());
+            let ids: Vec<i64> = match dialect {
+                Dialect::Sqlite => {
+                    let last: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = $1), 0), \
+                         COALESCE((SELECT MAX(id) FROM {physical}), 0))"
+                    )))
+                    .bind(&physical_name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (1..=count).map(|n| last + n).collect()
+                }
+                Dialect::Postgres => sqlx::query_scalar(
+                    "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
+                )
+                .bind(&physical_name)
+                .bind(count)
+                .fetch_all(&mut *tx)
+                .await?,
+            };
+            let mut numbers: HashMap<FieldId, i64> = HashMap::new();
+            for field in &autos {
+                let first: i64 = sqlx::query_scalar(
+                    "UPDATE data_fields SET next_number = next_number + $1 WHERE id = $2 \
+                     RETURNING next_number - $1",
+                )
+                .bind(count)
+                .bind(field.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+                numbers.insert(*field, first);
+            }
+            let mut stored: Vec<RecordRow> = Vec::with_capacity(writes.len());
+            for (n, write) in writes.iter().enumerate() {
+                let cells = table
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let cell = match numbers.get(&f.id) {
+                            Some(first) => Cell::Integer(first + n as i64),
+                            None => write.cells.iter().find(|(id, _)| *id == f.id).map_or_else(
+                                || {
+                                    if f.kind.has_column() {
+                                        Cell::Null
+                                    } else {
+                                        Cell::Links(Vec::new())
+                                    }
+                                },
+                                |(_, c)| c.clone(),
+                            ),
+                        };
+                        (f.id, cell)
+                    })
+                    .collect();
+                stored.push(RecordRow {
+                    id: RecordId(ids[n]),
+                    version: 1,
+                    created_at: at,
+                    created_by: actor.text(),
+                    updated_at: at,
+                    updated_by: actor.text(),
+                    cells,
+                });
+            }
+            let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
+            for chunk in stored.chunks(chunk_rows) {
+                let mut params = Params::default();
+                let mut values = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    let mut slots = vec![
+                        params.push(Param::Int(Some(row.id.0))),
+                        params.push(Param::Int(Some(1))),
+                        params.push(Param::DateTime(Some(at))),
+                        params.push(Param::Text(actor.text())),
+                        params.push(Param::DateTime(Some(at))),
+                        params.push(Param::Text(actor.text())),
+                    ];
+                    for field in &columns {
+                        let cell = row
+                            .cells
+                            .iter()
+                            .find(|(id, _)| *id == field.id)
+                            .map_or(Cell::Null, |(_, c)| c.clone());
+                        slots.push(params.push(cell_param(&cell, &field.kind)));
+                    }
+                    values.push(format!("({})", slots.join(", ")));
+                }
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO {physical} ({column_list}) VALUES {}",
+                    values.join(", ")
+                )))
+                .bind_params(params.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(unique_refused(table))?;
+            }
+            let links: Vec<(i64, &Vec<(FieldId, Cell)>)> =
+                stored.iter().map(|r| (r.id.0, &r.cells)).collect();
+            write_links!(tx, table, links.iter().map(|(id, c)| (id, *c)), false);
+            let revisions = stored
+                .iter()
+                .map(|row| {
+                    let changes: Vec<_> = row
+                        .cells
+                        .iter()
+                        .filter(|(_, c)| !c.is_empty())
+                        .map(|(id, c)| (*id, Json::Null, c.to_json()))
+                        .collect();
+                    (
+                        row.id.0,
+                        1,
+                        "create",
+                        actor.text(),
+                        at.timestamp_millis(),
+                        changes_json(&changes),
+                    )
+                })
+                .collect();
+            insert_revisions!(tx, table.id, revisions);
+            tx.commit().await?;
+            Ok(stored)
+        })
+    }
+
+    /// Applies changes in one transaction; a record already at a newer
+    /// version than a change expects fails the whole batch.
+    pub async fn update_records(
+        &self,
+        table: &TableSchema,
+        changes: Vec<RecordChange>,
+        actor: Actor,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        let physical = ident(&physical_table(table.id))?;
+        let at = now();
+        let ids: Vec<i64> = changes.iter().map(|c| c.id.0).collect();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_write().await?;
+            check_schema_version!(tx, table);
+            let current = current_rows!(tx, table, &ids);
+            check_versions(&current, changes.iter().map(|c| (c.id, c.expected_version)))?;
+            let cell_sets: Vec<&Vec<(FieldId, Cell)>> = changes.iter().map(|c| &c.cells).collect();
+            check_references!(tx, table, cell_sets.iter().copied());
+            let mut revisions = Vec::new();
+            let mut link_writes: Vec<(i64, Vec<(FieldId, Cell)>)> = Vec::new();
+            let mut versions: HashMap<i64, i64> = HashMap::new();
+            for change in &changes {
+                let before = &current[&change.id.0];
+                let version = versions
+                    .get(&change.id.0)
+                    .copied()
+                    .unwrap_or(before.version);
+                let mut diff = Vec::new();
+                let mut params = Params::default();
+                let mut sets = Vec::new();
+                let mut links = Vec::new();
+                for (field_id, cell) in &change.cells {
+                    let Some(field) = table.field(*field_id) else {
+                        continue;
+                    };
+                    let old = cell_json(&before.cells, *field_id);
+                    let new = cell.to_json();
+                    if old == new {
+                        continue;
+                    }
+                    diff.push((*field_id, old, new));
+                    if field.kind.has_column() {
+                        sets.push(format!(
+                            "{} = {}",
+                            ident(&field.column)?,
+                            params.push(cell_param(cell, &field.kind))
+                        ));
+                    } else {
+                        links.push((*field_id, cell.clone()));
+                    }
+                }
+                if diff.is_empty() {
+                    continue;
+                }
+                let next = version + 1;
+                sets.push(format!("version = {}", params.push(Param::Int(Some(next)))));
+                sets.push(format!(
+                    "updated_at = {}",
+                    params.push(Param::DateTime(Some(at)))
+                ));
+                sets.push(format!(
+                    "updated_by = {}",
+                    params.push(Param::Text(actor.text()))
+                ));
+                let id = params.push(Param::Int(Some(change.id.0)));
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {physical} SET {} WHERE id = {id}",
+                    sets.join(", ")
+                )))
+                .bind_params(params.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(unique_refused(table))?;
+                versions.insert(change.id.0, next);
+                if !links.is_empty() {
+                    link_writes.push((change.id.0, links));
+                }
+                revisions.push((
+                    change.id.0,
+                    next,
+                    "update",
+                    actor.text(),
+                    at.timestamp_millis(),
+                    changes_json(&diff),
+                ));
+            }
+            write_links!(tx, table, link_writes.iter().map(|(id, c)| (id, c)), true);
+            insert_revisions!(tx, table.id, revisions);
+            let mut after = current_rows!(tx, table, &ids);
+            tx.commit().await?;
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(row) = after.remove(id) {
+                    rows.push(row);
+                }
+            }
+            Ok(rows)
+        })
+    }
+
+    /// Deletes records in one transaction. Links to them from other
+    /// records are cleared; their history stays readable.
+    pub async fn delete_records(
+        &self,
+        table: &TableSchema,
+        deletions: Vec<RecordDeletion>,
+        actor: Actor,
+    ) -> Result<(), StoreError> {
+        let physical = ident(&physical_table(table.id))?;
+        let at = now();
+        let ids: Vec<i64> = deletions.iter().map(|d| d.id.0).collect();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_write().await?;
+            check_schema_version!(tx, table);
+            let current = current_rows!(tx, table, &ids);
+            check_versions(
+                &current,
+                deletions.iter().map(|d| (d.id, d.expected_version)),
+            )?;
+            let inbound = inbound_links!(tx, table.id);
+            let mut revisions = Vec::new();
+            let mut gone: Vec<i64> = Vec::new();
+            for id in &ids {
+                if gone.contains(id) {
+                    continue;
+                }
+                gone.push(*id);
+                let before = &current[id];
+                let diff: Vec<_> = before
+                    .cells
+                    .iter()
+                    .filter(|(_, c)| !c.is_empty())
+                    .map(|(f, c)| (*f, c.to_json(), Json::Null))
+                    .collect();
+                revisions.push((
+                    *id,
+                    before.version + 1,
+                    "delete",
+                    actor.text(),
+                    at.timestamp_millis(),
+                    changes_json(&diff),
+                ));
+            }
+            for chunk in gone.chunks(500) {
+                let mut params = Params::default();
+                let list: Vec<String> = chunk
+                    .iter()
+                    .map(|id| params.push(Param::Int(Some(*id))))
+                    .collect();
+                let list = list.join(", ");
+                for (source, column) in &inbound {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE {source} SET {column} = NULL WHERE {column} IN ({list})"
+                    )))
+                    .bind_params(params.0.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {physical} WHERE id IN ({list})"
+                )))
+                .bind_params(params.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            insert_revisions!(tx, table.id, revisions);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Writing records: batches of creates, updates and deletes, each batch in
+//! one transaction (all or nothing), each record's change in its history.
+
+use chrono::{DateTime, Utc};
+use citadel_core::data::{Cell, FieldDef, TableSchema};
+use citadel_core::{CoreError, FieldId, RecordId};
+use serde_json::{Map, Value as Json};
+
+use crate::StoreError;
+
+/// Most records one request may write.
+pub const MAX_BATCH: usize = 1000;
+/// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's
+/// 65,535.
+const MAX_PARAMS: usize = 30_000;
+
+/// A new record: a value for every field that has one (defaults applied).
+#[derive(Clone, Debug, Default)]
+pub struct RecordWrite {
+    pub cells: Vec<(FieldId, Cell)>,
+}
+
+/// Changes to a record, made only if it is still at `expected_version`.
+#[derive(Clone, Debug)]
+pub struct RecordChange {
+    pub id: RecordId,
+    pub expected_version: Option<i64>,
+    pub cells: Vec<(FieldId, Cell)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RecordDeletion {
+    pub id: RecordId,
+    pub expected_version: Option<i64>,
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+}
+
+pub(super) fn invalid(field: &FieldDef, reason: String) -> StoreError {
+    StoreError::Invalid(CoreError::InvalidField {
+        field: field.name.to_string(),
+        reason,
+    })
+}
+
+/// Names the field whose unique index refused a write.
+fn unique_refused(table: &TableSchema) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    move |e| {
+        if let sqlx::Error::Database(d) = &e
+            && d.is_unique_violation()
+        {
+            let text = format!("{} {}", d.message(), d.constraint().unwrap_or_default());
+            if let Some(field) = table.fields.iter().find(|f| text.contains(&f.id.simple())) {
+                return invalid(
+                    field,
+                    "must be unique: another record has this value".into(),
+                );
+            }
+        }
+        StoreError::Database(e)
+    }
+}
+
+fn changes_json(changes: &[(FieldId, Json, Json)]) -> String {
+    let mut map = Map::new();
+    for (id, old, new) in changes {
+        map.insert(id.to_string(), Json::Array(vec![old.clone(), new.clone()]));
+    }
+    Json::Object(map).to_string()
+}
+
+/// Checks that every link, user and department named in `cells` exists.
+macro_rules! check_references {
+    ($tx:expr, $table:expr, $cells:expr) => {{
+        let table: &TableSchema = $table;
+        for field in &table.fields {
+            let mut wanted: Vec<Param> = Vec::new();
+            for cells in $cells {
+                let cells: &Vec<(FieldId, Cell)> = cells;
+                for (id, cell) in cells.iter().filter(|(id, _)| *id == field.id) {
+                    let _ = id;
+                    match cell {
+                        Cell::Link(r) => wanted.push(Param::Int(Some(r.0))),
+                        Cell::Links(rs) => wanted.extend(rs.iter().map(|r| Param::Int(Some(r.0)))),
+                        Cell::Ref(r) => wanted.push(Param::Text(Some(r.clone()))),
+                        _ => {}
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            let source = match &field.kind {
+                FieldKind::Link { table, .. } => ident(&physical_table(*table))?,
+                FieldKind::User => "users".to_owned(),
+                FieldKind::Department => "departments".to_owned(),
+                _ => continue,
+            };
+            wanted.dedup();
+            for chunk in wanted.chunks(500) {
+                let mut params = Params::default();
+                let list: Vec<String> = chunk.iter().map(|p| params.push(p.clone())).collect();
+                let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM {source} WHERE id IN ({})",
+                    list.join(", ")
+                )))
+                .bind_params(params.0)
+                .fetch_one(&mut *$tx)
+                .await?
+                .try_get::<i64, _>(0)?;
+                let distinct = {
+                    let mut c = chunk.to_vec();
+                    c.sort_by_key(|p| format!("{p:?}"));
+                    c.dedup();
+                    c.len()
+                };
+                if found != distinct as i64 {
+                    let what = match field.kind {
+                        FieldKind::User => "a user",
+                        FieldKind::Department => "a department",
+                        _ => "a record",
+                    };
+                    return Err(invalid(
+                        field,
+                        format!("refers to {what} that does not exist"),
+                    ));
+                }
+            }
+        }
+    }};
+}
+
+/// Refuses to write through a schema that changed since it was read.
+macro_rules! check_schema_version {
+    ($tx:expr, $table:expr) => {{
+        let table: &TableSchema = $table;
+        let current: Option<i64> = sqlx::query_scalar(
+            "SELECT schema_version FROM data_tables WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(table.id.to_string())
+        .fetch_optional(&mut *$tx)
+        .await?;
+        match current {
+            None => return Err(StoreError::NotFound("table")),
+            Some(v) if v != table.schema_version => {
+                return Err(StoreError::Conflict(
+                    "the table's fields changed while this request ran; try again".into(),
+                ));
+            }
+            Some(_) => {}
+        }
+    }};
+}
+
+macro_rules! insert_revisions {
+    ($tx:expr, $table:expr, $rows:expr) => {{
+        let rows: Vec<(i64, i64, &str, Option<String>, i64, String)> = $rows;
+        for chunk in rows.chunks(MAX_PARAMS / 7) {
+            let mut params = Params::default();
+            let mut values = Vec::with_capacity(chunk.len());
+            for (record, version, action, actor, at, changes) in chunk {
+                values.push(format!(
+                    "({}, {}, {}, {}, {}, {}, {})",
+                    params.push(Param::Text(Some($table.to_string()))),
+                    params.push(Param::Int(Some(*record))),
+                    params.push(Param::Int(Some(*version))),
+                    params.push(Param::Text(Some((*action).to_owned()))),
+                    params.push(Param::Text(actor.clone())),
+                    params.push(Param::Int(Some(*at))),
+                    params.push(Param::Text(Some(changes.clone()))),
+                ));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO record_revisions (table_id, record_id, version, action, actor, at, \
+                 changes) VALUES {}",
+                values.join(", ")
+            )))
+            .bind_params(params.0)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
+/// Replaces the links of many-to-many fields for the given records.
+macro_rules! write_links {
+    ($tx:expr, $table:expr, $records:expr, $replace:expr) => {{
+        let table: &TableSchema = $table;
+        for field in table.fields.iter().filter(|f| !f.kind.has_column()) {
+            let junction = ident(&junction_table(field.id))?;
+            let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+            for (record, cells) in $records {
+                let record: i64 = *record;
+                let cells: &Vec<(FieldId, Cell)> = cells;
+                let Some((_, Cell::Links(targets))) = cells.iter().find(|(id, _)| *id == field.id)
+                else {
+                    continue;
+                };
+                if $replace {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM {junction} WHERE src = $1"
+                    )))
+                    .bind(record)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                for (position, target) in targets.iter().enumerate() {
+                    rows.push((record, target.0, position as i64));
+                }
+            }
+            for chunk in rows.chunks(MAX_PARAMS / 3) {
+                let mut params = Params::default();
+                let values: Vec<String> = chunk
+                    .iter()
+                    .map(|(src, dst, pos)| {
+                        format!(
+                            "({}, {}, {})",
+                            params.push(Param::Int(Some(*src))),
+                            params.push(Param::Int(Some(*dst))),
+                            params.push(Param::Int(Some(*pos)))
+                        )
+                    })
+                    .collect();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO {junction} (src, dst, position) VALUES {}",
+                    values.join(", ")
+                )))
+                .bind_params(params.0)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    }};
+}
+
+#[path = "record_writes.rs"]
+mod writes;

@@ -1,0 +1,281 @@
+//! SQL for user tables, written once for both backends. Identifiers come
+//! only from ids (`t_<hex>`, `f_<hex>`); every value is a bound parameter,
+//! collected in order in a [`Params`] list and bound by [`BindParams`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+use citadel_core::data::FieldKind;
+use citadel_core::data::query::{Predicate, SqlValue};
+use citadel_core::data::table::{SystemField, TableSchema, Target, junction_table};
+use citadel_core::filter::Comparison;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Postgres, Sqlite};
+
+use crate::StoreError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The storage type of a column, which decides how its values bind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ColumnType {
+    Int,
+    Text,
+    Bool,
+    Date,
+    /// Milliseconds on SQLite, `timestamptz` on PostgreSQL.
+    DateTime,
+}
+
+impl ColumnType {
+    pub(crate) fn of_kind(kind: &FieldKind) -> Self {
+        match kind {
+            FieldKind::Integer
+            | FieldKind::AutoNumber
+            | FieldKind::Decimal { .. }
+            | FieldKind::Currency { .. }
+            | FieldKind::Percent { .. }
+            | FieldKind::Link { .. } => Self::Int,
+            FieldKind::Boolean => Self::Bool,
+            FieldKind::Date => Self::Date,
+            FieldKind::DateTime => Self::DateTime,
+            _ => Self::Text,
+        }
+    }
+
+    pub(crate) fn of_system(field: SystemField) -> Self {
+        match field {
+            SystemField::Id | SystemField::Version => Self::Int,
+            SystemField::CreatedAt | SystemField::UpdatedAt => Self::DateTime,
+            SystemField::CreatedBy | SystemField::UpdatedBy => Self::Text,
+        }
+    }
+
+    pub(crate) fn ddl(self, dialect: Dialect) -> &'static str {
+        match (self, dialect) {
+            (Self::Int, _) => "BIGINT",
+            (Self::Text, _) => "TEXT",
+            (Self::Bool, _) => "BOOLEAN",
+            (Self::Date, _) => "DATE",
+            (Self::DateTime, Dialect::Sqlite) => "BIGINT",
+            (Self::DateTime, Dialect::Postgres) => "TIMESTAMPTZ",
+        }
+    }
+}
+
+/// One bound value, typed even when it is NULL: PostgreSQL checks the type
+/// of every parameter, NULL included.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Param {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+    Date(Option<NaiveDate>),
+    DateTime(Option<DateTime<Utc>>),
+}
+
+impl Param {
+    pub(crate) fn null(ty: ColumnType) -> Self {
+        match ty {
+            ColumnType::Int => Self::Int(None),
+            ColumnType::Text => Self::Text(None),
+            ColumnType::Bool => Self::Bool(None),
+            ColumnType::Date => Self::Date(None),
+            ColumnType::DateTime => Self::DateTime(None),
+        }
+    }
+
+    pub(crate) fn from_value(value: &SqlValue, ty: ColumnType) -> Self {
+        match value {
+            SqlValue::Null => Self::null(ty),
+            SqlValue::Int(n) => Self::Int(Some(*n)),
+            SqlValue::Text(t) => Self::Text(Some(t.clone())),
+            SqlValue::Bool(b) => Self::Bool(Some(*b)),
+            SqlValue::Date(d) => Self::Date(Some(*d)),
+            SqlValue::DateTime(t) => Self::DateTime(Some(*t)),
+        }
+    }
+}
+
+/// Parameters in the order their `$N` placeholders were written.
+#[derive(Default, Debug)]
+pub(crate) struct Params(pub(crate) Vec<Param>);
+
+impl Params {
+    /// Adds a value and returns its placeholder.
+    pub(crate) fn push(&mut self, param: Param) -> String {
+        self.0.push(param);
+        format!("${}", self.0.len())
+    }
+}
+
+pub(crate) trait BindParams: Sized {
+    fn bind_params(self, params: Vec<Param>) -> Self;
+}
+
+impl<'q> BindParams for Query<'q, Sqlite, SqliteArguments> {
+    fn bind_params(self, params: Vec<Param>) -> Self {
+        params.into_iter().fold(self, |q, p| match p {
+            Param::Int(v) => q.bind(v),
+            Param::Text(v) => q.bind(v),
+            Param::Bool(v) => q.bind(v),
+            Param::Date(v) => q.bind(v),
+            Param::DateTime(v) => q.bind(v.map(|t| t.timestamp_millis())),
+        })
+    }
+}
+
+impl<'q> BindParams for Query<'q, Postgres, PgArguments> {
+    fn bind_params(self, params: Vec<Param>) -> Self {
+        params.into_iter().fold(self, |q, p| match p {
+            Param::Int(v) => q.bind(v),
+            Param::Text(v) => q.bind(v),
+            Param::Bool(v) => q.bind(v),
+            Param::Date(v) => q.bind(v),
+            Param::DateTime(v) => q.bind(v),
+        })
+    }
+}
+
+/// Double-quotes an identifier the store generated. Generated names are
+/// `[a-z0-9_]` only; anything else is a bug, refused rather than quoted.
+pub(crate) fn ident(name: &str) -> Result<String, StoreError> {
+    if name.is_empty()
+        || name.len() > 63
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Corrupt(format!("unsafe identifier {name:?}")));
+    }
+    Ok(format!("\"{name}\""))
+}
+
+/// The column a target reads, qualified by the alias `r`.
+pub(crate) fn column(
+    target: Target,
+    table: &TableSchema,
+) -> Result<(String, ColumnType), StoreError> {
+    match target {
+        Target::System(s) => Ok((format!("r.{}", ident(s.name())?), ColumnType::of_system(s))),
+        Target::Field(id) => {
+            let field = table
+                .field(id)
+                .ok_or_else(|| StoreError::Corrupt("filter names a missing field".into()))?;
+            Ok((
+                format!("r.{}", ident(&field.column)?),
+                ColumnType::of_kind(&field.kind),
+            ))
+        }
+    }
+}
+
+fn op_sql(op: Comparison) -> &'static str {
+    match op {
+        Comparison::Eq => "=",
+        Comparison::Ne => "<>",
+        Comparison::Lt => "<",
+        Comparison::Le => "<=",
+        Comparison::Gt => ">",
+        Comparison::Ge => ">=",
+    }
+}
+
+fn escape_like(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Renders a predicate. Every leaf is two-valued (never NULL), so `not`
+/// means what people expect: `not (status = 'done')` includes rows with
+/// no status.
+pub(crate) fn render(
+    predicate: &Predicate,
+    table: &TableSchema,
+    dialect: Dialect,
+    params: &mut Params,
+) -> Result<String, StoreError> {
+    let join =
+        |parts: &[Predicate], glue: &str, params: &mut Params| -> Result<String, StoreError> {
+            if parts.is_empty() {
+                return Ok(if glue == " AND " { "1=1" } else { "1=0" }.into());
+            }
+            let rendered = parts
+                .iter()
+                .map(|p| render(p, table, dialect, params))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(format!("({})", rendered.join(glue)))
+        };
+    Ok(match predicate {
+        Predicate::All(parts) => join(parts, " AND ", params)?,
+        Predicate::Any(parts) => join(parts, " OR ", params)?,
+        Predicate::Not(inner) => format!("(NOT {})", render(inner, table, dialect, params)?),
+        Predicate::Compare { target, op, value } => {
+            let (col, ty) = column(*target, table)?;
+            let p = params.push(Param::from_value(value, ty));
+            if *op == Comparison::Ne {
+                format!("({col} IS NULL OR {col} <> {p})")
+            } else {
+                format!("({col} IS NOT NULL AND {col} {} {p})", op_sql(*op))
+            }
+        }
+        Predicate::IsNull(target) => format!("({} IS NULL)", column(*target, table)?.0),
+        Predicate::In { target, values } => {
+            let (col, ty) = column(*target, table)?;
+            let list: Vec<String> = values
+                .iter()
+                .map(|v| params.push(Param::from_value(v, ty)))
+                .collect();
+            format!("({col} IS NOT NULL AND {col} IN ({}))", list.join(", "))
+        }
+        Predicate::Like {
+            target,
+            needle,
+            prefix_only,
+        } => {
+            let (col, _) = column(*target, table)?;
+            let pattern = format!(
+                "{}{}%",
+                if *prefix_only { "" } else { "%" },
+                escape_like(needle)
+            );
+            let p = params.push(Param::Text(Some(pattern)));
+            let like = match dialect {
+                Dialect::Sqlite => "LIKE",
+                Dialect::Postgres => "ILIKE",
+            };
+            format!("({col} IS NOT NULL AND {col} {like} {p} ESCAPE '\\')")
+        }
+        Predicate::HasChoice { target, choice } => {
+            let (col, _) = column(*target, table)?;
+            let p = params.push(Param::Text(Some(choice.clone())));
+            match dialect {
+                Dialect::Sqlite => format!(
+                    "({col} IS NOT NULL AND EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {p}))"
+                ),
+                Dialect::Postgres => {
+                    format!("({col} IS NOT NULL AND jsonb_exists({col}::jsonb, {p}))")
+                }
+            }
+        }
+        Predicate::HasLink { field, record } => {
+            let junction = ident(&junction_table(*field))?;
+            let p = params.push(Param::Int(Some(record.0)));
+            format!("EXISTS (SELECT 1 FROM {junction} j WHERE j.src = r.id AND j.dst = {p})")
+        }
+        Predicate::NoLinks { field } => {
+            let junction = ident(&junction_table(*field))?;
+            format!("NOT EXISTS (SELECT 1 FROM {junction} j WHERE j.src = r.id)")
+        }
+    })
+}
