@@ -89,6 +89,15 @@ pub enum Action {
     /// admins, in a signed-in session: a leaked access token must not be
     /// able to mint a sign-in.
     AdministerCredentials,
+    /// Read apps, tables, fields, records, their history and views; save
+    /// personal views. Every member until permission groups narrow it.
+    ReadData,
+    /// Create, change and delete records. Every member until permission
+    /// groups narrow it.
+    WriteData,
+    /// Create, change and delete apps, tables, fields and shared views;
+    /// the recycle bin (tenant admins).
+    ManageSchema,
 }
 
 /// What the action is applied to.
@@ -246,7 +255,10 @@ pub fn authorize(
             | Action::ChangeOwnPassword
             | Action::ManageOwnCredentials
             | Action::ManageIdentity
-            | Action::AdministerCredentials,
+            | Action::AdministerCredentials
+            | Action::ReadData
+            | Action::WriteData
+            | Action::ManageSchema,
             Resource::Tenant { id, status },
         ) => match principal {
             Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),
@@ -254,7 +266,9 @@ pub fn authorize(
                 Err(Denied::TenantSuspended)
             }
             Principal::TenantUser { admin, via, .. } => match action {
-                Action::ManageIdentity | Action::AdministerCredentials if !admin => {
+                Action::ManageIdentity | Action::AdministerCredentials | Action::ManageSchema
+                    if !admin =>
+                {
                     Err(Denied::Forbidden)
                 }
                 Action::ChangeOwnPassword

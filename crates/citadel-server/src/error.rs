@@ -17,8 +17,11 @@ pub enum ApiError {
     BadRequest {
         code: &'static str,
         detail: String,
-        field: Option<&'static str>,
+        field: Option<String>,
     },
+    /// The record changed since the version the caller names in If-Match.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("authentication required")]
     Unauthenticated,
     #[error("the login, tenant or password is wrong")]
@@ -85,7 +88,42 @@ impl ApiError {
         Self::BadRequest {
             code: "invalid_field",
             detail: format!("{field}: {e}"),
-            field: Some(field),
+            field: Some(field.into()),
+        }
+    }
+
+    /// A rule broken by input, naming the field when the rule is about one.
+    pub fn from_core(e: CoreError) -> Self {
+        match e {
+            CoreError::InvalidField { field, reason } => Self::BadRequest {
+                code: "invalid_field",
+                detail: format!("{field}: {reason}"),
+                field: Some(field),
+            },
+            other => Self::BadRequest {
+                code: "invalid_input",
+                detail: other.to_string(),
+                field: None,
+            },
+        }
+    }
+
+    /// The same error about an item of a batch: `records[3].金额`.
+    pub fn in_item(self, item: usize) -> Self {
+        match self {
+            Self::BadRequest {
+                code,
+                detail,
+                field,
+            } => Self::BadRequest {
+                code,
+                detail: format!("records[{item}].{detail}"),
+                field: Some(format!(
+                    "records[{item}]{}",
+                    field.map(|f| format!(".{f}")).unwrap_or_default()
+                )),
+            },
+            other => other,
         }
     }
 
@@ -96,7 +134,7 @@ impl ApiError {
         &'static str,
         &'static str,
         String,
-        Option<&'static str>,
+        Option<String>,
     ) {
         use StatusCode as S;
         match self {
@@ -104,7 +142,20 @@ impl ApiError {
                 code,
                 detail,
                 field,
-            } => (S::BAD_REQUEST, code, "Bad request", detail.clone(), *field),
+            } => (
+                S::BAD_REQUEST,
+                code,
+                "Bad request",
+                detail.clone(),
+                field.clone(),
+            ),
+            Self::PreconditionFailed(detail) => (
+                S::PRECONDITION_FAILED,
+                "version_mismatch",
+                "Precondition failed",
+                detail.clone(),
+                None,
+            ),
             Self::Unauthenticated => (
                 S::UNAUTHORIZED,
                 "unauthenticated",
@@ -277,7 +328,7 @@ impl IntoResponse for ApiError {
             Self::Internal(e) => tracing::error!(error = %e, "internal error"),
             _ => tracing::debug!(code, "request refused"),
         }
-        let mut response = render(status, code, title, detail, field);
+        let mut response = render(status, code, title, detail, field.as_deref());
         let retry_after = match self {
             Self::Busy => Some(1),
             Self::TooManyAttempts { retry_after_secs } => Some(retry_after_secs.max(1)),
@@ -297,6 +348,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => Self::NotFound(what),
             StoreError::Conflict(detail) => Self::Conflict(detail),
+            StoreError::Invalid(e) => Self::from_core(e),
+            StoreError::VersionMismatch { .. } => Self::PreconditionFailed(e.to_string()),
             StoreError::Database(_) | StoreError::Io { .. } => Self::Unavailable(e),
             other => Self::Internal(other.to_string()),
         }

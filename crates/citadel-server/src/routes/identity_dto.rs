@@ -13,7 +13,7 @@ use crate::routes::dto::{SecretInput, UserView, rfc3339};
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`),
 /// for PATCH bodies where `null` clears a value.
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

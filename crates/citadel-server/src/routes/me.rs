@@ -29,7 +29,7 @@ pub fn page(before: Option<&str>, limit: Option<u32>) -> Result<Page, ApiError> 
         return Err(ApiError::BadRequest {
             code: "invalid_field",
             detail: "limit: must be between 1 and 500".into(),
-            field: Some("limit"),
+            field: Some("limit".into()),
         });
     }
     Ok(Page { before, limit })

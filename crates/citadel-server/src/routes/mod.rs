@@ -1,14 +1,19 @@
 //! The HTTP surface: every route, its OpenAPI description, and the layers
 //! every request passes through.
 
+pub mod apps;
 pub mod auth;
+pub mod data_dto;
 pub mod dto;
+pub mod fields;
 pub mod health;
 pub mod identity_dto;
 pub mod me;
 pub mod platform;
+pub mod records;
 pub mod security;
 pub mod users;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,7 +84,11 @@ impl utoipa::Modify for SessionCookies {
         (name = "auth", description = "Tenant users: sign-in, sessions, password"),
         (name = "me", description = "A user's own sessions, tokens, second factor, history and notifications"),
         (name = "users", description = "Tenant admins: users and departments"),
-        (name = "security", description = "Tenant admins: IP bans, security policy, security events, sign-in history")
+        (name = "security", description = "Tenant admins: IP bans, security policy, security events, sign-in history"),
+        (name = "apps", description = "Apps, their tables and the recycle bin"),
+        (name = "fields", description = "Tenant admins: online changes to a table's fields"),
+        (name = "records", description = "Records: single and batch writes, listing with filters and cursors, history"),
+        (name = "views", description = "Saved views of a table, personal or shared")
     )
 )]
 struct ApiDoc;
@@ -142,6 +151,35 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(security::get_policy, security::put_policy))
         .routes(routes!(security::security_events))
         .routes(routes!(security::login_history))
+        .routes(routes!(apps::list_apps, apps::create_app))
+        .routes(routes!(apps::get_app, apps::update_app, apps::delete_app))
+        .routes(routes!(apps::restore_app))
+        .routes(routes!(apps::list_tables, apps::create_table))
+        .routes(routes!(
+            apps::get_table,
+            apps::update_table,
+            apps::delete_table
+        ))
+        .routes(routes!(apps::restore_table))
+        .routes(routes!(apps::recycle_bin))
+        .routes(routes!(fields::add_field))
+        .routes(routes!(fields::update_field, fields::delete_field))
+        .routes(routes!(fields::reorder_fields))
+        .routes(routes!(records::list_records, records::create_record))
+        .routes(routes!(
+            records::get_record,
+            records::update_record,
+            records::delete_record
+        ))
+        .routes(routes!(records::record_history))
+        .routes(routes!(records::create_records, records::update_records))
+        .routes(routes!(records::delete_records))
+        .routes(routes!(views::list_views, views::create_view))
+        .routes(routes!(
+            views::get_view,
+            views::update_view,
+            views::delete_view
+        ))
 }
 
 /// The OpenAPI document of every route the server has.

@@ -199,7 +199,7 @@ pub async fn destroy_tenant(
         return Err(ApiError::BadRequest {
             code: "confirmation_mismatch",
             detail: "confirm must repeat the tenant's slug exactly".into(),
-            field: Some("confirm"),
+            field: Some("confirm".into()),
         });
     }
     // Run to the end on its own task: a client that gives up, or the

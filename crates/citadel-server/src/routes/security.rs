@@ -50,14 +50,14 @@ pub async fn create_ban(
         return Err(ApiError::BadRequest {
             code: "invalid_field",
             detail: "reason: at most 500 characters".into(),
-            field: Some("reason"),
+            field: Some("reason".into()),
         });
     }
     if body.expires_in_minutes == Some(0) {
         return Err(ApiError::BadRequest {
             code: "invalid_field",
             detail: "expires_in_minutes: must be at least 1".into(),
-            field: Some("expires_in_minutes"),
+            field: Some("expires_in_minutes".into()),
         });
     }
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;

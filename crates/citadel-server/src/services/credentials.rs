@@ -97,7 +97,7 @@ pub async fn check_new_password(
                     "new_password: must differ from your last {} passwords",
                     policy.password_history
                 ),
-                field: Some("new_password"),
+                field: Some("new_password".into()),
             });
         }
     }
@@ -267,7 +267,7 @@ pub async fn confirm_totp(
     let step = totp::verify(&secret, code.trim(), unix_seconds).ok_or(ApiError::BadRequest {
         code: "invalid_code",
         detail: "code: not the current code of the new authenticator".into(),
-        field: Some("code"),
+        field: Some("code".into()),
     })?;
     let (codes, hashes) = new_recovery_codes();
     db.confirm_totp(user.id, &sealed, step, &hashes)

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod credentials;
+pub mod data;
 pub mod login;
 pub mod passwords;
 pub mod sessions;

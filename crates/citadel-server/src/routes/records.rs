@@ -1,0 +1,239 @@
+//! Records of a table: one at a time with ETag / If-Match, in batches of up
+//! to 1,000 that land whole or not at all, listed with filters, sorts and
+//! cursors, and each record's history.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use citadel_core::data::TableSchema;
+use citadel_core::{Action, RecordId, TableId};
+use citadel_store::TenantDb;
+use citadel_store::data::{Actor, RecordDeletion, RecordRow};
+
+use crate::auth::TenantCaller;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, path_id};
+use crate::routes::apps::{actor_user, open};
+use crate::routes::data_dto::{
+    BatchCreateRequest, BatchDeleteRequest, BatchUpdateRequest, ListRecordsQuery, RecordInput,
+    RecordPageView, RecordView, RecordsView, RevisionView,
+};
+use crate::routes::dto::Problem;
+use crate::services::data;
+use crate::state::AppState;
+
+async fn table(
+    state: &AppState,
+    caller: &TenantCaller,
+    action: Action,
+    raw: &str,
+) -> Result<(TenantDb, Actor, TableSchema), ApiError> {
+    let (db, actor) = open(state, caller, action).await?;
+    let schema = db
+        .table_schema(path_id("table", raw, TableId::parse)?)
+        .await?;
+    Ok((db, actor, schema))
+}
+
+fn record_id(raw: &str) -> Result<RecordId, ApiError> {
+    path_id("record", raw, RecordId::parse)
+}
+
+/// A record with its version as a strong ETag.
+fn with_etag(status: StatusCode, table: &TableSchema, row: &RecordRow) -> Response {
+    let mut response = (status, Json(data::record_view(table, row))).into_response();
+    if let Ok(tag) = HeaderValue::from_str(&format!("\"{}\"", row.version)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// The version named by `If-Match`, if any. `*` matches any version.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_if_match",
+            detail: "If-Match must be a record's ETag, such as \"3\", or *".into(),
+            field: Some("If-Match".into()),
+        })
+}
+
+/// Lists records: filter, sort on several fields, field selection, a
+/// cursor for the next page, and the total on request.
+#[utoipa::path(get, path = "/api/v1/tables/{table}/records", security(("tenant_session" = []), ("access_token" = [])), tag = "records",
+    params(("table" = String, Path, description = "Table id"), ListRecordsQuery),
+    responses((status = 200, body = RecordPageView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path(raw): Path<String>,
+    ApiQuery(query): ApiQuery<ListRecordsQuery>,
+) -> Result<Json<RecordPageView>, ApiError> {
+    let (db, actor, schema) = table(&state, &caller, Action::ReadData, &raw).await?;
+    let page = data::list_records(&db, &schema, &query, actor_user(actor)?).await?;
+    Ok(Json(page))
+}
+
+/// Creates a record. Missing fields take their default.
+#[utoipa::path(post, path = "/api/v1/tables/{table}/records", security(("tenant_session" = []), ("access_token" = [])), tag = "records", request_body = RecordInput,
+    params(("table" = String, Path, description = "Table id")),
+    responses((status = 201, body = RecordView, headers(("ETag" = String, description = "The record's version"))), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_record(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<RecordInput>,
+) -> Result<Response, ApiError> {
+    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let write = data::new_record(&schema, &body)?;
+    let mut rows = db.create_records(&schema, vec![write], actor).await?;
+    let row = rows
+        .pop()
+        .ok_or(ApiError::Internal("no record created".into()))?;
+    Ok(with_etag(StatusCode::CREATED, &schema, &row))
+}
+
+/// One record, with its version as the ETag.
+#[utoipa::path(get, path = "/api/v1/tables/{table}/records/{record}", security(("tenant_session" = []), ("access_token" = [])), tag = "records",
+    params(("table" = String, Path, description = "Table id"), ("record" = i64, Path, description = "Record id")),
+    responses((status = 200, body = RecordView, headers(("ETag" = String, description = "The record's version"))), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_record(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path((raw, record)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (db, _, schema) = table(&state, &caller, Action::ReadData, &raw).await?;
+    let row = db.get_record(&schema, record_id(&record)?, None).await?;
+    Ok(with_etag(StatusCode::OK, &schema, &row))
+}
+
+/// Changes the given fields of a record. With `If-Match`, only if the
+/// record is still at that version (412 otherwise, and nothing changes).
+#[utoipa::path(patch, path = "/api/v1/tables/{table}/records/{record}", security(("tenant_session" = []), ("access_token" = [])), tag = "records", request_body = RecordInput,
+    params(("table" = String, Path, description = "Table id"), ("record" = i64, Path, description = "Record id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on")),
+    responses((status = 200, body = RecordView, headers(("ETag" = String, description = "The record's new version"))), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+pub async fn update_record(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path((raw, record)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RecordInput>,
+) -> Result<Response, ApiError> {
+    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let change = data::record_change(
+        &schema,
+        record_id(&record)?,
+        if_match(&headers)?,
+        &body.fields,
+    )?;
+    let mut rows = db.update_records(&schema, vec![change], actor).await?;
+    let row = rows.pop().ok_or(ApiError::NotFound("record"))?;
+    Ok(with_etag(StatusCode::OK, &schema, &row))
+}
+
+/// Deletes a record, with `If-Match` only at that version. Its history
+/// stays readable.
+#[utoipa::path(delete, path = "/api/v1/tables/{table}/records/{record}", security(("tenant_session" = []), ("access_token" = [])), tag = "records",
+    params(("table" = String, Path, description = "Table id"), ("record" = i64, Path, description = "Record id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on")),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+pub async fn delete_record(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path((raw, record)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let deletion = RecordDeletion {
+        id: record_id(&record)?,
+        expected_version: if_match(&headers)?,
+    };
+    db.delete_records(&schema, vec![deletion], actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who changed which fields of a record, when, with old and new values.
+#[utoipa::path(get, path = "/api/v1/tables/{table}/records/{record}/history", security(("tenant_session" = []), ("access_token" = [])), tag = "records",
+    params(("table" = String, Path, description = "Table id"), ("record" = i64, Path, description = "Record id")),
+    responses((status = 200, body = Vec<RevisionView>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn record_history(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path((raw, record)): Path<(String, String)>,
+) -> Result<Json<Vec<RevisionView>>, ApiError> {
+    let (db, _, schema) = table(&state, &caller, Action::ReadData, &raw).await?;
+    let revisions = db.record_history(schema.id, record_id(&record)?).await?;
+    if revisions.is_empty() {
+        return Err(ApiError::NotFound("record"));
+    }
+    Ok(Json(
+        revisions
+            .iter()
+            .map(|r| data::revision_view(&schema, r))
+            .collect(),
+    ))
+}
+
+/// Creates up to 1,000 records: all of them, or none and a 4xx naming the
+/// first bad record and field.
+#[utoipa::path(post, path = "/api/v1/tables/{table}/records/batch", security(("tenant_session" = []), ("access_token" = [])), tag = "records", request_body = BatchCreateRequest,
+    params(("table" = String, Path, description = "Table id")),
+    responses((status = 201, body = RecordsView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem)))]
+pub async fn create_records(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<BatchCreateRequest>,
+) -> Result<(StatusCode, Json<RecordsView>), ApiError> {
+    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let writes = data::new_records(&schema, &body.records)?;
+    let rows = db.create_records(&schema, writes, actor).await?;
+    let records = rows.iter().map(|r| data::record_view(&schema, r)).collect();
+    Ok((StatusCode::CREATED, Json(RecordsView { records })))
+}
+
+/// Changes up to 1,000 records: all of them, or none. An item with a
+/// `version` fails the batch (412) if its record has moved on.
+#[utoipa::path(patch, path = "/api/v1/tables/{table}/records/batch", security(("tenant_session" = []), ("access_token" = [])), tag = "records", request_body = BatchUpdateRequest,
+    params(("table" = String, Path, description = "Table id")),
+    responses((status = 200, body = RecordsView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem)))]
+pub async fn update_records(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<BatchUpdateRequest>,
+) -> Result<Json<RecordsView>, ApiError> {
+    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let changes = data::record_changes(&schema, &body.records)?;
+    let rows = db.update_records(&schema, changes, actor).await?;
+    let records = rows.iter().map(|r| data::record_view(&schema, r)).collect();
+    Ok(Json(RecordsView { records }))
+}
+
+/// Deletes up to 1,000 records: all of them, or none.
+#[utoipa::path(post, path = "/api/v1/tables/{table}/records/batch-delete", security(("tenant_session" = []), ("access_token" = [])), tag = "records", request_body = BatchDeleteRequest,
+    params(("table" = String, Path, description = "Table id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem)))]
+pub async fn delete_records(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<BatchDeleteRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let deletions = data::record_deletions(&body.records)?;
+    db.delete_records(&schema, deletions, actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

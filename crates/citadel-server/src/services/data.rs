@@ -1,0 +1,425 @@
+//! The data model API's rules between HTTP and the store: reading field
+//! declarations and record values through the core, assembling listings
+//! (view, filter, sort, cursor) and shaping what goes back.
+
+use chrono::{FixedOffset, Offset, SecondsFormat, Utc};
+use citadel_core::data::input::{cells_json, read_changes, read_new_record};
+use citadel_core::data::listing::{Cursor, DEFAULT_PAGE, MAX_PAGE, resolve_fields, resolve_sort};
+use citadel_core::data::query::{FilterContext, Predicate, resolve};
+use citadel_core::data::table::field_column;
+use citadel_core::data::{FieldDef, FieldSpec, TableSchema};
+use citadel_core::{FieldId, RecordId, UserId, ViewId, filter};
+use citadel_store::TenantDb;
+use citadel_store::data::{
+    ListRequest, MAX_BATCH, NewField, RecordChange, RecordDeletion, RecordRow, RecordWrite,
+    Revision, ViewDefinition, ViewRecord,
+};
+use serde_json::{Map, Value as Json};
+
+use crate::error::ApiError;
+use crate::routes::data_dto::{
+    BatchDeleteItem, BatchUpdateItem, ListRecordsQuery, RecordInput, RecordPageView, RecordView,
+    RevisionView, ViewView,
+};
+
+/// The tenant's time zone, for dates typed without an offset and for
+/// "today" in filters. Fixed at China Standard Time until tenant settings
+/// carry a zone of their own.
+pub fn tenant_offset() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix())
+}
+
+fn core(e: citadel_core::CoreError) -> ApiError {
+    ApiError::from_core(e)
+}
+
+/// A field declaration from a request, checked, with a fresh id.
+pub fn new_field(spec: &Json) -> Result<NewField, ApiError> {
+    let spec: FieldSpec = serde_json::from_value(spec.clone())
+        .map_err(|e| ApiError::bad_request("invalid_field_spec", e.to_string()))?;
+    let (name, kind, options) = spec.check().map_err(core)?;
+    let id = FieldId::generate();
+    let def = FieldDef {
+        id,
+        name,
+        kind,
+        options,
+        position: 0,
+        column: field_column(id, 0),
+    };
+    let default = match &def.options.default {
+        Some(value) => Some(def.accept(value, tenant_offset()).map_err(core)?),
+        None => None,
+    };
+    Ok(NewField { def, default })
+}
+
+/// A field's declaration with `patch` laid over it (`null` removes a key).
+pub fn patched_field(field: &FieldDef, patch: &Map<String, Json>) -> Result<FieldDef, ApiError> {
+    let mut spec = match field.spec_json() {
+        Json::Object(map) => map,
+        _ => Map::new(),
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            spec.remove(key);
+        } else {
+            spec.insert(key.clone(), value.clone());
+        }
+    }
+    let spec: FieldSpec = serde_json::from_value(Json::Object(spec))
+        .map_err(|e| ApiError::bad_request("invalid_field_spec", e.to_string()))?;
+    let (name, kind, options) = spec.check().map_err(core)?;
+    if let Some(default) = &options.default {
+        let probe = FieldDef {
+            name: name.clone(),
+            kind: kind.clone(),
+            options: options.clone(),
+            ..field.clone()
+        };
+        probe.accept(default, tenant_offset()).map_err(core)?;
+    }
+    Ok(FieldDef {
+        name,
+        kind,
+        options,
+        ..field.clone()
+    })
+}
+
+pub fn field_ids(table: &TableSchema, names: &[String]) -> Result<Vec<FieldId>, ApiError> {
+    names
+        .iter()
+        .map(|name| {
+            table
+                .field_by_key(name)
+                .map(|f| f.id)
+                .ok_or_else(|| ApiError::BadRequest {
+                    code: "invalid_field",
+                    detail: format!("{name}: no such field in this table"),
+                    field: Some(name.clone()),
+                })
+        })
+        .collect()
+}
+
+pub fn record_view(table: &TableSchema, row: &RecordRow) -> RecordView {
+    let time = |t: &chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    RecordView {
+        id: row.id.0,
+        version: row.version,
+        created_at: time(&row.created_at),
+        created_by: row.created_by.clone(),
+        updated_at: time(&row.updated_at),
+        updated_by: row.updated_by.clone(),
+        fields: cells_json(table, &row.cells),
+    }
+}
+
+fn check_batch_size(n: usize) -> Result<(), ApiError> {
+    if n == 0 || n > MAX_BATCH {
+        return Err(ApiError::BadRequest {
+            code: "invalid_batch",
+            detail: format!("a batch holds 1 to {MAX_BATCH} records, not {n}"),
+            field: Some("records".into()),
+        });
+    }
+    Ok(())
+}
+
+pub fn new_records(
+    table: &TableSchema,
+    inputs: &[RecordInput],
+) -> Result<Vec<RecordWrite>, ApiError> {
+    check_batch_size(inputs.len())?;
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(n, input)| {
+            read_new_record(table, &input.fields, tenant_offset())
+                .map(|cells| RecordWrite { cells })
+                .map_err(|e| core(e).in_item(n))
+        })
+        .collect()
+}
+
+pub fn new_record(table: &TableSchema, input: &RecordInput) -> Result<RecordWrite, ApiError> {
+    read_new_record(table, &input.fields, tenant_offset())
+        .map(|cells| RecordWrite { cells })
+        .map_err(core)
+}
+
+pub fn record_change(
+    table: &TableSchema,
+    id: RecordId,
+    version: Option<i64>,
+    fields: &Map<String, Json>,
+) -> Result<RecordChange, ApiError> {
+    Ok(RecordChange {
+        id,
+        expected_version: version,
+        cells: read_changes(table, fields, tenant_offset()).map_err(core)?,
+    })
+}
+
+fn record_id(raw: i64) -> Result<RecordId, ApiError> {
+    RecordId::parse(&raw.to_string()).map_err(|e| ApiError::invalid_field("id", e))
+}
+
+pub fn record_changes(
+    table: &TableSchema,
+    items: &[BatchUpdateItem],
+) -> Result<Vec<RecordChange>, ApiError> {
+    check_batch_size(items.len())?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| {
+            record_id(item.id)
+                .and_then(|id| record_change(table, id, item.version, &item.fields))
+                .map_err(|e| e.in_item(n))
+        })
+        .collect()
+}
+
+pub fn record_deletions(items: &[BatchDeleteItem]) -> Result<Vec<RecordDeletion>, ApiError> {
+    check_batch_size(items.len())?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| {
+            Ok(RecordDeletion {
+                id: record_id(item.id).map_err(|e| e.in_item(n))?,
+                expected_version: item.version,
+            })
+        })
+        .collect()
+}
+
+/// A view the caller may use: shared, or their own.
+pub async fn visible_view(
+    db: &TenantDb,
+    table: &TableSchema,
+    raw_id: &str,
+    user: UserId,
+) -> Result<ViewRecord, ApiError> {
+    let id = ViewId::parse(raw_id).map_err(|e| ApiError::invalid_field("view", e))?;
+    let view = db.view(id).await?;
+    if view.table != table.id || view.owner.is_some_and(|owner| owner != user) {
+        return Err(ApiError::NotFound("view"));
+    }
+    Ok(view)
+}
+
+/// A filter typed against the table, with `$me` and `$my_department` for
+/// the caller.
+pub async fn typed_filter(
+    db: &TenantDb,
+    table: &TableSchema,
+    text: &str,
+    user: UserId,
+) -> Result<Predicate, ApiError> {
+    let parsed = filter::parse(text).map_err(core)?;
+    let mut context = FilterContext::at(Utc::now(), tenant_offset());
+    context.me = Some(user);
+    if text.contains("$my_department") {
+        context.my_department = db.find_user(user).await?.and_then(|u| u.department);
+    }
+    resolve(&parsed, table, &context).map_err(core)
+}
+
+/// Lists records as `query` (and the view it names) asks.
+pub async fn list_records(
+    db: &TenantDb,
+    table: &TableSchema,
+    query: &ListRecordsQuery,
+    user: UserId,
+) -> Result<RecordPageView, ApiError> {
+    let view = match &query.view {
+        Some(id) => Some(visible_view(db, table, id, user).await?.definition),
+        None => None,
+    };
+    let mut filters = Vec::new();
+    for text in [
+        view.as_ref().and_then(|v| v.filter.as_deref()),
+        query.filter.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        filters.push(typed_filter(db, table, text, user).await?);
+    }
+    let sort_text = query
+        .sort
+        .as_deref()
+        .or(view.as_ref().and_then(|v| v.sort.as_deref()));
+    let sort = match sort_text {
+        Some(text) => resolve_sort(text, table).map_err(core)?,
+        None => Vec::new(),
+    };
+    let fields = match (&query.fields, view.as_ref().and_then(|v| v.fields.as_ref())) {
+        (Some(text), _) => Some(resolve_fields(text, table).map_err(core)?),
+        (None, Some(ids)) => Some(
+            ids.iter()
+                .copied()
+                .filter(|id| table.field(*id).is_some())
+                .collect(),
+        ),
+        (None, None) => None,
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: format!("limit must be between 1 and {MAX_PAGE}"),
+            field: Some("limit".into()),
+        });
+    }
+    let after = match &query.cursor {
+        Some(text) => Some(Cursor::decode(text, &sort).map_err(core)?),
+        None => None,
+    };
+    let request = ListRequest {
+        filter: match filters.len() {
+            0 => None,
+            1 => filters.pop(),
+            _ => Some(Predicate::All(filters)),
+        },
+        sort: sort.clone(),
+        after,
+        limit,
+        fields,
+        count: query.count,
+    };
+    let page = db.list_records(table, &request).await?;
+    Ok(RecordPageView {
+        records: page.records.iter().map(|r| record_view(table, r)).collect(),
+        next_cursor: page.next.map(|c| c.encode(&sort)),
+        total: page.total,
+    })
+}
+
+/// A saved view's definition from request parts, checked against the table.
+pub fn view_definition(
+    table: &TableSchema,
+    filter_text: Option<&str>,
+    sort: Option<&str>,
+    fields: Option<&[String]>,
+) -> Result<ViewDefinition, ApiError> {
+    let filter = match filter_text {
+        Some(text) => {
+            let parsed = filter::parse(text).map_err(core)?;
+            // Checked with a stand-in user: variables are bound when used.
+            let mut context = FilterContext::at(Utc::now(), tenant_offset());
+            context.me = Some(UserId::generate());
+            resolve(&parsed, table, &context).map_err(core)?;
+            Some(parsed.to_string())
+        }
+        None => None,
+    };
+    if let Some(sort) = sort {
+        resolve_sort(sort, table).map_err(core)?;
+    }
+    Ok(ViewDefinition {
+        filter,
+        sort: sort.map(str::to_owned),
+        fields: fields.map(|names| field_ids(table, names)).transpose()?,
+    })
+}
+
+pub fn view_view(table: &TableSchema, view: &ViewRecord) -> ViewView {
+    ViewView {
+        id: view.id.to_string(),
+        table_id: view.table.to_string(),
+        name: view.name.to_string(),
+        shared: view.owner.is_none(),
+        filter: view.definition.filter.clone(),
+        sort: view.definition.sort.clone(),
+        fields: view.definition.fields.as_ref().map(|ids| {
+            ids.iter()
+                .filter_map(|id| table.field(*id).map(|f| f.name.to_string()))
+                .collect()
+        }),
+        position: view.position,
+    }
+}
+
+pub fn revision_view(table: &TableSchema, revision: &Revision) -> RevisionView {
+    let mut changes = Map::new();
+    if let Json::Object(map) = &revision.changes {
+        for (id, pair) in map {
+            let name = FieldId::parse(id)
+                .ok()
+                .and_then(|id| table.field(id))
+                .map_or_else(|| id.clone(), |f| f.name.to_string());
+            changes.insert(name, pair.clone());
+        }
+    }
+    RevisionView {
+        version: revision.version,
+        action: revision.action.clone(),
+        actor: revision.actor.map(|a| a.to_string()),
+        at: crate::routes::dto::rfc3339(revision.at),
+        changes,
+    }
+}
+
+/// Creates a table with its first fields. Every declaration is checked,
+/// and every link target looked up, before the table is made, so bad
+/// input leaves nothing behind.
+pub async fn create_table(
+    db: &TenantDb,
+    app: citadel_core::AppId,
+    name: &citadel_core::data::SchemaName,
+    description: Option<&str>,
+    specs: &[Json],
+    actor: citadel_store::data::Actor,
+) -> Result<TableSchema, ApiError> {
+    let mut fields: Vec<NewField> = Vec::with_capacity(specs.len());
+    for (n, spec) in specs.iter().enumerate() {
+        let field = new_field(spec).map_err(|e| in_fields(e, n))?;
+        if fields
+            .iter()
+            .any(|f| f.def.name.same_as(field.def.name.as_str()))
+        {
+            return Err(ApiError::Conflict(format!(
+                "the field name `{}` is given twice",
+                field.def.name
+            )));
+        }
+        if let citadel_core::data::FieldKind::Link { table, .. } = field.def.kind {
+            db.table_schema(table)
+                .await
+                .map_err(|_| ApiError::BadRequest {
+                    code: "invalid_field",
+                    detail: format!("fields[{n}]: links to a table that does not exist"),
+                    field: Some(format!("fields[{n}].table")),
+                })?;
+        }
+        fields.push(field);
+    }
+    db.app(app).await?;
+    let mut table = db.create_table(app, name, description, actor).await?;
+    for field in fields {
+        table = db.add_field(table.id, field).await?;
+    }
+    Ok(table)
+}
+
+fn in_fields(e: ApiError, n: usize) -> ApiError {
+    match e {
+        ApiError::BadRequest {
+            code,
+            detail,
+            field,
+        } => ApiError::BadRequest {
+            code,
+            detail: format!("fields[{n}]: {detail}"),
+            field: Some(format!(
+                "fields[{n}]{}",
+                field.map(|f| format!(".{f}")).unwrap_or_default()
+            )),
+        },
+        other => other,
+    }
+}
