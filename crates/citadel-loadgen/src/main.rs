@@ -3,7 +3,11 @@
 //! on its own connection (HTTP/1.1 keep-alive, as wrk and hey do) for
 //! `--duration` seconds after a warm-up; it prints requests/s and latency
 //! percentiles. With `--post-json` each request is a POST with that body
-//! (the sign-in benchmark). Only loopback targets are accepted.
+//! (the sign-in benchmark); `--method`, `--header` and `--body` describe
+//! other requests, and `{rand}` / `{seq}` in the URL or body are replaced
+//! per request by a random number in `--rand-range` and by a number unique
+//! across the run (the records benchmarks). Only loopback targets are
+//! accepted.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +43,52 @@ struct Args {
     /// Send POST requests with this JSON body (e.g. a sign-in) instead of GET.
     #[arg(long)]
     post_json: Option<String>,
+    /// The request method (GET unless a body is given, then POST).
+    #[arg(long)]
+    method: Option<String>,
+    /// A JSON body for each request; `{rand}` and `{seq}` are filled in.
+    #[arg(long)]
+    body: Option<String>,
+    /// An extra header, `Name: value`; repeatable.
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// The inclusive range `{rand}` draws from, e.g. `1..=100000`.
+    #[arg(long, default_value = "1..=1000000")]
+    rand_range: String,
+}
+
+/// What each request is made of, shared by the workers.
+struct Template {
+    method: reqwest::Method,
+    url: String,
+    body: Option<String>,
+    headers: Vec<(String, String)>,
+    low: u64,
+    span: u64,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl Template {
+    /// Fills `{rand}` and `{seq}`; `state` is the worker's xorshift state
+    /// (benchmark keys need spread, not unpredictability).
+    fn fill(&self, text: &str, state: &mut u64) -> String {
+        if !text.contains('{') {
+            return text.to_owned();
+        }
+        let mut out = text.to_owned();
+        while out.contains("{rand}") {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            let n = self.low + *state % self.span;
+            out = out.replacen("{rand}", &n.to_string(), 1);
+        }
+        while out.contains("{seq}") {
+            let n = self.seq.fetch_add(1, Ordering::Relaxed);
+            out = out.replacen("{seq}", &n.to_string(), 1);
+        }
+        out
+    }
 }
 
 struct WorkerResult {
@@ -63,8 +113,8 @@ fn client(args: &Args) -> Result<reqwest::Client, String> {
 
 async fn worker(
     client: reqwest::Client,
-    url: String,
-    body: Option<Arc<String>>,
+    template: Arc<Template>,
+    seed: u64,
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> WorkerResult {
@@ -72,15 +122,19 @@ async fn worker(
         latencies_us: Vec::with_capacity(1 << 16),
         errors: 0,
     };
+    let mut state = seed | 1;
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let request = match &body {
-            Some(json) => client
-                .post(&url)
+        let url = template.fill(&template.url, &mut state);
+        let mut request = client.request(template.method.clone(), &url);
+        for (name, value) in &template.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = &template.body {
+            request = request
                 .header("content-type", "application/json")
-                .body(json.as_str().to_owned()),
-            None => client.get(&url),
-        };
+                .body(template.fill(body, &mut state));
+        }
         let ok = match request.send().await {
             Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
             Err(_) => false,
@@ -95,6 +149,40 @@ async fn worker(
         }
     }
     result
+}
+
+fn template(args: &Args) -> Result<Template, String> {
+    let body = args.body.clone().or_else(|| args.post_json.clone());
+    let method = match (&args.method, &body) {
+        (Some(m), _) => reqwest::Method::from_bytes(m.to_uppercase().as_bytes())
+            .map_err(|e| format!("--method: {e}"))?,
+        (None, Some(_)) => reqwest::Method::POST,
+        (None, None) => reqwest::Method::GET,
+    };
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| {
+            h.split_once(':')
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| format!("--header {h:?}: expected `Name: value`"))
+        })
+        .collect::<Result<_, _>>()?;
+    let (low, high) = args
+        .rand_range
+        .split_once("..=")
+        .and_then(|(l, h)| Some((l.parse::<u64>().ok()?, h.parse::<u64>().ok()?)))
+        .filter(|(l, h)| l <= h)
+        .ok_or_else(|| format!("--rand-range {:?}: expected LOW..=HIGH", args.rand_range))?;
+    Ok(Template {
+        method,
+        url: args.url.clone(),
+        body,
+        headers,
+        low,
+        span: high - low + 1,
+        seq: std::sync::atomic::AtomicU64::new(1),
+    })
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -127,17 +215,17 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         None
     };
-    let body = args.post_json.clone().map(Arc::new);
+    let template = Arc::new(template(&args)?);
     let mut tasks = Vec::with_capacity(args.concurrency);
-    for _ in 0..args.concurrency {
+    for n in 0..args.concurrency {
         let c = match &shared {
             Some(c) => c.clone(),
             None => client(&args)?,
         };
         tasks.push(tokio::spawn(worker(
             c,
-            args.url.clone(),
-            body.clone(),
+            template.clone(),
+            0x9E37_79B9_7F4A_7C15u64.wrapping_mul(n as u64 + 1),
             measuring.clone(),
             stop.clone(),
         )));

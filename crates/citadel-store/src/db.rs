@@ -6,17 +6,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, SqlitePool};
 
+pub(crate) use crate::group_commit::GroupWriter;
+
 /// A connection pool to either backend.
 #[derive(Clone, Debug)]
 pub enum DbPool {
-    Sqlite(SqlitePool),
+    /// A tenant database also has its group-commit writer; the platform
+    /// database writes through the pool.
+    Sqlite(SqlitePool, Option<GroupWriter>),
     Postgres(PgPool),
 }
 
 impl DbPool {
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(p) => p.close().await,
+            Self::Sqlite(p, writer) => {
+                if let Some(writer) = writer {
+                    writer.close().await;
+                }
+                p.close().await
+            }
             Self::Postgres(p) => p.close().await,
         }
     }
@@ -27,7 +36,7 @@ impl DbPool {
 macro_rules! on_pool {
     ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
-            $crate::db::DbPool::Sqlite($p) => $body,
+            $crate::db::DbPool::Sqlite($p, _) => $body,
             $crate::db::DbPool::Postgres($p) => $body,
         }
     };

@@ -6,6 +6,9 @@ pub enum StoreError {
     /// reported to clients as "not found": it is an outage.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A group commit could not reach the disk; none of its writes stand.
+    #[error("the write could not be committed: {0}")]
+    CommitFailed(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]

@@ -10,6 +10,7 @@
 pub mod data;
 mod db;
 mod error;
+mod group_commit;
 mod identity;
 mod migrate;
 mod platform;
@@ -29,6 +30,7 @@ use sqlx::postgres::PgConnectOptions;
 
 pub use db::{DbPool, now_millis};
 pub use error::StoreError;
+pub use group_commit::GroupWriter;
 pub use platform::BootstrapOutcome;
 pub use records::{
     AccessTokenRecord, ClientInfo, DepartmentRecord, IpBan, LoginAttempt, NewOperator, NewUser,
@@ -96,7 +98,7 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let (platform, backend) = match config.database_url.as_deref() {
             None | Some("sqlite") => (
-                DbPool::Sqlite(sqlite::open_platform(&config.data_dir).await?),
+                DbPool::Sqlite(sqlite::open_platform(&config.data_dir).await?, None),
                 Backend::Sqlite {
                     data_dir: config.data_dir.clone(),
                 },

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use citadel_core::TenantId;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqlitePool};
 
 use crate::StoreError;
+use crate::db::GroupWriter;
 use crate::error::io_error;
 use crate::identity::insert_user;
 use crate::migrate::{SQLITE_PLATFORM, SQLITE_TENANT, apply_sqlite};
@@ -25,7 +26,9 @@ fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError
         .filename(path)
         .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        // FULL: the WAL is fsynced at every commit, so an acknowledged
+        // write survives a power loss (group commit keeps this cheap).
+        .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5)))
 }
@@ -58,7 +61,10 @@ pub(crate) fn tenant_dir(data_dir: &Path, id: TenantId) -> PathBuf {
 
 /// Opens an existing tenant database; never creates one, so a stale id
 /// cannot bring an empty database into being.
-pub(crate) async fn open_tenant(data_dir: &Path, id: TenantId) -> Result<SqlitePool, StoreError> {
+pub(crate) async fn open_tenant(
+    data_dir: &Path,
+    id: TenantId,
+) -> Result<(SqlitePool, GroupWriter), StoreError> {
     let path = tenant_dir(data_dir, id).join("data.db");
     let pool = SqlitePoolOptions::new()
         .max_connections(2)
@@ -72,7 +78,8 @@ pub(crate) async fn open_tenant(data_dir: &Path, id: TenantId) -> Result<SqliteP
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     apply_sqlite(&mut tx, SQLITE_TENANT).await?;
     tx.commit().await?;
-    Ok(pool)
+    let writer = GroupWriter::start(options(&path, false)?.connect().await?);
+    Ok((pool, writer))
 }
 
 /// Creates the tenant's directory and database with its schema and first

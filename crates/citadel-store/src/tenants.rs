@@ -144,7 +144,8 @@ impl Store {
         }
         let pool = match &self.backend {
             Backend::Sqlite { data_dir } => {
-                DbPool::Sqlite(sqlite::open_tenant(data_dir, id).await?)
+                let (pool, writer) = sqlite::open_tenant(data_dir, id).await?;
+                DbPool::Sqlite(pool, Some(writer))
             }
             Backend::Postgres { admin } => {
                 let credential = self.tenant_credential(id).await?;
@@ -222,7 +223,7 @@ impl Store {
 
     async fn destroy_storage(&self, record: &TenantRecord) -> Result<(), StoreError> {
         match (&self.backend, &self.platform) {
-            (Backend::Sqlite { data_dir }, DbPool::Sqlite(p)) => {
+            (Backend::Sqlite { data_dir }, DbPool::Sqlite(p, _)) => {
                 // Overwriting files is blocking work: off the runtime.
                 let (dir, id) = (data_dir.clone(), record.id);
                 tokio::task::spawn_blocking(move || sqlite::wipe(&dir, id))

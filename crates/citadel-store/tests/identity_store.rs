@@ -364,11 +364,12 @@ const LEGACY_CREATED: i64 = 1_700_000_000_000;
 
 /// Turns a fresh tenant's database back into what the first release
 /// made (migration 1 only, one user with one session), so the next open
-/// must apply the identity migration.
+/// must apply the identity and data model migrations.
 async fn legacy_tenant(store: &Store) -> (TenantId, UserId) {
     let (db, _) = tenant(store, "legacy").await;
     let user = UserId::generate();
-    let drop = "DROP TABLE sessions; DROP TABLE access_tokens; DROP TABLE recovery_codes; \
+    let drop = "DROP TABLE record_revisions; DROP TABLE data_views; DROP TABLE data_fields; \
+        DROP TABLE data_tables; DROP TABLE apps; DROP TABLE sessions; DROP TABLE access_tokens; DROP TABLE recovery_codes; \
         DROP TABLE login_attempts; DROP TABLE usual_networks; DROP TABLE security_events; \
         DROP TABLE notifications; DROP TABLE ip_bans; DROP TABLE tenant_settings; \
         DROP TABLE password_history; DROP TABLE users; DROP TABLE departments; \
@@ -383,13 +384,13 @@ async fn legacy_tenant(store: &Store) -> (TenantId, UserId) {
          INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) \
            VALUES ({}, '{user}', {LEGACY_CREATED}, {LEGACY_CREATED});",
         match db.raw_pool_for_isolation_tests() {
-            DbPool::Sqlite(_) => "X'00ff'",
+            DbPool::Sqlite(_, _) => "X'00ff'",
             DbPool::Postgres(_) => "'\\x00ff'::bytea",
         }
     );
     on_raw!(db, |p| {
         let init = match db.raw_pool_for_isolation_tests() {
-            DbPool::Sqlite(_) => include_str!("../migrations/sqlite/tenant_0001_init.sql"),
+            DbPool::Sqlite(_, _) => include_str!("../migrations/sqlite/tenant_0001_init.sql"),
             DbPool::Postgres(_) => include_str!("../migrations/postgres/tenant_0001_init.sql"),
         };
         let mut tx = p.begin().await.expect("begin");
@@ -426,7 +427,10 @@ async fn reopened(store: &Store, kept: TenantId, kept_user: UserId, legacy: (Ten
     .fetch_one(p)
     .await
     .expect("version"));
-    assert_eq!(version, 2, "the identity migration ran on open");
+    assert_eq!(
+        version, 3,
+        "the identity and data model migrations ran on open"
+    );
     let login = LoginName::parse(LEGACY_LOGIN).expect("login");
     let old = db
         .auth()

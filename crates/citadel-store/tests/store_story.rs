@@ -168,7 +168,7 @@ async fn story(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) 
 
 async fn prove_sql_isolation(store: &Store, db_a: &citadel_store::TenantDb, b: TenantId) {
     match db_a.raw_pool_for_isolation_tests() {
-        DbPool::Sqlite(pool) => {
+        DbPool::Sqlite(pool, _) => {
             // A's connection has exactly one database attached: A's own file.
             let files: Vec<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list")
                 .fetch_all(pool)
@@ -337,7 +337,7 @@ async fn destroy_overwrites_the_tenant_files() {
             .expect("session");
     }
     // Move the WAL's frames into the database file, so it holds the data.
-    if let DbPool::Sqlite(pool) = db.raw_pool_for_isolation_tests() {
+    if let DbPool::Sqlite(pool, _) = db.raw_pool_for_isolation_tests() {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(pool)
             .await

@@ -14,7 +14,7 @@ use crate::tenant_db::TenantDb;
 
 pub(crate) fn dialect(pool: &DbPool) -> Dialect {
     match pool {
-        DbPool::Sqlite(_) => Dialect::Sqlite,
+        DbPool::Sqlite(..) => Dialect::Sqlite,
         DbPool::Postgres(_) => Dialect::Postgres,
     }
 }

@@ -3,14 +3,15 @@
 //! a batch either lands whole or leaves nothing behind.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use citadel_core::data::table::{field_column, junction_table, physical_table};
 use citadel_core::data::{Cell, FieldDef, FieldKind, TableSchema};
 use citadel_core::{FieldId, RecordId, TableId};
 use serde_json::Value as Json;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
-use super::super::apps::dialect;
 use super::super::reads::{decode_row, fill_links, select_list};
 use super::super::rows::cell_param;
 use super::super::sql::{BindParams, Dialect, Param, Params, ident};
@@ -20,7 +21,7 @@ use super::{
     unique_refused,
 };
 use crate::StoreError;
-use crate::db::{BeginWrite, on_pool};
+use crate::db::{BeginWrite, DbPool};
 use crate::tenant_db::TenantDb;
 
 /// Single-link columns in any table (live or in the recycle bin) that
@@ -114,18 +115,47 @@ fn cell_json(cells: &[(FieldId, Cell)], field: FieldId) -> Json {
         .map_or(Json::Null, |(_, c)| c.to_json())
 }
 
-impl TenantDb {
-    /// Creates records in one transaction and returns them as stored.
-    pub async fn create_records(
-        &self,
-        table: &TableSchema,
-        writes: Vec<RecordWrite>,
-        actor: Actor,
-    ) -> Result<Vec<RecordRow>, StoreError> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
+/// Runs a write body in a transaction: on SQLite through the group-commit
+/// writer, on PostgreSQL in a transaction of its own.
+macro_rules! write_through {
+    ($db:expr, $table:expr, $input:expr, $actor:expr, $body:ident) => {{
+        match &$db.pool {
+            DbPool::Sqlite(_, Some(writer)) => {
+                let owned: TableSchema = $table.clone();
+                let input = $input;
+                let actor: Actor = $actor;
+                writer
+                    .write(move |tx: &mut SqliteConnection| -> Job<'_, _> {
+                        Box::pin(async move { $body!(tx, owned, input, actor, Dialect::Sqlite) })
+                    })
+                    .await
+            }
+            DbPool::Sqlite(pool, None) => {
+                let mut tx = pool.begin_write().await?;
+                let out = $body!(tx, $table, $input, $actor, Dialect::Sqlite)?;
+                tx.commit().await?;
+                Ok(out)
+            }
+            DbPool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let out = $body!(tx, $table, $input, $actor, Dialect::Postgres)?;
+                tx.commit().await?;
+                Ok(out)
+            }
         }
-        let dialect = dialect(&self.pool);
+    }};
+}
+
+/// A write job's future, borrowing the writer's connection.
+type Job<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+macro_rules! create_body {
+    ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
+        let tx = &mut *$tx;
+        let table: &TableSchema = &$table;
+        let writes: Vec<RecordWrite> = $input;
+        let actor: Actor = $actor;
+        let dialect: Dialect = $dialect;
         let physical_name = physical_table(table.id);
         let physical = ident(&physical_name)?;
         let columns: Vec<_> = table
@@ -147,132 +177,306 @@ impl TenantDb {
             column_list.push_str(&ident(&field.column)?);
         }
         let per_row = 6 + columns.len();
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin_write().await?;
-            check_schema_version!(tx, table);
-            let cell_sets: Vec<&Vec<(FieldId, Cell)>> = writes.iter().map(|w| &w.cells).collect();
-            check_references!(tx, table, cell_sets.iter().copied());
-            let ids: Vec<i64> = match dialect {
-                Dialect::Sqlite => {
-                    let last: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = $1), 0), \
+        check_schema_version!(tx, table);
+        let cell_sets: Vec<&Vec<(FieldId, Cell)>> = writes.iter().map(|w| &w.cells).collect();
+        check_references!(tx, table, cell_sets.iter().copied());
+        let ids: Vec<i64> = match dialect {
+            Dialect::Sqlite => {
+                let last: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = $1), 0), \
                          COALESCE((SELECT MAX(id) FROM {physical}), 0))"
-                    )))
-                    .bind(&physical_name)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    (1..=count).map(|n| last + n).collect()
-                }
-                Dialect::Postgres => sqlx::query_scalar(
+                )))
+                .bind(&physical_name)
+                .fetch_one(&mut *tx)
+                .await?;
+                (1..=count).map(|n| last + n).collect()
+            }
+            Dialect::Postgres => {
+                sqlx::query_scalar(
                     "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
                 )
                 .bind(&physical_name)
                 .bind(count)
                 .fetch_all(&mut *tx)
-                .await?,
-            };
-            let mut numbers: HashMap<FieldId, i64> = HashMap::new();
-            for field in &autos {
-                let first: i64 = sqlx::query_scalar(
-                    "UPDATE data_fields SET next_number = next_number + $1 WHERE id = $2 \
+                .await?
+            }
+        };
+        let mut numbers: HashMap<FieldId, i64> = HashMap::new();
+        for field in &autos {
+            let first: i64 = sqlx::query_scalar(
+                "UPDATE data_fields SET next_number = next_number + $1 WHERE id = $2 \
                      RETURNING next_number - $1",
-                )
-                .bind(count)
-                .bind(field.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-                numbers.insert(*field, first);
-            }
-            let mut stored: Vec<RecordRow> = Vec::with_capacity(writes.len());
-            for (n, write) in writes.iter().enumerate() {
-                let cells = table
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        let cell = match numbers.get(&f.id) {
-                            Some(first) => Cell::Integer(first + n as i64),
-                            None => write.cells.iter().find(|(id, _)| *id == f.id).map_or_else(
-                                || {
-                                    if f.kind.has_column() {
-                                        Cell::Null
-                                    } else {
-                                        Cell::Links(Vec::new())
-                                    }
-                                },
-                                |(_, c)| c.clone(),
-                            ),
-                        };
-                        (f.id, cell)
-                    })
-                    .collect();
-                stored.push(RecordRow {
-                    id: RecordId(ids[n]),
-                    version: 1,
-                    created_at: at,
-                    created_by: actor.text(),
-                    updated_at: at,
-                    updated_by: actor.text(),
-                    cells,
-                });
-            }
-            let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
-            for chunk in stored.chunks(chunk_rows) {
-                let mut params = Params::default();
-                let mut values = Vec::with_capacity(chunk.len());
-                for row in chunk {
-                    let mut slots = vec![
-                        params.push(Param::Int(Some(row.id.0))),
-                        params.push(Param::Int(Some(1))),
-                        params.push(Param::DateTime(Some(at))),
-                        params.push(Param::Text(actor.text())),
-                        params.push(Param::DateTime(Some(at))),
-                        params.push(Param::Text(actor.text())),
-                    ];
-                    for field in &columns {
-                        let cell = row
-                            .cells
-                            .iter()
-                            .find(|(id, _)| *id == field.id)
-                            .map_or(Cell::Null, |(_, c)| c.clone());
-                        slots.push(params.push(cell_param(&cell, &field.kind)));
-                    }
-                    values.push(format!("({})", slots.join(", ")));
-                }
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO {physical} ({column_list}) VALUES {}",
-                    values.join(", ")
-                )))
-                .bind_params(params.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(unique_refused(table))?;
-            }
-            let links: Vec<(i64, &Vec<(FieldId, Cell)>)> =
-                stored.iter().map(|r| (r.id.0, &r.cells)).collect();
-            write_links!(tx, table, links.iter().map(|(id, c)| (id, *c)), false);
-            let revisions = stored
+            )
+            .bind(count)
+            .bind(field.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            numbers.insert(*field, first);
+        }
+        let mut stored: Vec<RecordRow> = Vec::with_capacity(writes.len());
+        for (n, write) in writes.iter().enumerate() {
+            let cells = table
+                .fields
                 .iter()
-                .map(|row| {
-                    let changes: Vec<_> = row
-                        .cells
-                        .iter()
-                        .filter(|(_, c)| !c.is_empty())
-                        .map(|(id, c)| (*id, Json::Null, c.to_json()))
-                        .collect();
-                    (
-                        row.id.0,
-                        1,
-                        "create",
-                        actor.text(),
-                        at.timestamp_millis(),
-                        changes_json(&changes),
-                    )
+                .map(|f| {
+                    let cell = match numbers.get(&f.id) {
+                        Some(first) => Cell::Integer(first + n as i64),
+                        None => write.cells.iter().find(|(id, _)| *id == f.id).map_or_else(
+                            || {
+                                if f.kind.has_column() {
+                                    Cell::Null
+                                } else {
+                                    Cell::Links(Vec::new())
+                                }
+                            },
+                            |(_, c)| c.clone(),
+                        ),
+                    };
+                    (f.id, cell)
                 })
                 .collect();
-            insert_revisions!(tx, table.id, revisions);
-            tx.commit().await?;
-            Ok(stored)
-        })
+            stored.push(RecordRow {
+                id: RecordId(ids[n]),
+                version: 1,
+                created_at: at,
+                created_by: actor.text(),
+                updated_at: at,
+                updated_by: actor.text(),
+                cells,
+            });
+        }
+        let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
+        for chunk in stored.chunks(chunk_rows) {
+            let mut params = Params::default();
+            let mut values = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                let mut slots = vec![
+                    params.push(Param::Int(Some(row.id.0))),
+                    params.push(Param::Int(Some(1))),
+                    params.push(Param::DateTime(Some(at))),
+                    params.push(Param::Text(actor.text())),
+                    params.push(Param::DateTime(Some(at))),
+                    params.push(Param::Text(actor.text())),
+                ];
+                for field in &columns {
+                    let cell = row
+                        .cells
+                        .iter()
+                        .find(|(id, _)| *id == field.id)
+                        .map_or(Cell::Null, |(_, c)| c.clone());
+                    slots.push(params.push(cell_param(&cell, &field.kind)));
+                }
+                values.push(format!("({})", slots.join(", ")));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {physical} ({column_list}) VALUES {}",
+                values.join(", ")
+            )))
+            .bind_params(params.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_refused(table))?;
+        }
+        let links: Vec<(i64, &Vec<(FieldId, Cell)>)> =
+            stored.iter().map(|r| (r.id.0, &r.cells)).collect();
+        write_links!(tx, table, links.iter().map(|(id, c)| (id, *c)), false);
+        let revisions = stored
+            .iter()
+            .map(|row| {
+                let changes: Vec<_> = row
+                    .cells
+                    .iter()
+                    .filter(|(_, c)| !c.is_empty())
+                    .map(|(id, c)| (*id, Json::Null, c.to_json()))
+                    .collect();
+                (
+                    row.id.0,
+                    1,
+                    "create",
+                    actor.text(),
+                    at.timestamp_millis(),
+                    changes_json(&changes),
+                )
+            })
+            .collect();
+        insert_revisions!(tx, table.id, revisions);
+        Ok::<_, StoreError>(stored)
+    }};
+}
+
+macro_rules! update_body {
+    ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
+        let tx = &mut *$tx;
+        let table: &TableSchema = &$table;
+        let changes: Vec<RecordChange> = $input;
+        let actor: Actor = $actor;
+        let physical = ident(&physical_table(table.id))?;
+        let at = now();
+        let ids: Vec<i64> = changes.iter().map(|c| c.id.0).collect();
+        check_schema_version!(tx, table);
+        let current = current_rows!(tx, table, &ids);
+        check_versions(&current, changes.iter().map(|c| (c.id, c.expected_version)))?;
+        let cell_sets: Vec<&Vec<(FieldId, Cell)>> = changes.iter().map(|c| &c.cells).collect();
+        check_references!(tx, table, cell_sets.iter().copied());
+        let mut revisions = Vec::new();
+        let mut link_writes: Vec<(i64, Vec<(FieldId, Cell)>)> = Vec::new();
+        let mut versions: HashMap<i64, i64> = HashMap::new();
+        for change in &changes {
+            let before = &current[&change.id.0];
+            let version = versions
+                .get(&change.id.0)
+                .copied()
+                .unwrap_or(before.version);
+            let mut diff = Vec::new();
+            let mut params = Params::default();
+            let mut sets = Vec::new();
+            let mut links = Vec::new();
+            for (field_id, cell) in &change.cells {
+                let Some(field) = table.field(*field_id) else {
+                    continue;
+                };
+                let old = cell_json(&before.cells, *field_id);
+                let new = cell.to_json();
+                if old == new {
+                    continue;
+                }
+                diff.push((*field_id, old, new));
+                if field.kind.has_column() {
+                    sets.push(format!(
+                        "{} = {}",
+                        ident(&field.column)?,
+                        params.push(cell_param(cell, &field.kind))
+                    ));
+                } else {
+                    links.push((*field_id, cell.clone()));
+                }
+            }
+            if diff.is_empty() {
+                continue;
+            }
+            let next = version + 1;
+            sets.push(format!("version = {}", params.push(Param::Int(Some(next)))));
+            sets.push(format!(
+                "updated_at = {}",
+                params.push(Param::DateTime(Some(at)))
+            ));
+            sets.push(format!(
+                "updated_by = {}",
+                params.push(Param::Text(actor.text()))
+            ));
+            let id = params.push(Param::Int(Some(change.id.0)));
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {physical} SET {} WHERE id = {id}",
+                sets.join(", ")
+            )))
+            .bind_params(params.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_refused(table))?;
+            versions.insert(change.id.0, next);
+            if !links.is_empty() {
+                link_writes.push((change.id.0, links));
+            }
+            revisions.push((
+                change.id.0,
+                next,
+                "update",
+                actor.text(),
+                at.timestamp_millis(),
+                changes_json(&diff),
+            ));
+        }
+        write_links!(tx, table, link_writes.iter().map(|(id, c)| (id, c)), true);
+        insert_revisions!(tx, table.id, revisions);
+        let mut after = current_rows!(tx, table, &ids);
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(row) = after.remove(id) {
+                rows.push(row);
+            }
+        }
+        Ok::<_, StoreError>(rows)
+    }};
+}
+
+macro_rules! delete_body {
+    ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
+        let tx = &mut *$tx;
+        let table: &TableSchema = &$table;
+        let deletions: Vec<RecordDeletion> = $input;
+        let actor: Actor = $actor;
+        let physical = ident(&physical_table(table.id))?;
+        let at = now();
+        let ids: Vec<i64> = deletions.iter().map(|d| d.id.0).collect();
+        check_schema_version!(tx, table);
+        let current = current_rows!(tx, table, &ids);
+        check_versions(
+            &current,
+            deletions.iter().map(|d| (d.id, d.expected_version)),
+        )?;
+        let inbound = inbound_links!(tx, table.id);
+        let mut revisions = Vec::new();
+        let mut gone: Vec<i64> = Vec::new();
+        for id in &ids {
+            if gone.contains(id) {
+                continue;
+            }
+            gone.push(*id);
+            let before = &current[id];
+            let diff: Vec<_> = before
+                .cells
+                .iter()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(f, c)| (*f, c.to_json(), Json::Null))
+                .collect();
+            revisions.push((
+                *id,
+                before.version + 1,
+                "delete",
+                actor.text(),
+                at.timestamp_millis(),
+                changes_json(&diff),
+            ));
+        }
+        for chunk in gone.chunks(500) {
+            let mut params = Params::default();
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|id| params.push(Param::Int(Some(*id))))
+                .collect();
+            let list = list.join(", ");
+            for (source, column) in &inbound {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {source} SET {column} = NULL WHERE {column} IN ({list})"
+                )))
+                .bind_params(params.0.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {physical} WHERE id IN ({list})"
+            )))
+            .bind_params(params.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_revisions!(tx, table.id, revisions);
+        Ok::<_, StoreError>(())
+    }};
+}
+
+impl TenantDb {
+    /// Creates records in one transaction and returns them as stored.
+    pub async fn create_records(
+        &self,
+        table: &TableSchema,
+        writes: Vec<RecordWrite>,
+        actor: Actor,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        write_through!(self, table, writes, actor, create_body)
     }
 
     /// Applies changes in one transaction; a record already at a newer
@@ -283,96 +487,7 @@ impl TenantDb {
         changes: Vec<RecordChange>,
         actor: Actor,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        let physical = ident(&physical_table(table.id))?;
-        let at = now();
-        let ids: Vec<i64> = changes.iter().map(|c| c.id.0).collect();
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin_write().await?;
-            check_schema_version!(tx, table);
-            let current = current_rows!(tx, table, &ids);
-            check_versions(&current, changes.iter().map(|c| (c.id, c.expected_version)))?;
-            let cell_sets: Vec<&Vec<(FieldId, Cell)>> = changes.iter().map(|c| &c.cells).collect();
-            check_references!(tx, table, cell_sets.iter().copied());
-            let mut revisions = Vec::new();
-            let mut link_writes: Vec<(i64, Vec<(FieldId, Cell)>)> = Vec::new();
-            let mut versions: HashMap<i64, i64> = HashMap::new();
-            for change in &changes {
-                let before = &current[&change.id.0];
-                let version = versions
-                    .get(&change.id.0)
-                    .copied()
-                    .unwrap_or(before.version);
-                let mut diff = Vec::new();
-                let mut params = Params::default();
-                let mut sets = Vec::new();
-                let mut links = Vec::new();
-                for (field_id, cell) in &change.cells {
-                    let Some(field) = table.field(*field_id) else {
-                        continue;
-                    };
-                    let old = cell_json(&before.cells, *field_id);
-                    let new = cell.to_json();
-                    if old == new {
-                        continue;
-                    }
-                    diff.push((*field_id, old, new));
-                    if field.kind.has_column() {
-                        sets.push(format!(
-                            "{} = {}",
-                            ident(&field.column)?,
-                            params.push(cell_param(cell, &field.kind))
-                        ));
-                    } else {
-                        links.push((*field_id, cell.clone()));
-                    }
-                }
-                if diff.is_empty() {
-                    continue;
-                }
-                let next = version + 1;
-                sets.push(format!("version = {}", params.push(Param::Int(Some(next)))));
-                sets.push(format!(
-                    "updated_at = {}",
-                    params.push(Param::DateTime(Some(at)))
-                ));
-                sets.push(format!(
-                    "updated_by = {}",
-                    params.push(Param::Text(actor.text()))
-                ));
-                let id = params.push(Param::Int(Some(change.id.0)));
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE {physical} SET {} WHERE id = {id}",
-                    sets.join(", ")
-                )))
-                .bind_params(params.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(unique_refused(table))?;
-                versions.insert(change.id.0, next);
-                if !links.is_empty() {
-                    link_writes.push((change.id.0, links));
-                }
-                revisions.push((
-                    change.id.0,
-                    next,
-                    "update",
-                    actor.text(),
-                    at.timestamp_millis(),
-                    changes_json(&diff),
-                ));
-            }
-            write_links!(tx, table, link_writes.iter().map(|(id, c)| (id, c)), true);
-            insert_revisions!(tx, table.id, revisions);
-            let mut after = current_rows!(tx, table, &ids);
-            tx.commit().await?;
-            let mut rows = Vec::with_capacity(ids.len());
-            for id in &ids {
-                if let Some(row) = after.remove(id) {
-                    rows.push(row);
-                }
-            }
-            Ok(rows)
-        })
+        write_through!(self, table, changes, actor, update_body)
     }
 
     /// Deletes records in one transaction. Links to them from other
@@ -383,66 +498,6 @@ impl TenantDb {
         deletions: Vec<RecordDeletion>,
         actor: Actor,
     ) -> Result<(), StoreError> {
-        let physical = ident(&physical_table(table.id))?;
-        let at = now();
-        let ids: Vec<i64> = deletions.iter().map(|d| d.id.0).collect();
-        on_pool!(&self.pool, |p| {
-            let mut tx = p.begin_write().await?;
-            check_schema_version!(tx, table);
-            let current = current_rows!(tx, table, &ids);
-            check_versions(
-                &current,
-                deletions.iter().map(|d| (d.id, d.expected_version)),
-            )?;
-            let inbound = inbound_links!(tx, table.id);
-            let mut revisions = Vec::new();
-            let mut gone: Vec<i64> = Vec::new();
-            for id in &ids {
-                if gone.contains(id) {
-                    continue;
-                }
-                gone.push(*id);
-                let before = &current[id];
-                let diff: Vec<_> = before
-                    .cells
-                    .iter()
-                    .filter(|(_, c)| !c.is_empty())
-                    .map(|(f, c)| (*f, c.to_json(), Json::Null))
-                    .collect();
-                revisions.push((
-                    *id,
-                    before.version + 1,
-                    "delete",
-                    actor.text(),
-                    at.timestamp_millis(),
-                    changes_json(&diff),
-                ));
-            }
-            for chunk in gone.chunks(500) {
-                let mut params = Params::default();
-                let list: Vec<String> = chunk
-                    .iter()
-                    .map(|id| params.push(Param::Int(Some(*id))))
-                    .collect();
-                let list = list.join(", ");
-                for (source, column) in &inbound {
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "UPDATE {source} SET {column} = NULL WHERE {column} IN ({list})"
-                    )))
-                    .bind_params(params.0.clone())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DELETE FROM {physical} WHERE id IN ({list})"
-                )))
-                .bind_params(params.0)
-                .execute(&mut *tx)
-                .await?;
-            }
-            insert_revisions!(tx, table.id, revisions);
-            tx.commit().await?;
-            Ok(())
-        })
+        write_through!(self, table, deletions, actor, delete_body)
     }
 }

@@ -87,7 +87,7 @@ pub fn client() -> citadel_store::ClientInfo {
 macro_rules! on_raw {
     ($db:expr, |$p:ident| $body:expr) => {
         match $db.raw_pool_for_isolation_tests() {
-            citadel_store::DbPool::Sqlite($p) => $body,
+            citadel_store::DbPool::Sqlite($p, _) => $body,
             citadel_store::DbPool::Postgres($p) => $body,
         }
     };

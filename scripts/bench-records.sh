@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Measures the records figures recorded in docs/benchmarks.md: a table of
+# 10 fields seeded with 100,000 records through the batch API, then at
+# concurrency 16 over HTTPS keep-alive with a personal access token:
+#   get one record by (random) id, a filtered and sorted page of 50,
+#   create one record, update one record;
+# requests/s, p50, p99 and the server's RSS; and the filtered page on a
+# table of 1,000,000 records.
+# Usage: scripts/bench-records.sh [sqlite|postgres] [output-file]
+# Everything runs on 127.0.0.1 against a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:-sqlite}
+out=${2:-target/bench-records-$backend.txt}
+port=${BENCH_PORT:-18445}
+seconds=${BENCH_SECONDS:-10}
+big=${BENCH_BIG:-1000000}
+base="https://127.0.0.1:$port"
+work=$(mktemp -d)
+trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build --release -q -p citadel -p citadel-loadgen
+bin=target/release/citadel
+loadgen=target/release/citadel-loadgen
+say() { echo "$*" | tee -a "$out"; }
+json() { curl -sk -H 'content-type: application/json' "$@"; }
+
+db_args=()
+if [ "$backend" = postgres ]; then
+  pgdb="citadel_bench_$$"
+  psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $pgdb" postgres
+  trap 'kill "${pid:-0}" 2>/dev/null || true; sleep 1; psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" postgres; rm -rf "$work"' EXIT
+  db_args=(--database "postgres://postgres@127.0.0.1:5432/$pgdb")
+fi
+"$bin" --data-dir "$work/data" "${db_args[@]}" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+pid=$!
+until curl -sk -o /dev/null "$base/readyz"; do sleep 0.05; done
+token=$(sed -n 's/^Bootstrap token (one-time; creates the first platform operator): //p' "$work/serve.log")
+password='Load-Test-Passw0rd!'
+json -o /dev/null -X POST "$base/api/v1/platform/bootstrap" \
+  -d "{\"token\":\"$token\",\"login\":\"bench\",\"password\":\"$password\"}"
+op_csrf=$(json -c "$work/op" -X POST "$base/api/v1/platform/login" \
+  -d "{\"login\":\"bench\",\"password\":\"$password\"}" | jq -r .csrf_token)
+otp=$(json -b "$work/op" -H "x-csrf-token: $op_csrf" -X POST "$base/api/v1/platform/tenants" \
+  -d '{"slug":"bench","admin_email":"admin@bench.cn"}' | jq -r .one_time_password)
+csrf=$(json -c "$work/admin" -X POST "$base/api/v1/auth/login" \
+  -d "{\"tenant\":\"bench\",\"login\":\"admin@bench.cn\",\"password\":\"$otp\"}" | jq -r .csrf_token)
+json -o /dev/null -b "$work/admin" -H "x-csrf-token: $csrf" -X POST "$base/api/v1/auth/password" \
+  -d "{\"current_password\":\"$otp\",\"new_password\":\"$password\"}"
+pat=$(json -b "$work/admin" -H "x-csrf-token: $csrf" -X POST "$base/api/v1/me/tokens" \
+  -d "{\"name\":\"bench\",\"expires_in_days\":1,\"password\":\"$password\"}" | jq -r .secret)
+auth="authorization: Bearer $pat"
+api() { json -H "$auth" "$@"; }
+app=$(api -X POST "$base/api/v1/apps" -d '{"name":"基准"}' | jq -r .id)
+fields='[
+  {"name":"名称","type":"text","filterable":true},
+  {"name":"金额","type":"currency","filterable":true},
+  {"name":"状态","type":"single_select","filterable":true,
+   "choices":[{"name":"新建"},{"name":"跟进"},{"name":"成交"},{"name":"流失"}]},
+  {"name":"数量","type":"integer"},
+  {"name":"签约日","type":"date","filterable":true},
+  {"name":"备注","type":"long_text"},
+  {"name":"邮箱","type":"email"},
+  {"name":"电话","type":"mobile_phone"},
+  {"name":"完成","type":"boolean"},
+  {"name":"等级","type":"integer"}]'
+table() { api -X POST "$base/api/v1/apps/$app/tables" -d "{\"name\":\"$1\",\"fields\":$fields}" | jq -r .id; }
+t100k=$(table 客户)
+t1m=$(table 大表)
+ca="$work/data/tls/cert.pem"
+
+: >"$out"
+say "date: $(date -u +%FT%TZ)"
+say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), kernel $(uname -r)"
+say "commit: $(git rev-parse --short HEAD)  backend: $backend"
+
+seed=$(python3 scripts/seed_records.py "$base" "$ca" "$pat" "$t100k" 100000 --parallel 4)
+say "seed 100,000 records, batches of 1,000, 4 in flight: $seed"
+
+run() { # run <label> <url> [loadgen flags]
+  local label=$1 url=$2; shift 2
+  local r
+  r=$("$loadgen" "$url" --ca "$ca" --concurrency 16 --warmup 2 --duration "$seconds" --json \
+    --header "$auth" "$@")
+  say "$label: $(echo "$r" | jq -r '"\(.rps) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors)"')"
+}
+rss() { awk '/VmRSS|VmHWM/ {printf "%s %.0f MB  ", $1, $2/1024}' "/proc/$pid/status"; }
+
+records="$base/api/v1/tables/$t100k/records"
+# 金额 is n*7919 mod 1e6 (+ cents): a random lower bound and the sort use its index.
+list_query='filter=%E9%87%91%E9%A2%9D%20%3E%3D%20{rand}&sort=%E9%87%91%E9%A2%9D&limit=50'
+run "get by id (100k)" "$records/{rand}" --rand-range 1..=100000
+run "filtered list, 50 sorted (100k)" "$records?$list_query" --rand-range 0..=990000
+run "create" "$records" --body '{"fields":{"名称":"新客户{seq}","金额":"12.50","状态":"新建","数量":{rand},"签约日":"2026-11-22","邮箱":"new{seq}@example.cn","电话":"13800138000","完成":false,"等级":1}}' --rand-range 1..=1000
+run "update" "$records/{rand}" --method PATCH --body '{"fields":{"数量":{rand},"状态":"跟进"}}' --rand-range 1..=100000
+say "server memory after the 100k runs: $(rss)"
+
+seed=$(python3 scripts/seed_records.py "$base" "$ca" "$pat" "$t1m" "$big" --parallel 4)
+say "seed $big records: $seed"
+run "filtered list, 50 sorted ($big)" "$base/api/v1/tables/$t1m/records?$list_query" --rand-range 0..=990000
+say "server memory at the end: $(rss)"
