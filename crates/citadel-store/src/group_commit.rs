@@ -31,10 +31,7 @@ type JobFn = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c> +
 type Answer = oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>;
 
 enum Message {
-    Job {
-        run: JobFn,
-        done: Answer,
-    },
+    Job { run: JobFn, done: Answer },
     Close(oneshot::Sender<()>),
 }
 
@@ -123,10 +120,7 @@ async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Message>) {
     }
 }
 
-async fn commit_group(
-    conn: &mut SqliteConnection,
-    group: Vec<(JobFn, Answer)>,
-) {
+async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) {
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
         let reason = e.to_string();
         for (_, done) in group {
