@@ -79,6 +79,7 @@ pub struct Store {
     backend: Backend,
     master_key: Arc<MasterKey>,
     tenant_pools: TenantPools,
+    schemas: Arc<data::SchemaCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -119,6 +120,7 @@ impl Store {
             backend,
             master_key,
             tenant_pools: TenantPools::new(config.max_open_tenants),
+            schemas: Arc::default(),
         };
         store.check_master_key().await?;
         Ok(store)

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use citadel_core::TenantId;
 use citadel_crypto::MasterKey;
 
+use crate::data::SchemaCache;
 use crate::db::DbPool;
 
 /// A handle on one tenant's database. Cheap to clone; holds no other
@@ -22,6 +23,8 @@ pub struct TenantDb {
     /// Seals the few secrets a tenant database must be able to read back
     /// (TOTP seeds), bound to tenant and user by the AAD.
     pub(crate) key: Arc<MasterKey>,
+    /// Table schemas of every tenant, shared by the whole store.
+    pub(crate) schemas: Arc<SchemaCache>,
 }
 
 impl std::fmt::Debug for TenantDb {
@@ -33,8 +36,18 @@ impl std::fmt::Debug for TenantDb {
 }
 
 impl TenantDb {
-    pub(crate) fn new(tenant: TenantId, pool: DbPool, key: Arc<MasterKey>) -> Self {
-        Self { tenant, pool, key }
+    pub(crate) fn new(
+        tenant: TenantId,
+        pool: DbPool,
+        key: Arc<MasterKey>,
+        schemas: Arc<SchemaCache>,
+    ) -> Self {
+        Self {
+            tenant,
+            pool,
+            key,
+            schemas,
+        }
     }
 
     pub fn tenant(&self) -> TenantId {

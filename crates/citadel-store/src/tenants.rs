@@ -121,6 +121,7 @@ impl Store {
             id,
             self.tenant_pool(id).await?,
             Arc::clone(&self.master_key),
+            Arc::clone(&self.schemas),
         ))
     }
 
@@ -132,6 +133,7 @@ impl Store {
             id,
             self.tenant_pool(id).await?,
             Arc::clone(&self.master_key),
+            Arc::clone(&self.schemas),
         )))
     }
 

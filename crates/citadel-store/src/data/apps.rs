@@ -264,8 +264,31 @@ impl TenantDb {
         })
     }
 
-    /// A live table with its fields in order.
+    /// A live table with its fields in order (from the schema cache when
+    /// it was read a moment ago).
     pub async fn table_schema(&self, id: TableId) -> Result<TableSchema, StoreError> {
+        if let Some(schema) = self.schemas.get(self.tenant, id) {
+            return Ok(schema);
+        }
+        let schema = self.read_table_schema(id).await?;
+        self.schemas.put(self.tenant, &schema);
+        Ok(schema)
+    }
+
+    /// Forgets cached schemas after a change, so the next request reads
+    /// the new fields.
+    pub(crate) fn schema_changed(&self) {
+        self.schemas.forget_tenant(self.tenant);
+    }
+
+    /// The schema as stored now, for changes that must not start from a
+    /// cached copy; the cache is refreshed with it.
+    pub(crate) async fn fresh_schema(&self, id: TableId) -> Result<TableSchema, StoreError> {
+        self.schema_changed();
+        self.table_schema(id).await
+    }
+
+    async fn read_table_schema(&self, id: TableId) -> Result<TableSchema, StoreError> {
         on_pool!(&self.pool, |p| {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, app_id, name, description, schema_version FROM data_tables t \
@@ -319,7 +342,7 @@ impl TenantDb {
         name: Option<&SchemaName>,
         description: Option<Option<&str>>,
     ) -> Result<TableSchema, StoreError> {
-        let app = self.table_schema(id).await?.app;
+        let app = self.fresh_schema(id).await?.app;
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             if let Some(name) = name {
@@ -350,7 +373,7 @@ impl TenantDb {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.table_schema(id).await
+        self.fresh_schema(id).await
     }
 }
 

@@ -122,7 +122,7 @@ impl TenantDb {
         table: TableId,
         new: NewField,
     ) -> Result<TableSchema, StoreError> {
-        let schema = self.table_schema(table).await?;
+        let schema = self.fresh_schema(table).await?;
         let def = new.def;
         if schema.fields.len() >= MAX_FIELDS {
             return Err(StoreError::Conflict(format!(
@@ -142,7 +142,7 @@ impl TenantDb {
         if let FieldKind::Link { table: target, .. } = def.kind
             && target != table
         {
-            self.table_schema(target).await.map_err(|e| match e {
+            self.fresh_schema(target).await.map_err(|e| match e {
                 StoreError::NotFound(_) => StoreError::Invalid(CoreError::InvalidField {
                     field: def.name.to_string(),
                     reason: "links to a table that does not exist".into(),
@@ -209,7 +209,7 @@ impl TenantDb {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.table_schema(table).await
+        self.fresh_schema(table).await
     }
 
     /// Replaces a field's declaration by `changed` (same id and type):
@@ -220,7 +220,7 @@ impl TenantDb {
         table: TableId,
         changed: FieldDef,
     ) -> Result<TableSchema, StoreError> {
-        let schema = self.table_schema(table).await?;
+        let schema = self.fresh_schema(table).await?;
         let old = schema
             .field(changed.id)
             .ok_or(StoreError::NotFound("field"))?
@@ -304,7 +304,7 @@ impl TenantDb {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.table_schema(table).await
+        self.fresh_schema(table).await
     }
 
     /// Sets the display order: `order` must list every field once.
@@ -313,7 +313,7 @@ impl TenantDb {
         table: TableId,
         order: &[FieldId],
     ) -> Result<TableSchema, StoreError> {
-        let schema = self.table_schema(table).await?;
+        let schema = self.fresh_schema(table).await?;
         let complete = order.len() == schema.fields.len()
             && schema.fields.iter().all(|f| order.contains(&f.id));
         if !complete {
@@ -335,13 +335,13 @@ impl TenantDb {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
-        self.table_schema(table).await
+        self.fresh_schema(table).await
     }
 
     /// Deletes a field and its data. Views that named it forget it when
     /// they are next read.
     pub async fn delete_field(&self, table: TableId, field: FieldId) -> Result<(), StoreError> {
-        let schema = self.table_schema(table).await?;
+        let schema = self.fresh_schema(table).await?;
         let def = schema.field(field).ok_or(StoreError::NotFound("field"))?;
         let physical = ident(&physical_table(table))?;
         let mut ddl = Vec::new();
@@ -373,6 +373,8 @@ impl TenantDb {
             bump_schema!(tx, table);
             tx.commit().await?;
             Ok::<_, StoreError>(())
-        })
+        })?;
+        self.schema_changed();
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod fields;
 mod reads;
 mod records;
 mod rows;
+pub(crate) mod schema_cache;
 mod sql;
 mod views;
 
@@ -20,6 +21,7 @@ use citadel_core::{AppId, FieldId, RecordId, TableId, UserId};
 pub use fields::NewField;
 pub use reads::ListRequest;
 pub use records::{MAX_BATCH, RecordChange, RecordDeletion, RecordWrite};
+pub use schema_cache::SchemaCache;
 pub use views::{ViewDefinition, ViewRecord};
 
 /// Items in the recycle bin are purged after this many days.

@@ -466,6 +466,16 @@ macro_rules! delete_body {
 }
 
 impl TenantDb {
+    /// A write refused for a changed schema means the cached one is stale.
+    fn forget_schema_if_stale<T>(&self, result: &Result<T, StoreError>) {
+        if matches!(
+            result,
+            Err(StoreError::Conflict(_)) | Err(StoreError::NotFound("table"))
+        ) {
+            self.schema_changed();
+        }
+    }
+
     /// Creates records in one transaction and returns them as stored.
     pub async fn create_records(
         &self,
@@ -476,7 +486,9 @@ impl TenantDb {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        write_through!(self, table, writes, actor, create_body)
+        let result = write_through!(self, table, writes, actor, create_body);
+        self.forget_schema_if_stale(&result);
+        result
     }
 
     /// Applies changes in one transaction; a record already at a newer
@@ -487,7 +499,9 @@ impl TenantDb {
         changes: Vec<RecordChange>,
         actor: Actor,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        write_through!(self, table, changes, actor, update_body)
+        let result = write_through!(self, table, changes, actor, update_body);
+        self.forget_schema_if_stale(&result);
+        result
     }
 
     /// Deletes records in one transaction. Links to them from other
@@ -498,6 +512,8 @@ impl TenantDb {
         deletions: Vec<RecordDeletion>,
         actor: Actor,
     ) -> Result<(), StoreError> {
-        write_through!(self, table, deletions, actor, delete_body)
+        let result = write_through!(self, table, deletions, actor, delete_body);
+        self.forget_schema_if_stale(&result);
+        result
     }
 }

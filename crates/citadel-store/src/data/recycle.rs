@@ -93,6 +93,7 @@ impl TenantDb {
                 return Err(StoreError::NotFound("app"));
             }
             tx.commit().await?;
+            self.schema_changed();
             Ok(())
         })
     }
@@ -122,12 +123,13 @@ impl TenantDb {
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
+        self.schema_changed();
         self.app(id).await
     }
 
     /// Moves a table to the recycle bin, unless live tables link to it.
     pub async fn delete_table(&self, id: TableId, actor: Actor) -> Result<(), StoreError> {
-        self.table_schema(id).await?;
+        self.fresh_schema(id).await?;
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let found = links_into!(tx, &[id]);
@@ -144,6 +146,7 @@ impl TenantDb {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            self.schema_changed();
             Ok(())
         })
     }
@@ -183,6 +186,7 @@ impl TenantDb {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            self.schema_changed();
             Ok(())
         })
     }
@@ -281,6 +285,7 @@ impl TenantDb {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            self.schema_changed();
             Ok(expired.len())
         })
     }
