@@ -98,6 +98,9 @@ pub enum Action {
     /// Create, change and delete apps, tables, fields and shared views;
     /// the recycle bin (tenant admins).
     ManageSchema,
+    /// Housekeeping of a tenant's data that nobody asks for: purging the
+    /// recycle bin after 30 days. Only the server process itself.
+    MaintainTenantData,
 }
 
 /// What the action is applied to.
@@ -236,6 +239,13 @@ pub fn authorize(
             Principal::Anonymous => Err(Denied::Unauthenticated),
             _ => Err(Denied::Forbidden),
         },
+        (Action::MaintainTenantData, Resource::Tenant { id, status }) => match principal {
+            Principal::LocalAdministrator if status == TenantStatus::Active => {
+                Ok(Allowed::Tenant(TenantScope { tenant: id }))
+            }
+            Principal::LocalAdministrator => Err(Denied::TenantSuspended),
+            _ => Err(Denied::Forbidden),
+        },
         (Action::ManageTenants, Resource::Platform) => match principal {
             Principal::Operator { .. } | Principal::LocalAdministrator => platform(),
             Principal::Anonymous => Err(Denied::Unauthenticated),
@@ -349,6 +359,47 @@ mod tests {
         Resource::Tenant {
             id,
             status: TenantStatus::Active,
+        }
+    }
+
+    #[test]
+    fn members_use_data_and_admins_shape_it() {
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        let member = tenant_user(a, false, Pending::Nothing, Credential::AccessToken);
+        let admin = tenant_user(a, true, Pending::Nothing, Credential::AccessToken);
+        for action in [Action::ReadData, Action::WriteData] {
+            assert!(authorize(&member, action, active(a)).is_ok(), "{action:?}");
+            assert_eq!(authorize(&member, action, active(b)), Err(Denied::Forbidden));
+        }
+        assert_eq!(
+            authorize(&member, Action::ManageSchema, active(a)),
+            Err(Denied::Forbidden)
+        );
+        assert!(authorize(&admin, Action::ManageSchema, active(a)).is_ok());
+        let suspended = Resource::Tenant {
+            id: a,
+            status: TenantStatus::Suspended,
+        };
+        assert_eq!(
+            authorize(&admin, Action::ReadData, suspended),
+            Err(Denied::TenantSuspended)
+        );
+        let changing = tenant_user(a, true, Pending::PasswordChange, Credential::Session);
+        assert_eq!(
+            authorize(&changing, Action::ReadData, active(a)),
+            Err(Denied::PasswordChangeRequired)
+        );
+        // Housekeeping is the server's own, never a user's or operator's.
+        assert!(authorize(&Principal::LocalAdministrator, Action::MaintainTenantData, active(a)).is_ok());
+        assert_eq!(
+            authorize(&admin, Action::MaintainTenantData, active(a)),
+            Err(Denied::Forbidden)
+        );
+        let operator = Principal::Operator {
+            id: crate::OperatorId::generate(),
+        };
+        for action in [Action::ReadData, Action::WriteData, Action::ManageSchema, Action::MaintainTenantData] {
+            assert_eq!(authorize(&operator, action, active(a)), Err(Denied::Forbidden), "{action:?}");
         }
     }
 

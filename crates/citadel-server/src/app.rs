@@ -175,12 +175,19 @@ impl Application {
         self.state.store()
     }
 
+    /// The store, for callers that outlive `run_until` taking the
+    /// application (tests driving housekeeping directly).
+    pub fn shared_store(&self) -> std::sync::Arc<Store> {
+        self.state.store_arc()
+    }
+
     /// Serves until `shutdown` completes, then drains for up to 10 s.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep_idle_tenants(self.state.clone()));
+        let purger = tokio::spawn(purge_recycle_bins(self.state.clone()));
         let app = routes::app(self.state.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = match self.tls {
@@ -204,6 +211,7 @@ impl Application {
             }
         };
         sweeper.abort();
+        purger.abort();
         self.state.store().close().await;
         result
     }
@@ -215,6 +223,16 @@ async fn drain_on<A: axum_server::Address>(
 ) {
     shutdown.await;
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
+}
+
+/// Purges expired recycle bins a minute after start, then hourly.
+async fn purge_recycle_bins(state: AppState) {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        crate::services::maintenance::purge_recycle_bins(state.store()).await;
+    }
 }
 
 /// Closes tenant pools nobody used for five minutes.

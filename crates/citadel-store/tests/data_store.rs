@@ -467,6 +467,52 @@ async fn story(config: StoreConfig) {
         40
     );
 
+    // A type change converts every value, or lists the ones that would not.
+    let mut scores = db.create_table(crm.id, &sn("评分"), None, me).await.expect("table");
+    scores = db
+        .add_field(scores.id, new_field(json!({"name": "分数", "type": "text", "filterable": true})))
+        .await
+        .expect("field");
+    let rows = db
+        .create_records(
+            &scores,
+            ["12.5", "abc", "", "7"].iter().map(|v| write(&scores, json!({"分数": v}))).collect(),
+            me,
+        )
+        .await
+        .expect("rows");
+    let mut target = new_field(json!({"name": "分数", "type": "currency", "filterable": true})).def;
+    target.id = scores.fields[0].id;
+    let (report, _) = db
+        .change_field_type(scores.id, target.clone(), true, beijing())
+        .await
+        .expect("dry run");
+    assert_eq!((report.records, report.failed, report.applied), (4, 1, false));
+    assert_eq!(report.failures[0].0, rows[1].id);
+    assert!(report.failures[0].1.contains("must be a number"), "{report:?}");
+    let (refused, _) = db
+        .change_field_type(scores.id, target.clone(), false, beijing())
+        .await
+        .expect("refused change");
+    assert!(!refused.applied);
+    let fix = RecordChange {
+        id: rows[1].id,
+        expected_version: None,
+        cells: read_changes(&scores, json!({"分数": "3"}).as_object().expect("o"), beijing())
+            .expect("changes"),
+    };
+    db.update_records(&scores, vec![fix], me).await.expect("fix");
+    let (applied, scores) = db
+        .change_field_type(scores.id, target, false, beijing())
+        .await
+        .expect("type change");
+    assert!(applied.applied);
+    assert_eq!(scores.fields[0].kind.type_name(), "currency");
+    let converted = db.get_record(&scores, rows[0].id, None).await.expect("get");
+    assert_eq!(converted.cells[0].1, Cell::Decimal(Decimal::from_scaled(1250, 2)));
+    assert_eq!(list(&db, root, &scores, "分数 > 5", "", 10).await, vec![rows[0].id.0, rows[3].id.0]);
+    db.delete_table(scores.id, me).await.expect("drop scores");
+
     // The recycle bin: a linked table cannot go; an app can come back.
     assert_conflict(db.delete_table(customers.id, me).await);
     db.delete_table(orders_schema.id, me)
@@ -496,7 +542,8 @@ async fn story(config: StoreConfig) {
         db.purge_recycle_bin(now_millis() + month)
             .await
             .expect("purge"),
-        1
+        2,
+        "orders and scores"
     );
     assert_not_found(db.restore_table(orders_schema.id).await);
     // Purged for good, physically: the table and its junction are gone,

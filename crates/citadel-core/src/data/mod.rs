@@ -2,6 +2,7 @@
 //! the typing of filters, sorts and cursors against a table.
 
 pub mod checksum;
+pub mod convert;
 pub mod decimal;
 pub mod formats;
 pub mod input;

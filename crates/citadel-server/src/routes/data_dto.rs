@@ -248,3 +248,31 @@ pub struct ViewView {
     pub fields: Option<Vec<String>>,
     pub position: i64,
 }
+
+/// One record whose value would not convert.
+#[derive(Serialize, ToSchema)]
+pub struct ConversionFailureView {
+    pub record: i64,
+    pub reason: String,
+}
+
+/// What a type change did or, in a dry run, would do.
+#[derive(Serialize, ToSchema)]
+pub struct TypeChangeView {
+    pub records: u64,
+    /// Records that would not convert (all of them are counted here).
+    pub failed: u64,
+    /// The first 1,000 of them, with why.
+    pub failures: Vec<ConversionFailureView>,
+    pub applied: bool,
+    pub table: TableView,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TypeChangeQuery {
+    /// Only report what would fail; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}

@@ -11,7 +11,10 @@ use crate::auth::TenantCaller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, path_id};
 use crate::routes::apps::{open, table_view};
-use crate::routes::data_dto::{FieldOrderRequest, TableView};
+use crate::extract::ApiQuery;
+use crate::routes::data_dto::{
+    ConversionFailureView, FieldOrderRequest, TableView, TypeChangeQuery, TypeChangeView,
+};
 use crate::routes::dto::Problem;
 use crate::services::data;
 use crate::state::AppState;
@@ -97,4 +100,61 @@ pub async fn reorder_fields(
     let order = data::field_ids(&schema, &body.fields)?;
     let schema = db.reorder_fields(schema.id, &order).await?;
     Ok(Json(table_view(&schema)))
+}
+
+/// Changes a field's type, converting every stored value the way a person
+/// would retype it (text `"12.50"` becomes an amount, an amount becomes
+/// `"12.50"`). With `dry_run=true` nothing changes and the answer lists the
+/// records that would not convert; without it the change is made only if
+/// every record converts (400 otherwise, and nothing changes). The body is
+/// the new `type` and its options; other options of the old type do not
+/// carry over.
+#[utoipa::path(post, path = "/api/v1/tables/{table}/fields/{field}/type-change", security(("tenant_session" = []), ("access_token" = [])), tag = "fields",
+    request_body(content = Object, description = "The new type and its options, e.g. {\"type\": \"currency\", \"scale\": 2}"),
+    params(("table" = String, Path, description = "Table id"), ("field" = String, Path, description = "Field id or name"), TypeChangeQuery),
+    responses((status = 200, body = TypeChangeView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn change_field_type(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path((table, key)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<TypeChangeQuery>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Json<TypeChangeView>, ApiError> {
+    let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
+    let schema = db.table_schema(path_id("table", &table, TableId::parse)?).await?;
+    let target = data::retyped_field(field(&schema, &key)?, &body)?;
+    let name = target.name.to_string();
+    let (report, schema) = db
+        .change_field_type(schema.id, target, query.dry_run, data::tenant_offset())
+        .await?;
+    if !query.dry_run && !report.applied {
+        let first = report
+            .failures
+            .first()
+            .map(|(id, why)| format!(" (first: record {id}: {why})"))
+            .unwrap_or_default();
+        return Err(ApiError::BadRequest {
+            code: "conversion_failed",
+            detail: format!(
+                "{name}: {} of {} records would not convert{first}; nothing changed; \
+                 ask with dry_run=true for the list",
+                report.failed, report.records
+            ),
+            field: Some(name),
+        });
+    }
+    Ok(Json(TypeChangeView {
+        records: report.records,
+        failed: report.failed,
+        failures: report
+            .failures
+            .iter()
+            .map(|(id, reason)| ConversionFailureView {
+                record: id.0,
+                reason: reason.clone(),
+            })
+            .collect(),
+        applied: report.applied,
+        table: table_view(&schema),
+    }))
 }

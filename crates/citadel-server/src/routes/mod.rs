@@ -165,6 +165,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(fields::add_field))
         .routes(routes!(fields::update_field, fields::delete_field))
         .routes(routes!(fields::reorder_fields))
+        .routes(routes!(fields::change_field_type))
         .routes(routes!(records::list_records, records::create_record))
         .routes(routes!(
             records::get_record,

@@ -423,3 +423,48 @@ fn in_fields(e: ApiError, n: usize) -> ApiError {
         other => other,
     }
 }
+
+/// The declaration a field takes under a new type: its name and the
+/// options every type shares, with the new type and its knobs from `body`.
+/// Knobs of the old type (a pattern, choices, a default) do not carry over
+/// unless given again.
+pub fn retyped_field(field: &FieldDef, body: &Map<String, Json>) -> Result<FieldDef, ApiError> {
+    let mut spec = Map::new();
+    spec.insert("name".into(), Json::String(field.name.to_string()));
+    for (key, value) in [
+        ("required", Json::Bool(field.options.required)),
+        ("unique", Json::Bool(field.options.unique)),
+        ("filterable", Json::Bool(field.options.filterable)),
+    ] {
+        spec.insert(key.into(), value);
+    }
+    if let Some(description) = &field.options.description {
+        spec.insert("description".into(), Json::String(description.clone()));
+    }
+    if !body.contains_key("type") {
+        return Err(ApiError::BadRequest {
+            code: "invalid_field_spec",
+            detail: "type: the new type is required".into(),
+            field: Some("type".into()),
+        });
+    }
+    for (key, value) in body {
+        if key == "name" {
+            return Err(ApiError::BadRequest {
+                code: "invalid_field_spec",
+                detail: "name: rename a field with PATCH, not with a type change".into(),
+                field: Some("name".into()),
+            });
+        }
+        spec.insert(key.clone(), value.clone());
+    }
+    let spec: FieldSpec = serde_json::from_value(Json::Object(spec))
+        .map_err(|e| ApiError::bad_request("invalid_field_spec", e.to_string()))?;
+    let (name, kind, options) = spec.check().map_err(core)?;
+    Ok(FieldDef {
+        name,
+        kind,
+        options,
+        ..field.clone()
+    })
+}

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod credentials;
 pub mod data;
 pub mod login;
+pub mod maintenance;
 pub mod passwords;
 pub mod sessions;
 pub mod tenants;

@@ -9,6 +9,7 @@ mod apps;
 mod fields;
 mod reads;
 mod records;
+mod retype;
 mod rows;
 pub(crate) mod schema_cache;
 mod sql;
@@ -20,6 +21,7 @@ use citadel_core::{AppId, FieldId, RecordId, TableId, UserId};
 
 pub use fields::NewField;
 pub use reads::ListRequest;
+pub use retype::TypeChangeReport;
 pub use records::{MAX_BATCH, RecordChange, RecordDeletion, RecordWrite};
 pub use schema_cache::SchemaCache;
 pub use views::{ViewDefinition, ViewRecord};

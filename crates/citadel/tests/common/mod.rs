@@ -27,6 +27,8 @@ pub struct TestServer {
     pub bootstrap_token: Option<String>,
     pub backend: Backend,
     pub database_url: Option<String>,
+    /// The running server's store, to drive its housekeeping directly.
+    pub store: std::sync::Arc<citadel_store::Store>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pg: Option<TestDatabase>,
@@ -77,6 +79,7 @@ impl TestServer {
         } else {
             Client::new()
         };
+        let store = app.shared_store();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(app.run_until(async {
             let _ = rx.await;
@@ -88,6 +91,7 @@ impl TestServer {
             bootstrap_token,
             backend,
             database_url,
+            store,
             shutdown: Some(tx),
             task: Some(task),
             pg,
