@@ -369,7 +369,10 @@ mod tests {
         let admin = tenant_user(a, true, Pending::Nothing, Credential::AccessToken);
         for action in [Action::ReadData, Action::WriteData] {
             assert!(authorize(&member, action, active(a)).is_ok(), "{action:?}");
-            assert_eq!(authorize(&member, action, active(b)), Err(Denied::Forbidden));
+            assert_eq!(
+                authorize(&member, action, active(b)),
+                Err(Denied::Forbidden)
+            );
         }
         assert_eq!(
             authorize(&member, Action::ManageSchema, active(a)),
@@ -390,7 +393,14 @@ mod tests {
             Err(Denied::PasswordChangeRequired)
         );
         // Housekeeping is the server's own, never a user's or operator's.
-        assert!(authorize(&Principal::LocalAdministrator, Action::MaintainTenantData, active(a)).is_ok());
+        assert!(
+            authorize(
+                &Principal::LocalAdministrator,
+                Action::MaintainTenantData,
+                active(a)
+            )
+            .is_ok()
+        );
         assert_eq!(
             authorize(&admin, Action::MaintainTenantData, active(a)),
             Err(Denied::Forbidden)
@@ -398,8 +408,17 @@ mod tests {
         let operator = Principal::Operator {
             id: crate::OperatorId::generate(),
         };
-        for action in [Action::ReadData, Action::WriteData, Action::ManageSchema, Action::MaintainTenantData] {
-            assert_eq!(authorize(&operator, action, active(a)), Err(Denied::Forbidden), "{action:?}");
+        for action in [
+            Action::ReadData,
+            Action::WriteData,
+            Action::ManageSchema,
+            Action::MaintainTenantData,
+        ] {
+            assert_eq!(
+                authorize(&operator, action, active(a)),
+                Err(Denied::Forbidden),
+                "{action:?}"
+            );
         }
     }
 

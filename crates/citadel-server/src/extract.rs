@@ -51,7 +51,19 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| Self(value))
-            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+            .map_err(|e| {
+                let text = e.body_text();
+                // serde names an unknown parameter in backquotes.
+                let field = text
+                    .split_once("unknown field `")
+                    .and_then(|(_, rest)| rest.split_once('`'))
+                    .map(|(name, _)| name.chars().take(64).collect());
+                ApiError::BadRequest {
+                    code: "invalid_query",
+                    detail: text,
+                    field,
+                }
+            })
     }
 }
 

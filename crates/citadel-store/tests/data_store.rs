@@ -468,15 +468,24 @@ async fn story(config: StoreConfig) {
     );
 
     // A type change converts every value, or lists the ones that would not.
-    let mut scores = db.create_table(crm.id, &sn("评分"), None, me).await.expect("table");
+    let mut scores = db
+        .create_table(crm.id, &sn("评分"), None, me)
+        .await
+        .expect("table");
     scores = db
-        .add_field(scores.id, new_field(json!({"name": "分数", "type": "text", "filterable": true})))
+        .add_field(
+            scores.id,
+            new_field(json!({"name": "分数", "type": "text", "filterable": true})),
+        )
         .await
         .expect("field");
     let rows = db
         .create_records(
             &scores,
-            ["12.5", "abc", "", "7"].iter().map(|v| write(&scores, json!({"分数": v}))).collect(),
+            ["12.5", "abc", "", "7"]
+                .iter()
+                .map(|v| write(&scores, json!({"分数": v})))
+                .collect(),
             me,
         )
         .await
@@ -487,9 +496,15 @@ async fn story(config: StoreConfig) {
         .change_field_type(scores.id, target.clone(), true, beijing())
         .await
         .expect("dry run");
-    assert_eq!((report.records, report.failed, report.applied), (4, 1, false));
+    assert_eq!(
+        (report.records, report.failed, report.applied),
+        (4, 1, false)
+    );
     assert_eq!(report.failures[0].0, rows[1].id);
-    assert!(report.failures[0].1.contains("must be a number"), "{report:?}");
+    assert!(
+        report.failures[0].1.contains("must be a number"),
+        "{report:?}"
+    );
     let (refused, _) = db
         .change_field_type(scores.id, target.clone(), false, beijing())
         .await
@@ -498,10 +513,16 @@ async fn story(config: StoreConfig) {
     let fix = RecordChange {
         id: rows[1].id,
         expected_version: None,
-        cells: read_changes(&scores, json!({"分数": "3"}).as_object().expect("o"), beijing())
-            .expect("changes"),
+        cells: read_changes(
+            &scores,
+            json!({"分数": "3"}).as_object().expect("o"),
+            beijing(),
+        )
+        .expect("changes"),
     };
-    db.update_records(&scores, vec![fix], me).await.expect("fix");
+    db.update_records(&scores, vec![fix], me)
+        .await
+        .expect("fix");
     let (applied, scores) = db
         .change_field_type(scores.id, target, false, beijing())
         .await
@@ -509,8 +530,14 @@ async fn story(config: StoreConfig) {
     assert!(applied.applied);
     assert_eq!(scores.fields[0].kind.type_name(), "currency");
     let converted = db.get_record(&scores, rows[0].id, None).await.expect("get");
-    assert_eq!(converted.cells[0].1, Cell::Decimal(Decimal::from_scaled(1250, 2)));
-    assert_eq!(list(&db, root, &scores, "分数 > 5", "", 10).await, vec![rows[0].id.0, rows[3].id.0]);
+    assert_eq!(
+        converted.cells[0].1,
+        Cell::Decimal(Decimal::from_scaled(1250, 2))
+    );
+    assert_eq!(
+        list(&db, root, &scores, "分数 > 5", "", 10).await,
+        vec![rows[0].id.0, rows[3].id.0]
+    );
     db.delete_table(scores.id, me).await.expect("drop scores");
 
     // The recycle bin: a linked table cannot go; an app can come back.

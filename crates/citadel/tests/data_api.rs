@@ -1,8 +1,11 @@
 //! The data model API over HTTPS, on SQLite and PostgreSQL: an app with
 //! tables and fields, records written singly and in batches, listed with a
-//! filter, sort and cursor, changed under If-Match, and their history.
+//! filter, sort and cursor, changed under If-Match, and their history; the
+//! filter language, sorts, field selection and cursors checked against an
+//! oracle; query parameters refused naming themselves; saved views.
 
 mod common;
+mod identity_support;
 
 use common::{Backend, TestServer, expect_problem};
 use reqwest::{Method, StatusCode};
@@ -150,4 +153,519 @@ async fn crm_flow_on_sqlite() {
 #[tokio::test]
 async fn crm_flow_on_postgres() {
     crm_flow(Backend::Postgres).await;
+}
+
+crate::on_both_backends!(
+    the_filter_language_sorts_fields_and_cursors_match_an_oracle,
+    contains_ignores_ascii_case_alike,
+    views_are_personal_or_shared_and_shape_listings,
+);
+
+const NONE: Value = Value::Null;
+const NOT_FOUND: (StatusCode, &str) = (StatusCode::NOT_FOUND, "not_found");
+const FORBIDDEN: (StatusCode, &str) = (StatusCode::FORBIDDEN, "forbidden");
+
+/// A signed-in caller.
+struct Api<'a> {
+    server: &'a TestServer,
+    cookie: String,
+}
+
+impl Api<'_> {
+    async fn send(&self, method: Method, path: &str, value: Value) -> reqwest::Response {
+        let csrf = common::csrf_for(&self.cookie);
+        let value = (!value.is_null()).then_some(value);
+        let (server, cookie, csrf) = (self.server, &self.cookie, csrf.as_deref());
+        identity_support::send_with_csrf(server, method, path, cookie, csrf, value.as_ref()).await
+    }
+
+    async fn ok(&self, method: Method, path: &str, value: Value, status: StatusCode) -> Value {
+        body(self.send(method, path, value).await, status).await
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.ok(Method::GET, path, NONE, StatusCode::OK).await
+    }
+
+    async fn create(&self, path: &str, value: Value) -> Value {
+        self.ok(Method::POST, path, value, StatusCode::CREATED)
+            .await
+    }
+
+    async fn refused(&self, method: Method, path: &str, value: Value, want: (StatusCode, &str)) {
+        expect_problem(self.send(method, path, value).await, want.0, want.1).await;
+    }
+
+    /// A table with `fields` and `rows` in a new app `app`; its id.
+    async fn table(&self, app: &str, fields: Value, rows: Vec<Value>) -> String {
+        let app = self.create("/api/v1/apps", json!({"name": app})).await;
+        let path = format!("/api/v1/apps/{}/tables", app["id"].as_str().expect("id"));
+        let table = self
+            .create(&path, json!({"name": "表", "fields": fields}))
+            .await;
+        let table = table["id"].as_str().expect("id").to_owned();
+        if !rows.is_empty() {
+            let path = format!("/api/v1/tables/{table}/records/batch");
+            self.create(&path, json!({"records": rows})).await;
+        }
+        table
+    }
+
+    /// Lists records with `query`, every byte percent-encoded.
+    async fn list(&self, table: &str, query: &[(&str, &str)]) -> Value {
+        let mut path = format!("/api/v1/tables/{table}/records?");
+        for (key, value) in query {
+            let value: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
+            path.push_str(&format!("{key}={value}&"));
+        }
+        self.get(&path).await
+    }
+
+    /// The values of `field` over a listing, in order.
+    async fn column(&self, table: &str, query: &[(&str, &str)], field: &str) -> Vec<Value> {
+        let page = self.list(table, query).await;
+        let list = page["records"].as_array().expect("records");
+        list.iter().map(|r| r["fields"][field].clone()).collect()
+    }
+}
+
+/// Today in the tenant's zone (+08:00), as days since 1970-01-01.
+fn today() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let secs = i64::try_from(now.expect("after 1970").as_secs()).expect("seconds");
+    (secs + 8 * 3600).div_euclid(86_400)
+}
+
+/// `YYYY-MM-DD` of a day counted from 1970-01-01 (H. Hinnant's algorithm).
+fn date(days: i64) -> String {
+    let z = days + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// One seeded record, as the oracle sees it.
+struct Row {
+    name: String,
+    /// In fen (0.01 yuan).
+    amount: Option<i64>,
+    count: i64,
+    tags: Vec<&'static str>,
+    /// Days from today.
+    day: i64,
+    /// Days from today to this week's Monday (the same for every row).
+    monday: i64,
+    note: Option<String>,
+    state: &'static str,
+}
+
+impl Row {
+    fn note_has(&self, text: &str) -> bool {
+        self.note
+            .as_deref()
+            .is_some_and(|n| n.to_lowercase().contains(text))
+    }
+
+    fn this_week(&self) -> bool {
+        (self.monday..self.monday + 7).contains(&self.day)
+    }
+
+    fn amount_in(&self, low: i64, high: i64) -> bool {
+        self.amount.is_some_and(|a| (low..=high).contains(&a))
+    }
+}
+
+fn seed_rows(monday: i64) -> Vec<Row> {
+    let notes = |n: i64| match n % 4 {
+        0 => None,
+        1 => Some(format!("打折 50% 第{n}")),
+        2 => Some(format!("ABC 客户 {n}")),
+        _ => Some(format!("abc-{n}")),
+    };
+    let tags = |n: i64| match n % 3 {
+        0 => vec!["红"],
+        1 => vec!["绿", "蓝"],
+        _ => vec![],
+    };
+    let states = ["新", "跟进中", "成交"];
+    (0..24_i64)
+        .map(|n| Row {
+            name: format!("客户{n:02}"),
+            amount: (n % 7 != 3).then_some((n % 5) * 10_000 + n),
+            count: n % 4,
+            tags: tags(n),
+            day: n - 12,
+            monday,
+            note: notes(n),
+            state: states[usize::try_from(n % 3).expect("index")],
+        })
+        .collect()
+}
+
+/// `filter => predicate` pairs; kept out of rustfmt's way.
+macro_rules! cases {
+    ($($filter:expr => $predicate:expr),* $(,)?) => {{
+        fn case(p: impl Fn(&Row) -> bool + 'static) -> Box<dyn Fn(&Row) -> bool> {
+            Box::new(p)
+        }
+        vec![$(($filter, case($predicate))),*]
+    }};
+}
+
+async fn the_filter_language_sorts_fields_and_cursors_match_an_oracle(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let op = server.operator().await;
+    let api = Api {
+        server: &server,
+        cookie: server.tenant_admin(&op, "lists").await,
+    };
+    let t0 = today();
+    let monday = -(t0 + 3).rem_euclid(7);
+    let rows = seed_rows(monday);
+    let choices = |names: &[&str]| names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>();
+    let fields = json!([
+        {"name": "名称", "type": "text", "unique": true},
+        {"name": "金额", "type": "currency"},
+        {"name": "数量", "type": "integer", "filterable": true},
+        {"name": "标签", "type": "multi_select", "choices": choices(&["红", "绿", "蓝"])},
+        {"name": "日期", "type": "date"},
+        {"name": "时间", "type": "date_time"},
+        {"name": "备注", "type": "text"},
+        {"name": "状态", "type": "single_select", "choices": choices(&["新", "跟进中", "成交"])},
+    ]);
+    let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let (day, noon) = (date(t0 + r.day), format!("{} 12:00", date(t0 + r.day)));
+            json!({"fields": {"名称": r.name, "金额": r.amount.map(yuan), "数量": r.count,
+                "标签": r.tags, "日期": day, "时间": noon, "备注": r.note, "状态": r.state}})
+        })
+        .collect();
+    let table = api.table("列表", fields, records).await;
+
+    // Conditions, combined, against the same predicates in Rust.
+    let dates = format!("日期 between '{}' and '{}'", date(t0 - 5), date(t0 + 2));
+    let cases = cases![
+        "状态 = '成交' and 数量 >= 2" => |r| r.state == "成交" && r.count >= 2,
+        "状态 = '新' OR 金额 > 300" => |r| r.state == "新" || r.amount > Some(30_000),
+        "not 状态 = '新'" => |r| r.state != "新",
+        "NOT (状态 = '新' or 数量 = 0)" => |r| r.state != "新" && r.count != 0,
+        "状态 = '新' or 状态 = '成交' and 数量 = 1" => |r| r.state == "新" || (r.state == "成交" && r.count == 1),
+        "(状态 = '新' or 状态 = '成交') and 数量 = 1" => |r| r.state != "跟进中" && r.count == 1,
+        "金额 != 100.01" => |r| r.amount != Some(10_001),
+        "金额 <> 0" => |r| r.amount != Some(0),
+        "金额 < 200" => |r| r.amount.is_some_and(|a| a < 20_000),
+        "金额 <= 200.02" => |r| r.amount.is_some_and(|a| a <= 20_002),
+        "金额 > 200" => |r| r.amount.is_some_and(|a| a > 20_000),
+        "金额≥200.07" => |r| r.amount.is_some_and(|a| a >= 20_007),
+        "金额 between 100 and 300.13" => |r| r.amount_in(10_000, 30_013),
+        "金额 not between 100 and 300" => |r| !r.amount_in(10_000, 30_000),
+        "金额 is empty" => |r| r.amount.is_none(),
+        "备注 contains 'abc'" => |r| r.note_has("abc"),
+        "备注 contains '50%'" => |r| r.note_has("50%"),
+        "备注 contains '_'" => |r| r.note_has("_"),
+        "备注 not contains '客户'" => |r| !r.note_has("客户"),
+        "名称 starts with '客户1'" => |r| r.name.starts_with("客户1"),
+        "备注 starts with 'abc'" => |r| r.note.as_deref().is_some_and(|n| n.to_lowercase().starts_with("abc")),
+        "数量 in (0, 3)" => |r| [0, 3].contains(&r.count),
+        "数量 not in (0, 3)" => |r| ![0, 3].contains(&r.count),
+        "状态 in ('新', '成交')" => |r| r.state != "跟进中",
+        "备注 is empty" => |r| r.note.is_none(),
+        "备注 is not empty" => |r| r.note.is_some(),
+        "标签 is empty" => |r| r.tags.is_empty(),
+        "标签 = '红'" => |r| r.tags.contains(&"红"),
+        "标签 != '红'" => |r| !r.tags.contains(&"红"),
+        "标签 contains '绿'" => |r| r.tags.contains(&"绿"),
+        "标签 in ('红', '蓝')" => |r| r.tags.iter().any(|t| ["红", "蓝"].contains(t)),
+        dates.as_str() => |r| (-5..=2).contains(&r.day),
+        "日期 = today" => |r| r.day == 0,
+        "日期 = yesterday" => |r| r.day == -1,
+        "日期 < today" => |r| r.day < 0,
+        "日期 <= today" => |r| r.day <= 0,
+        "日期 > tomorrow" => |r| r.day > 1,
+        "日期 >= today" => |r| r.day >= 0,
+        "日期 != today" => |r| r.day != 0,
+        "日期 = this_week" => Row::this_week,
+        "日期 = last_week" => |r| (r.monday - 7..r.monday).contains(&r.day),
+        "日期 = last 7 days" => |r| (-6..=0).contains(&r.day),
+        "日期 = next 3 days" => |r| (0..=2).contains(&r.day),
+        "日期 between last 3 days and tomorrow" => |r| (-2..=1).contains(&r.day),
+        "时间 = today" => |r| r.day == 0,
+        "时间 < today" => |r| r.day < 0,
+        "时间 <= today" => |r| r.day <= 0,
+        "时间 > today" => |r| r.day > 0,
+        "时间 = last 3 days" => |r| (-2..=0).contains(&r.day),
+        "时间 = this_week and 状态 = '新'" => |r| r.this_week() && r.state == "新",
+    ];
+    let mut wrong = Vec::new();
+    for (filter, predicate) in &cases {
+        let got = api
+            .column(&table, &[("filter", filter), ("limit", "1000")], "名称")
+            .await;
+        let want: Vec<Value> = rows
+            .iter()
+            .filter(|r| predicate(r))
+            .map(|r| json!(r.name))
+            .collect();
+        if got != want {
+            wrong.push(format!("{filter}: got {got:?}, want {want:?}"));
+        }
+        let counted = [("filter", *filter), ("count", "true"), ("limit", "2")];
+        assert_eq!(
+            api.list(&table, &counted).await["total"],
+            want.len(),
+            "count of {filter}"
+        );
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+
+    // Sorts on several keys with ties; empty values first ascending.
+    let names = |rows: Vec<&Row>| rows.iter().map(|r| json!(r.name)).collect::<Vec<_>>();
+    let mut sorted: Vec<&Row> = rows.iter().collect();
+    let down = |r: &Row| std::cmp::Reverse(r.amount.unwrap_or(i64::MIN));
+    sorted.sort_by(|a, b| (a.state, down(a), &a.name).cmp(&(b.state, down(b), &b.name)));
+    let query = [("sort", "状态,-金额,名称"), ("limit", "1000")];
+    assert_eq!(api.column(&table, &query, "名称").await, names(sorted));
+    let mut sorted: Vec<&Row> = rows.iter().collect();
+    sorted.sort_by_key(|r| (r.count, r.amount));
+    let query = [("sort", " 数量 , 金额"), ("limit", "1000")];
+    assert_eq!(api.column(&table, &query, "名称").await, names(sorted));
+
+    // Field selection: the fields asked for; system fields always.
+    let page = api
+        .list(&table, &[("fields", "金额,名称,id"), ("limit", "1")])
+        .await;
+    let record = &page["records"][0];
+    assert_eq!(record["fields"], json!({"名称": "客户00", "金额": "0.00"}));
+    assert!(record["id"].is_i64() && record["version"] == 1 && record["created_at"].is_string());
+
+    // A cursor walk over several pages is the unpaged listing.
+    for sort in [
+        "-金额,名称",
+        "金额",
+        "状态,-时间",
+        "-备注",
+        "id",
+        "-updated_at",
+    ] {
+        let all = api
+            .column(&table, &[("sort", sort), ("limit", "1000")], "名称")
+            .await;
+        let (mut walked, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let mut query = vec![("sort", sort), ("limit", "3")];
+            query.extend(cursor.as_deref().map(|c| ("cursor", c)));
+            let page = api.list(&table, &query).await;
+            pages += 1;
+            let list = page["records"].as_array().expect("records");
+            walked.extend(list.iter().map(|r| r["fields"]["名称"].clone()));
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!((pages, &walked), (8, &all), "{sort}");
+    }
+    server.stop().await;
+}
+
+/// `contains` and `starts with` ignore the case of ASCII letters, and only
+/// of those, on both backends alike (SQLite's LIKE folds ASCII; PostgreSQL
+/// folds under the columns' "C" collation), and text sorts in byte order.
+async fn contains_ignores_ascii_case_alike(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let op = server.operator().await;
+    let api = Api {
+        server: &server,
+        cookie: server.tenant_admin(&op, "cases").await,
+    };
+    let names = ["Ärger", "ÉCOLE", "Straße", "plain", "apple", "Zebra"];
+    let rows = names
+        .iter()
+        .map(|n| json!({"fields": {"名称": n}}))
+        .collect();
+    let table = api
+        .table("大小写", json!([{"name": "名称", "type": "text"}]), rows)
+        .await;
+    for (filter, want) in [
+        ("名称 contains 'PLAIN'", vec!["plain"]),
+        ("名称 starts with 'STR'", vec!["Straße"]),
+        ("名称 contains 'Är'", vec!["Ärger"]),
+        ("名称 contains 'är'", vec![]),
+        ("名称 starts with 'éc'", vec![]),
+    ] {
+        let got = api.column(&table, &[("filter", filter)], "名称").await;
+        assert_eq!(got, want, "{filter}");
+    }
+    let sorted = api.column(&table, &[("sort", "名称")], "名称").await;
+    assert_eq!(
+        sorted,
+        ["Straße", "Zebra", "apple", "plain", "Ärger", "ÉCOLE"]
+    );
+    server.stop().await;
+}
+
+async fn views_are_personal_or_shared_and_shape_listings(backend: Backend) {
+    use identity_support::{member, tenant};
+    let server = TestServer::start(backend).await;
+    let op = server.operator().await;
+    let t = tenant(&server, &op, "views").await;
+    let (m1, m2) = (
+        member(&server, &t, "zhang").await,
+        member(&server, &t, "li").await,
+    );
+    let api = |cookie: &str| Api {
+        server: &server,
+        cookie: cookie.to_owned(),
+    };
+    let (admin, zhang, li) = (api(&t.admin), api(&m1.cookie), api(&m2.cookie));
+    let rows = [
+        ("甲", 50, "成交"),
+        ("乙", 20, "新"),
+        ("丙", 40, "成交"),
+        ("丁", 10, "成交"),
+        ("戊", 30, "新"),
+    ];
+    let rows = rows
+        .iter()
+        .map(|(n, a, s)| json!({"fields": {"名称": n, "金额": a, "状态": s}}));
+    let fields = json!([{"name": "名称", "type": "text"}, {"name": "金额", "type": "integer"},
+        {"name": "状态", "type": "single_select", "choices": [{"name": "新"}, {"name": "成交"}]},
+        {"name": "标签", "type": "multi_select", "choices": [{"name": "重点"}]}]);
+    let table = admin.table("视图", fields, rows.collect()).await;
+    let views = format!("/api/v1/tables/{table}/views");
+
+    let shared = json!({"name": "成交", "shared": true, "filter": "状态=='成交'", "sort": "-金额",
+        "fields": ["名称", "金额"]});
+    let shared = admin.create(&views, shared).await;
+    let summary = (&shared["shared"], &shared["filter"], &shared["fields"]);
+    assert_eq!(
+        summary,
+        (
+            &json!(true),
+            &json!("状态 = '成交'"),
+            &json!(["名称", "金额"])
+        )
+    );
+    let steal = json!({"name": "偷", "shared": true});
+    zhang.refused(Method::POST, &views, steal, FORBIDDEN).await;
+    let mine = json!({"name": "我的", "filter": "金额 >= 30", "sort": "名称"});
+    let mine = zhang.create(&views, mine).await;
+    assert_eq!(mine["shared"], false);
+    let (s, m) = (
+        shared["id"].as_str().expect("id"),
+        mine["id"].as_str().expect("id"),
+    );
+    let (shared_path, mine_path) = (format!("/api/v1/views/{s}"), format!("/api/v1/views/{m}"));
+    let seen = |list: Value| {
+        list.as_array()
+            .map(|l| l.iter().map(|v| v["name"].clone()).collect())
+    };
+    assert_eq!(
+        seen(zhang.get(&views).await),
+        Some(vec![json!("成交"), json!("我的")])
+    );
+    assert_eq!(seen(li.get(&views).await), Some(vec![json!("成交")]));
+    assert_eq!(seen(admin.get(&views).await), Some(vec![json!("成交")]));
+
+    // Another's personal view does not exist for them, admins included.
+    for other in [&li, &admin] {
+        other
+            .refused(Method::GET, &mine_path, NONE, NOT_FOUND)
+            .await;
+        let grab = json!({"name": "抢"});
+        other
+            .refused(Method::PATCH, &mine_path, grab, NOT_FOUND)
+            .await;
+        other
+            .refused(Method::DELETE, &mine_path, NONE, NOT_FOUND)
+            .await;
+        let listing = format!("/api/v1/tables/{table}/records?view={m}");
+        other.refused(Method::GET, &listing, NONE, NOT_FOUND).await;
+    }
+    // Members use shared views but do not change them.
+    assert_eq!(zhang.get(&shared_path).await, shared);
+    let rename = json!({"name": "改"});
+    zhang
+        .refused(Method::PATCH, &shared_path, rename, FORBIDDEN)
+        .await;
+    zhang
+        .refused(Method::DELETE, &shared_path, NONE, FORBIDDEN)
+        .await;
+    assert_eq!(admin.get(&shared_path).await, shared, "unchanged");
+    let change = json!({"name": "我的二", "filter": null});
+    let changed = zhang
+        .ok(Method::PATCH, &mine_path, change, StatusCode::OK)
+        .await;
+    let summary = (&changed["name"], &changed["filter"], &changed["sort"]);
+    assert_eq!(summary, (&json!("我的二"), &NONE, &json!("名称")));
+    let resort = json!({"sort": "金额"});
+    let resorted = admin
+        .ok(Method::PATCH, &shared_path, resort, StatusCode::OK)
+        .await;
+    assert_eq!(
+        (&resorted["sort"], &resorted["filter"]),
+        (&json!("金额"), &shared["filter"])
+    );
+    let back = json!({"sort": "-金额"});
+    admin
+        .ok(Method::PATCH, &shared_path, back, StatusCode::OK)
+        .await;
+
+    // A view applies its filter, sort and fields; the query adds to it.
+    assert_eq!(
+        zhang.column(&table, &[("view", s)], "名称").await,
+        ["甲", "丙", "丁"]
+    );
+    let page = li.list(&table, &[("view", s)]).await;
+    assert_eq!(
+        page["records"][0]["fields"],
+        json!({"名称": "甲", "金额": 50})
+    );
+    let narrowed = [("view", s), ("filter", "金额 > 15")];
+    assert_eq!(zhang.column(&table, &narrowed, "名称").await, ["甲", "丙"]);
+    let counted = zhang
+        .list(&table, &[("view", s), ("count", "true"), ("limit", "1")])
+        .await;
+    assert_eq!(counted["total"], 3);
+    let by_name = [("view", s), ("sort", "名称")];
+    assert_eq!(
+        zhang.column(&table, &by_name, "名称").await,
+        ["丁", "丙", "甲"]
+    );
+    let states = zhang
+        .column(&table, &[("view", s), ("fields", "状态")], "状态")
+        .await;
+    assert_eq!(states, vec![json!("成交"); 3]);
+    let all = ["丁", "丙", "乙", "戊", "甲"];
+    assert_eq!(zhang.column(&table, &[("view", m)], "名称").await, all);
+
+    // Views that do not fit the table are refused.
+    let elsewhere = admin.table("其他", json!([]), Vec::new()).await;
+    let listing = format!("/api/v1/tables/{elsewhere}/records?view={s}");
+    admin.refused(Method::GET, &listing, NONE, NOT_FOUND).await;
+    for bad in [
+        json!({"name": "坏", "filter": "金额 >"}),
+        json!({"name": "坏", "sort": "标签"}),
+        json!({"name": "坏", "fields": ["没有"]}),
+        json!({"name": "坏", "filter": "没有 = 1"}),
+        json!({"name": ""}),
+    ] {
+        let r = zhang.send(Method::POST, &views, bad.clone()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    zhang
+        .ok(Method::DELETE, &mine_path, NONE, StatusCode::NO_CONTENT)
+        .await;
+    zhang
+        .refused(Method::GET, &mine_path, NONE, NOT_FOUND)
+        .await;
+    assert_eq!(seen(zhang.get(&views).await), Some(vec![json!("成交")]));
+    server.stop().await;
 }

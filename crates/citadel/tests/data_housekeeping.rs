@@ -66,24 +66,45 @@ async fn housekeeping(backend: Backend) {
     // A dry run lists what would not convert and changes nothing.
     let report = body(
         server
-            .post(&format!("{change}?dry_run=true"), Some(&admin), &json!({"type": "decimal", "scale": 1}))
+            .post(
+                &format!("{change}?dry_run=true"),
+                Some(&admin),
+                &json!({"type": "decimal", "scale": 1}),
+            )
             .await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!((report["records"].as_u64(), report["failed"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(
+        (report["records"].as_u64(), report["failed"].as_u64()),
+        (Some(3), Some(1))
+    );
     assert_eq!(report["failures"][0]["record"], bad);
     assert_eq!(report["applied"], false);
     assert_eq!(report["table"]["fields"][0]["type"], "text");
     // Without the dry run the change is refused while a value would not fit.
     let r = server
-        .post(&change, Some(&admin), &json!({"type": "decimal", "scale": 1}))
+        .post(
+            &change,
+            Some(&admin),
+            &json!({"type": "decimal", "scale": 1}),
+        )
         .await;
     let problem = expect_problem(r, StatusCode::BAD_REQUEST, "conversion_failed").await;
-    assert!(problem["detail"].as_str().expect("detail").contains(&format!("record {bad}")), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains(&format!("record {bad}")),
+        "{problem}"
+    );
     // Old-type options do not carry over silently; knobs that do not fit are refused.
     let r = server
-        .post(&change, Some(&admin), &json!({"type": "decimal", "pattern": "x"}))
+        .post(
+            &change,
+            Some(&admin),
+            &json!({"type": "decimal", "pattern": "x"}),
+        )
         .await;
     expect_problem(r, StatusCode::BAD_REQUEST, "invalid_input").await;
     let r = server
@@ -97,7 +118,11 @@ async fn housekeeping(backend: Backend) {
     body(r, StatusCode::OK).await;
     let done = body(
         server
-            .post(&change, Some(&admin), &json!({"type": "decimal", "scale": 1}))
+            .post(
+                &change,
+                Some(&admin),
+                &json!({"type": "decimal", "scale": 1}),
+            )
             .await,
         StatusCode::OK,
     )
@@ -106,7 +131,10 @@ async fn housekeeping(backend: Backend) {
     assert_eq!(done["table"]["fields"][0]["type"], "decimal");
     let listed = body(
         server
-            .get(&format!("{records}?filter=%E5%88%86%E6%95%B0%20%3E%205&sort=-%E5%88%86%E6%95%B0"), Some(&admin))
+            .get(
+                &format!("{records}?filter=%E5%88%86%E6%95%B0%20%3E%205&sort=-%E5%88%86%E6%95%B0"),
+                Some(&admin),
+            )
             .await,
         StatusCode::OK,
     )
@@ -138,11 +166,23 @@ async fn housekeeping(backend: Backend) {
 
     // The recycle bin is purged by the server after 30 days, not before.
     let r = server
-        .send_json(reqwest::Method::DELETE, &format!("/api/v1/tables/{table_id}"), Some(&admin), &json!({}))
+        .send_json(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tables/{table_id}"),
+            Some(&admin),
+            &json!({}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(citadel_server::services::maintenance::purge_recycle_bins(&server.store).await, 0);
-    let bin = body(server.get("/api/v1/recycle-bin", Some(&admin)).await, StatusCode::OK).await;
+    assert_eq!(
+        citadel_server::services::maintenance::purge_recycle_bins(&server.store).await,
+        0
+    );
+    let bin = body(
+        server.get("/api/v1/recycle-bin", Some(&admin)).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(bin[0]["id"], table_id.as_str());
     server
         .tenant_sql(
@@ -150,11 +190,22 @@ async fn housekeeping(backend: Backend) {
             "UPDATE data_tables SET deleted_at = deleted_at - 2678400000",
         )
         .await;
-    assert_eq!(citadel_server::services::maintenance::purge_recycle_bins(&server.store).await, 1);
-    let bin = body(server.get("/api/v1/recycle-bin", Some(&admin)).await, StatusCode::OK).await;
+    assert_eq!(
+        citadel_server::services::maintenance::purge_recycle_bins(&server.store).await,
+        1
+    );
+    let bin = body(
+        server.get("/api/v1/recycle-bin", Some(&admin)).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(bin, json!([]));
     let r = server
-        .post(&format!("/api/v1/tables/{table_id}/restore"), Some(&admin), &json!({}))
+        .post(
+            &format!("/api/v1/tables/{table_id}/restore"),
+            Some(&admin),
+            &json!({}),
+        )
         .await;
     expect_problem(r, StatusCode::NOT_FOUND, "not_found").await;
     server.stop().await;

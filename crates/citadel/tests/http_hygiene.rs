@@ -34,7 +34,47 @@ struct Operation {
     scheme: Option<String>,
 }
 
+/// What the path parameters are filled in with.
+struct PathIds {
+    id: String,
+    app: String,
+    table: String,
+    field: String,
+    view: String,
+    record: String,
+}
+
+impl PathIds {
+    /// Well-formed ids of things that do not exist.
+    fn placeholders() -> Self {
+        let uuid = "01890000-0000-7000-8000-000000000000".to_owned();
+        Self {
+            id: uuid.clone(),
+            app: uuid.clone(),
+            table: uuid.clone(),
+            field: uuid.clone(),
+            view: uuid,
+            record: "1".into(),
+        }
+    }
+
+    fn fill(&self, template: &str) -> String {
+        template
+            .replace("{slug}", "acme")
+            .replace("{id}", &self.id)
+            .replace("{app}", &self.app)
+            .replace("{table}", &self.table)
+            .replace("{field}", &self.field)
+            .replace("{view}", &self.view)
+            .replace("{record}", &self.record)
+    }
+}
+
 async fn operations(server: &TestServer) -> Vec<Operation> {
+    operations_with(server, &PathIds::placeholders()).await
+}
+
+async fn operations_with(server: &TestServer, ids: &PathIds) -> Vec<Operation> {
     let spec: Value = server
         .get("/api/v1/openapi.json", None)
         .await
@@ -62,9 +102,7 @@ async fn operations(server: &TestServer) -> Vec<Operation> {
                 .and_then(|req| req.keys().next().cloned());
             ops.push(Operation {
                 method: method.to_uppercase(),
-                path: template
-                    .replace("{slug}", "acme")
-                    .replace("{id}", "01890000-0000-7000-8000-000000000000"),
+                path: ids.fill(template),
                 template: template.clone(),
                 has_body: op.get("requestBody").is_some(),
                 scheme,
@@ -74,37 +112,68 @@ async fn operations(server: &TestServer) -> Vec<Operation> {
     ops
 }
 
-/// A well-formed body for each endpoint that takes one.
-fn valid_body(path: &str) -> Value {
-    match path {
-        "/api/v1/platform/bootstrap" => {
+/// A well-formed body for each endpoint that takes one, by method and
+/// path template.
+fn valid_body(method: &str, template: &str) -> Value {
+    match (method, template) {
+        (_, "/api/v1/platform/bootstrap") => {
             json!({"token": "0".repeat(64), "login": "x", "password": STRONG_PASSWORD})
         }
-        "/api/v1/platform/login" => json!({"login": "ops", "password": "Wrong-Passw0rd!"}),
-        "/api/v1/platform/tenants" => json!({"slug": "newco", "admin_email": "a@newco.cn"}),
-        "/api/v1/platform/tenants/acme" => json!({"confirm": "acme"}),
-        "/api/v1/auth/login" => {
+        (_, "/api/v1/platform/login") => json!({"login": "ops", "password": "Wrong-Passw0rd!"}),
+        (_, "/api/v1/platform/tenants") => json!({"slug": "newco", "admin_email": "a@newco.cn"}),
+        (_, "/api/v1/platform/tenants/{slug}") => json!({"confirm": "acme"}),
+        (_, "/api/v1/auth/login") => {
             json!({"tenant": "acme", "login": "admin@acme.cn", "password": "Wrong-Passw0rd!"})
         }
-        "/api/v1/auth/password" => {
+        (_, "/api/v1/auth/password") => {
             json!({"current_password": "Wrong-Passw0rd!", "new_password": STRONG_PASSWORD})
         }
-        "/api/v1/me/tokens" => {
+        (_, "/api/v1/me/tokens") => {
             json!({"name": "script", "expires_in_days": 30, "password": "Wrong-Passw0rd!"})
         }
-        "/api/v1/me/totp/confirm" => json!({"code": "123456", "password": "Wrong-Passw0rd!"}),
-        "/api/v1/me/totp" | "/api/v1/me/recovery-codes" => json!({"password": "Wrong-Passw0rd!"}),
-        "/api/v1/users" => json!({"login": "newbie", "email": "newbie@acme.cn"}),
-        p if p.starts_with("/api/v1/users/") => json!({"display_name": "Newbie"}),
-        "/api/v1/departments" => json!({"name": "研发部"}),
-        p if p.starts_with("/api/v1/departments/") => json!({"name": "研发二部"}),
-        "/api/v1/ip-bans" => json!({"prefix": "203.0.113.0/24"}),
-        "/api/v1/security-policy" => json!({
+        (_, "/api/v1/me/totp/confirm") => json!({"code": "123456", "password": "Wrong-Passw0rd!"}),
+        (_, "/api/v1/me/totp" | "/api/v1/me/recovery-codes") => {
+            json!({"password": "Wrong-Passw0rd!"})
+        }
+        (_, "/api/v1/users") => json!({"login": "newbie", "email": "newbie@acme.cn"}),
+        (_, p) if p.starts_with("/api/v1/users/") => json!({"display_name": "Newbie"}),
+        (_, "/api/v1/departments") => json!({"name": "研发部"}),
+        (_, p) if p.starts_with("/api/v1/departments/") => json!({"name": "研发二部"}),
+        (_, "/api/v1/ip-bans") => json!({"prefix": "203.0.113.0/24"}),
+        (_, "/api/v1/security-policy") => json!({
             "password_max_age_days": 90, "password_history": 5, "max_failed_logins": 5,
             "lockout_minutes": 15, "require_totp": "optional"
         }),
+        (_, "/api/v1/apps") => json!({"name": "新应用"}),
+        (_, "/api/v1/apps/{app}") => json!({"name": "改名应用", "description": "说明"}),
+        (_, "/api/v1/apps/{app}/tables") => json!({"name": "新表"}),
+        (_, "/api/v1/tables/{table}") => json!({"name": "改名表"}),
+        (_, "/api/v1/tables/{table}/fields") => json!({"name": "名称", "type": "text"}),
+        (_, "/api/v1/tables/{table}/fields/{field}") => json!({"name": "名称二"}),
+        (_, "/api/v1/tables/{table}/fields/{field}/type-change") => json!({"type": "long_text"}),
+        (_, "/api/v1/tables/{table}/field-order") => json!({"fields": ["名称"]}),
+        (_, "/api/v1/tables/{table}/records" | "/api/v1/tables/{table}/records/{record}") => {
+            json!({"fields": {}})
+        }
+        ("POST", "/api/v1/tables/{table}/records/batch") => {
+            json!({"records": [{"fields": {}}]})
+        }
+        ("PATCH", "/api/v1/tables/{table}/records/batch") => {
+            json!({"records": [{"id": 1, "version": 1, "fields": {}}]})
+        }
+        (_, "/api/v1/tables/{table}/records/batch-delete") => {
+            json!({"records": [{"id": 1, "version": 1}]})
+        }
+        (_, "/api/v1/tables/{table}/views") => json!({"name": "我的视图", "sort": "-名称"}),
+        (_, "/api/v1/views/{view}") => json!({"name": "改名视图"}),
         _ => json!({}),
     }
+}
+
+/// The code a malformed body gets: `invalid_body` everywhere, field
+/// declarations included (they are checked as typed objects too).
+fn bad_body_code(_operation: &Operation, _body_is_an_array: bool) -> &'static str {
+    "invalid_body"
 }
 
 fn method(m: &str) -> Method {
@@ -144,7 +213,7 @@ async fn every_endpoint_goes_through_the_choke_point() {
     let op_cookie = server.operator().await;
     let tenant = server.tenant_admin(&op_cookie, "acme").await;
     let ops = operations(&server).await;
-    assert_eq!(ops.len(), 47, "every route is in the spec: {ops:?}");
+    assert_eq!(ops.len(), 79, "every route is in the spec: {ops:?}");
     let mut public = BTreeSet::new();
     for op in &ops {
         let Some(scheme) = &op.scheme else {
@@ -154,7 +223,7 @@ async fn every_endpoint_goes_through_the_choke_point() {
         let tenant_only = scheme == "tenant_session";
         assert!(tenant_only || scheme == "operator_session", "{op:?}");
         let body = if op.has_body {
-            valid_body(&op.path)
+            valid_body(&op.method, &op.template)
         } else {
             json!({})
         };
@@ -196,7 +265,81 @@ async fn every_endpoint_goes_through_the_choke_point() {
         .expect("json");
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["status"], "active");
+    let apps: Value = server
+        .get("/api/v1/apps", Some(&tenant))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(apps, json!([]), "no app was created");
     server.stop().await;
+}
+
+/// Asserts `status` and returns the JSON body.
+async fn json_body(r: Response, status: StatusCode) -> Value {
+    let got = r.status();
+    let value: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{value}");
+    value
+}
+
+/// An app with a table (one text field), a record and a personal view, so
+/// that bad bodies reach the endpoints' own checks rather than a 404.
+async fn data_fixture(server: &TestServer, admin: &str) -> PathIds {
+    let app = json_body(
+        server
+            .post("/api/v1/apps", Some(admin), &json!({"name": "应用"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let app = app["id"].as_str().expect("app id").to_owned();
+    let table = json_body(
+        server
+            .post(
+                &format!("/api/v1/apps/{app}/tables"),
+                Some(admin),
+                &json!({"name": "客户", "fields": [{"name": "名称", "type": "text"}]}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let field = table["fields"][0]["id"]
+        .as_str()
+        .expect("field id")
+        .to_owned();
+    let table = table["id"].as_str().expect("table id").to_owned();
+    let record = json_body(
+        server
+            .post(
+                &format!("/api/v1/tables/{table}/records"),
+                Some(admin),
+                &json!({"fields": {"名称": "甲"}}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let view = json_body(
+        server
+            .post(
+                &format!("/api/v1/tables/{table}/views"),
+                Some(admin),
+                &json!({"name": "视图"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    PathIds {
+        record: record["id"].to_string(),
+        view: view["id"].as_str().expect("view id").to_owned(),
+        app,
+        table,
+        field,
+        ..PathIds::placeholders()
+    }
 }
 
 #[tokio::test]
@@ -204,9 +347,29 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
     let server = TestServer::start(Backend::Sqlite).await;
     let op = server.operator().await;
     let tenant = server.tenant_admin(&op, "acme").await;
-    let ops = operations(&server).await;
+    let ids = data_fixture(&server, &tenant).await;
+    let snapshot = |path: String| {
+        let (server, tenant) = (&server, &tenant);
+        async move { json_body(server.get(&path, Some(tenant)).await, StatusCode::OK).await }
+    };
+    let data_paths = [
+        "/api/v1/apps".to_owned(),
+        format!("/api/v1/apps/{}/tables", ids.app),
+        format!("/api/v1/tables/{}", ids.table),
+        format!("/api/v1/tables/{}/records?count=true", ids.table),
+        format!("/api/v1/tables/{}/views", ids.table),
+        format!(
+            "/api/v1/tables/{}/records/{}/history",
+            ids.table, ids.record
+        ),
+    ];
+    let mut before = Vec::new();
+    for path in &data_paths {
+        before.push(snapshot(path.clone()).await);
+    }
+    let ops = operations_with(&server, &ids).await;
     let with_body: Vec<_> = ops.iter().filter(|o| o.has_body).collect();
-    assert_eq!(with_body.len(), 16, "{with_body:?}");
+    assert_eq!(with_body.len(), 31, "{with_body:?}");
     for operation in with_body {
         let (m, path) = (operation.method.as_str(), operation.path.as_str());
         let cookie = match operation.scheme.as_deref() {
@@ -247,9 +410,10 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
             "{what}"
         );
 
-        let mut unknown = valid_body(path);
+        let valid = valid_body(m, &operation.template);
+        let mut unknown = valid.clone();
         unknown["surprise_field"] = json!(1);
-        let mut wrong_types = valid_body(path);
+        let mut wrong_types = valid.clone();
         for value in wrong_types.as_object_mut().expect("object").values_mut() {
             *value = json!(12345);
         }
@@ -260,12 +424,13 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
             )
             .await
             .expect("send");
-            let problem = expect_problem(r, StatusCode::BAD_REQUEST, "invalid_body").await;
+            let code = bad_body_code(operation, false);
+            let problem = expect_problem(r, StatusCode::BAD_REQUEST, code).await;
             let detail = problem["detail"].as_str().unwrap_or_default();
             assert!(detail.contains(named), "{what}: {problem}");
         }
 
-        let r = send(serde_json::to_vec(&valid_body(path)).expect("json"), None)
+        let r = send(serde_json::to_vec(&valid).expect("json"), None)
             .await
             .expect("send");
         expect_problem(
@@ -278,7 +443,11 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
         let r = send(b"[1,2,3]".to_vec(), Some("application/json"))
             .await
             .expect("send");
-        expect_problem(r, StatusCode::BAD_REQUEST, "invalid_body").await;
+        expect_problem(r, StatusCode::BAD_REQUEST, bad_body_code(operation, true)).await;
+    }
+    // The app, table, field, record, view and history are as they were.
+    for (path, was) in data_paths.iter().zip(&before) {
+        assert_eq!(&snapshot(path.clone()).await, was, "{path}");
     }
     // Nothing was half-written: one tenant, still active, password unchanged.
     let list: Value = server
@@ -305,12 +474,13 @@ async fn security_headers_and_problem_json_on_every_response() {
     for Operation {
         method: m,
         path,
+        template,
         has_body,
         ..
     } in operations(&server).await
     {
         let body = if has_body {
-            valid_body(&path)
+            valid_body(&m, &template)
         } else {
             json!({})
         };

@@ -22,7 +22,16 @@ pub fn can_convert(from: &FieldKind, to: &FieldKind) -> Result<(), CoreError> {
         )))
     };
     match (from, to) {
-        (FieldKind::Link { table: a, multiple: m }, FieldKind::Link { table: b, multiple: n }) => {
+        (
+            FieldKind::Link {
+                table: a,
+                multiple: m,
+            },
+            FieldKind::Link {
+                table: b,
+                multiple: n,
+            },
+        ) => {
             if a != b || m != n {
                 return refuse("links keep their table and cardinality");
             }
@@ -34,7 +43,8 @@ pub fn can_convert(from: &FieldKind, to: &FieldKind) -> Result<(), CoreError> {
         (FieldKind::User, FieldKind::User) | (FieldKind::Department, FieldKind::Department) => {
             Ok(())
         }
-        (FieldKind::User | FieldKind::Department, _) | (_, FieldKind::User | FieldKind::Department) => {
+        (FieldKind::User | FieldKind::Department, _)
+        | (_, FieldKind::User | FieldKind::Department) => {
             refuse("user and department references keep their kind")
         }
         (_, FieldKind::AutoNumber) => refuse("auto numbers are assigned by the server"),
@@ -76,7 +86,10 @@ pub fn convert(cell: &Cell, to: &FieldDef, offset: FixedOffset) -> Result<Cell, 
             json!(t.with_timezone(&offset).format("%Y-%m-%d").to_string())
         }
         (Cell::Date(d), FieldKind::DateTime) => json!(format!("{} 00:00", d.format("%Y-%m-%d"))),
-        (Cell::Integer(n), FieldKind::Decimal { .. } | FieldKind::Currency { .. } | FieldKind::Percent { .. }) => {
+        (
+            Cell::Integer(n),
+            FieldKind::Decimal { .. } | FieldKind::Currency { .. } | FieldKind::Percent { .. },
+        ) => {
             json!(n.to_string())
         }
         (Cell::Bool(b), FieldKind::Integer) => json!(i64::from(*b)),
@@ -106,7 +119,9 @@ fn as_text(cell: &Cell, offset: FixedOffset) -> String {
 }
 
 fn local(t: &DateTime<Utc>, offset: FixedOffset) -> String {
-    t.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S").to_string()
+    t.with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -121,7 +136,14 @@ mod tests {
         let spec: FieldSpec = serde_json::from_value(spec).expect("spec");
         let (name, kind, options) = spec.check().expect("valid");
         let id = FieldId::generate();
-        FieldDef { id, name, kind, options, position: 0, column: field_column(id, 0) }
+        FieldDef {
+            id,
+            name,
+            kind,
+            options,
+            position: 0,
+            column: field_column(id, 0),
+        }
     }
 
     fn beijing() -> FixedOffset {
@@ -135,50 +157,116 @@ mod tests {
     #[test]
     fn values_convert_the_way_people_would_retype_them() {
         let amount = Cell::Decimal(Decimal::from_scaled(1250, 2));
-        assert_eq!(to(json!({"name": "t", "type": "text"}), amount.clone()), Ok(Cell::Text("12.50".into())));
         assert_eq!(
-            to(json!({"name": "d", "type": "currency"}), Cell::Text(" 12.5 ".into())),
+            to(json!({"name": "t", "type": "text"}), amount.clone()),
+            Ok(Cell::Text("12.50".into()))
+        );
+        assert_eq!(
+            to(
+                json!({"name": "d", "type": "currency"}),
+                Cell::Text(" 12.5 ".into())
+            ),
             Ok(Cell::Decimal(Decimal::from_scaled(1250, 2)))
         );
-        assert!(to(json!({"name": "n", "type": "integer"}), amount).is_err_and(|e| e.contains("whole number")));
+        assert!(
+            to(json!({"name": "n", "type": "integer"}), amount)
+                .is_err_and(|e| e.contains("whole number"))
+        );
         assert_eq!(
-            to(json!({"name": "n", "type": "integer"}), Cell::Decimal(Decimal::from_scaled(1200, 2))),
+            to(
+                json!({"name": "n", "type": "integer"}),
+                Cell::Decimal(Decimal::from_scaled(1200, 2))
+            ),
             Ok(Cell::Integer(12))
         );
         assert_eq!(
-            to(json!({"name": "d", "type": "decimal", "scale": 1}), Cell::Integer(3)),
+            to(
+                json!({"name": "d", "type": "decimal", "scale": 1}),
+                Cell::Integer(3)
+            ),
             Ok(Cell::Decimal(Decimal::from_scaled(30, 1)))
         );
-        assert_eq!(to(json!({"name": "b", "type": "boolean"}), Cell::Text("是".into())), Ok(Cell::Bool(true)));
-        assert!(to(json!({"name": "b", "type": "boolean"}), Cell::Text("maybe".into())).is_err());
-        let evening = DateTime::parse_from_rfc3339("2026-11-22T17:00:00Z").expect("t").with_timezone(&Utc);
         assert_eq!(
-            to(json!({"name": "d", "type": "date"}), Cell::DateTime(evening)).map(|c| c.to_json()),
+            to(
+                json!({"name": "b", "type": "boolean"}),
+                Cell::Text("是".into())
+            ),
+            Ok(Cell::Bool(true))
+        );
+        assert!(
+            to(
+                json!({"name": "b", "type": "boolean"}),
+                Cell::Text("maybe".into())
+            )
+            .is_err()
+        );
+        let evening = DateTime::parse_from_rfc3339("2026-11-22T17:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        assert_eq!(
+            to(
+                json!({"name": "d", "type": "date"}),
+                Cell::DateTime(evening)
+            )
+            .map(|c| c.to_json()),
             Ok(json!("2026-11-23")),
             "the local date in the tenant's zone"
         );
-        assert_eq!(to(json!({"name": "t", "type": "text"}), Cell::DateTime(evening)), Ok(Cell::Text("2026-11-23 01:00:00".into())));
+        assert_eq!(
+            to(
+                json!({"name": "t", "type": "text"}),
+                Cell::DateTime(evening)
+            ),
+            Ok(Cell::Text("2026-11-23 01:00:00".into()))
+        );
         let choices = json!([{"name": "a"}, {"name": "b"}]);
         assert_eq!(
-            to(json!({"name": "s", "type": "single_select", "choices": choices}), Cell::Text("b".into())),
+            to(
+                json!({"name": "s", "type": "single_select", "choices": choices}),
+                Cell::Text("b".into())
+            ),
             Ok(Cell::Text("b".into()))
         );
-        assert!(to(json!({"name": "s", "type": "single_select", "choices": choices}), Cell::Text("c".into())).is_err());
+        assert!(
+            to(
+                json!({"name": "s", "type": "single_select", "choices": choices}),
+                Cell::Text("c".into())
+            )
+            .is_err()
+        );
         assert_eq!(
-            to(json!({"name": "m", "type": "multi_select", "choices": choices}), Cell::Text("a".into())),
+            to(
+                json!({"name": "m", "type": "multi_select", "choices": choices}),
+                Cell::Text("a".into())
+            ),
             Ok(Cell::Choices(vec!["a".into()]))
         );
         assert!(
-            to(json!({"name": "s", "type": "single_select", "choices": choices}), Cell::Choices(vec!["a".into(), "b".into()]))
-                .is_err_and(|e| e.contains("several"))
+            to(
+                json!({"name": "s", "type": "single_select", "choices": choices}),
+                Cell::Choices(vec!["a".into(), "b".into()])
+            )
+            .is_err_and(|e| e.contains("several"))
         );
-        assert_eq!(to(json!({"name": "e", "type": "email"}), Cell::Text("A@Example.CN".into())), Ok(Cell::Text("A@example.cn".into())));
-        assert_eq!(to(json!({"name": "x", "type": "integer"}), Cell::Null), Ok(Cell::Null));
+        assert_eq!(
+            to(
+                json!({"name": "e", "type": "email"}),
+                Cell::Text("A@Example.CN".into())
+            ),
+            Ok(Cell::Text("A@example.cn".into()))
+        );
+        assert_eq!(
+            to(json!({"name": "x", "type": "integer"}), Cell::Null),
+            Ok(Cell::Null)
+        );
     }
 
     #[test]
     fn references_and_numbering_keep_their_kind() {
-        let link = |multiple| FieldKind::Link { table: TableId::generate(), multiple };
+        let link = |multiple| FieldKind::Link {
+            table: TableId::generate(),
+            multiple,
+        };
         assert!(can_convert(&FieldKind::Text, &FieldKind::Integer).is_ok());
         assert!(can_convert(&FieldKind::User, &FieldKind::Text).is_err());
         assert!(can_convert(&FieldKind::Text, &FieldKind::Department).is_err());

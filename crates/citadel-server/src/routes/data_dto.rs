@@ -185,7 +185,8 @@ pub struct ListRecordsQuery {
     pub sort: Option<String>,
     pub fields: Option<String>,
     /// 1–1000, default 50.
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u32>)]
+    pub limit: Option<String>,
     pub cursor: Option<String>,
     /// Also count all matching records.
     #[serde(default)]

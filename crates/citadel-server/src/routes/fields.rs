@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::auth::TenantCaller;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::extract::{ApiJson, path_id};
 use crate::routes::apps::{open, table_view};
-use crate::extract::ApiQuery;
 use crate::routes::data_dto::{
     ConversionFailureView, FieldOrderRequest, TableView, TypeChangeQuery, TypeChangeView,
 };
@@ -121,7 +121,9 @@ pub async fn change_field_type(
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<TypeChangeView>, ApiError> {
     let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
-    let schema = db.table_schema(path_id("table", &table, TableId::parse)?).await?;
+    let schema = db
+        .table_schema(path_id("table", &table, TableId::parse)?)
+        .await?;
     let target = data::retyped_field(field(&schema, &key)?, &body)?;
     let name = target.name.to_string();
     let (report, schema) = db

@@ -33,10 +33,25 @@ fn core(e: citadel_core::CoreError) -> ApiError {
     ApiError::from_core(e)
 }
 
+/// A problem with the query parameter `param` (`filter`, `sort`, `fields`,
+/// `cursor`): named as the field at fault, whatever table field the
+/// message is about.
+fn in_param(param: &'static str) -> impl Fn(citadel_core::CoreError) -> ApiError {
+    move |e| ApiError::BadRequest {
+        code: "invalid_query",
+        detail: format!("{param}: {e}"),
+        field: Some(param.into()),
+    }
+}
+
+/// A field declaration that does not deserialize: the body's shape is wrong.
+fn spec_body(e: serde_json::Error) -> ApiError {
+    ApiError::bad_request("invalid_body", e.to_string())
+}
+
 /// A field declaration from a request, checked, with a fresh id.
 pub fn new_field(spec: &Json) -> Result<NewField, ApiError> {
-    let spec: FieldSpec = serde_json::from_value(spec.clone())
-        .map_err(|e| ApiError::bad_request("invalid_field_spec", e.to_string()))?;
+    let spec: FieldSpec = serde_json::from_value(spec.clone()).map_err(spec_body)?;
     let (name, kind, options) = spec.check().map_err(core)?;
     let id = FieldId::generate();
     let def = FieldDef {
@@ -67,8 +82,7 @@ pub fn patched_field(field: &FieldDef, patch: &Map<String, Json>) -> Result<Fiel
             spec.insert(key.clone(), value.clone());
         }
     }
-    let spec: FieldSpec = serde_json::from_value(Json::Object(spec))
-        .map_err(|e| ApiError::bad_request("invalid_field_spec", e.to_string()))?;
+    let spec: FieldSpec = serde_json::from_value(Json::Object(spec)).map_err(spec_body)?;
     let (name, kind, options) = spec.check().map_err(core)?;
     if let Some(default) = &options.default {
         let probe = FieldDef {
@@ -219,13 +233,13 @@ pub async fn typed_filter(
     text: &str,
     user: UserId,
 ) -> Result<Predicate, ApiError> {
-    let parsed = filter::parse(text).map_err(core)?;
+    let parsed = filter::parse(text).map_err(in_param("filter"))?;
     let mut context = FilterContext::at(Utc::now(), tenant_offset());
     context.me = Some(user);
     if text.contains("$my_department") {
         context.my_department = db.find_user(user).await?.and_then(|u| u.department);
     }
-    resolve(&parsed, table, &context).map_err(core)
+    resolve(&parsed, table, &context).map_err(in_param("filter"))
 }
 
 /// Lists records as `query` (and the view it names) asks.
@@ -254,11 +268,11 @@ pub async fn list_records(
         .as_deref()
         .or(view.as_ref().and_then(|v| v.sort.as_deref()));
     let sort = match sort_text {
-        Some(text) => resolve_sort(text, table).map_err(core)?,
+        Some(text) => resolve_sort(text, table).map_err(in_param("sort"))?,
         None => Vec::new(),
     };
     let fields = match (&query.fields, view.as_ref().and_then(|v| v.fields.as_ref())) {
-        (Some(text), _) => Some(resolve_fields(text, table).map_err(core)?),
+        (Some(text), _) => Some(resolve_fields(text, table).map_err(in_param("fields"))?),
         (None, Some(ids)) => Some(
             ids.iter()
                 .copied()
@@ -267,7 +281,10 @@ pub async fn list_records(
         ),
         (None, None) => None,
     };
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_PAGE,
+        Some(text) => text.trim().parse::<u32>().unwrap_or(0),
+    };
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::BadRequest {
             code: "invalid_query",
@@ -276,7 +293,7 @@ pub async fn list_records(
         });
     }
     let after = match &query.cursor {
-        Some(text) => Some(Cursor::decode(text, &sort).map_err(core)?),
+        Some(text) => Some(Cursor::decode(text, &sort).map_err(in_param("cursor"))?),
         None => None,
     };
     let request = ListRequest {
@@ -308,17 +325,24 @@ pub fn view_definition(
 ) -> Result<ViewDefinition, ApiError> {
     let filter = match filter_text {
         Some(text) => {
-            let parsed = filter::parse(text).map_err(core)?;
+            let parsed = filter::parse(text).map_err(in_param("filter"))?;
             // Checked with a stand-in user: variables are bound when used.
             let mut context = FilterContext::at(Utc::now(), tenant_offset());
             context.me = Some(UserId::generate());
-            resolve(&parsed, table, &context).map_err(core)?;
-            Some(parsed.to_string())
+            resolve(&parsed, table, &context).map_err(in_param("filter"))?;
+            // The canonical form, unless spacing it out took it past the
+            // length limit (then it is kept as typed, which parses).
+            let canonical = parsed.to_string();
+            if filter::parse(&canonical).is_ok() {
+                Some(canonical)
+            } else {
+                Some(text.trim().to_owned())
+            }
         }
         None => None,
     };
     if let Some(sort) = sort {
-        resolve_sort(sort, table).map_err(core)?;
+        resolve_sort(sort, table).map_err(in_param("sort"))?;
     }
     Ok(ViewDefinition {
         filter,
@@ -441,25 +465,17 @@ pub fn retyped_field(field: &FieldDef, body: &Map<String, Json>) -> Result<Field
     if let Some(description) = &field.options.description {
         spec.insert("description".into(), Json::String(description.clone()));
     }
-    if !body.contains_key("type") {
-        return Err(ApiError::BadRequest {
-            code: "invalid_field_spec",
-            detail: "type: the new type is required".into(),
-            field: Some("type".into()),
-        });
-    }
     for (key, value) in body {
         if key == "name" {
             return Err(ApiError::BadRequest {
-                code: "invalid_field_spec",
+                code: "invalid_field",
                 detail: "name: rename a field with PATCH, not with a type change".into(),
                 field: Some("name".into()),
             });
         }
         spec.insert(key.clone(), value.clone());
     }
-    let spec: FieldSpec = serde_json::from_value(Json::Object(spec))
-        .map_err(|e| ApiError::bad_request("invalid_field_spec", e.to_string()))?;
+    let spec: FieldSpec = serde_json::from_value(Json::Object(spec)).map_err(spec_body)?;
     let (name, kind, options) = spec.check().map_err(core)?;
     Ok(FieldDef {
         name,

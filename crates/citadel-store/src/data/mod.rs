@@ -21,8 +21,8 @@ use citadel_core::{AppId, FieldId, RecordId, TableId, UserId};
 
 pub use fields::NewField;
 pub use reads::ListRequest;
-pub use retype::TypeChangeReport;
 pub use records::{MAX_BATCH, RecordChange, RecordDeletion, RecordWrite};
+pub use retype::TypeChangeReport;
 pub use schema_cache::SchemaCache;
 pub use views::{ViewDefinition, ViewRecord};
 

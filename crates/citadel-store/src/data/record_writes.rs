@@ -24,36 +24,6 @@ use crate::StoreError;
 use crate::db::{BeginWrite, DbPool};
 use crate::tenant_db::TenantDb;
 
-/// Single-link columns in any table (live or in the recycle bin) that
-/// point at `target`: `(physical table, column)`.
-macro_rules! inbound_links {
-    ($tx:expr, $target:expr) => {{
-        let target: TableId = $target;
-        let rows =
-            sqlx::query("SELECT table_id, id, definition, column_generation FROM data_fields")
-                .fetch_all(&mut *$tx)
-                .await?;
-        let mut found = Vec::new();
-        for row in &rows {
-            let spec: Json = serde_json::from_str(&row.try_get::<String, _>("definition")?)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let single_link_here = spec["type"] == "link"
-                && spec["multiple"] != true
-                && spec["table"].as_str() == Some(target.to_string().as_str());
-            if single_link_here {
-                let table = TableId::parse(&row.try_get::<String, _>("table_id")?)?;
-                let field = FieldId::parse(&row.try_get::<String, _>("id")?)?;
-                let generation: i64 = row.try_get("column_generation")?;
-                found.push((
-                    ident(&physical_table(table))?,
-                    ident(&field_column(field, u32::try_from(generation).unwrap_or(0)))?,
-                ));
-            }
-        }
-        found
-    }};
-}
-
 /// Reads the current rows of `ids` (all fields) inside the transaction.
 macro_rules! current_rows {
     ($tx:expr, $table:expr, $ids:expr) => {{
@@ -445,14 +415,7 @@ macro_rules! delete_body {
                 .map(|id| params.push(Param::Int(Some(*id))))
                 .collect();
             let list = list.join(", ");
-            for (source, column) in &inbound {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE {source} SET {column} = NULL WHERE {column} IN ({list})"
-                )))
-                .bind_params(params.0.clone())
-                .execute(&mut *tx)
-                .await?;
-            }
+            unlink_inbound!(tx, table, &inbound, chunk, actor, at);
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {physical} WHERE id IN ({list})"
             )))

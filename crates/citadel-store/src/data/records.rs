@@ -235,5 +235,9 @@ macro_rules! write_links {
     }};
 }
 
+#[macro_use]
+#[path = "unlink.rs"]
+mod unlink;
+
 #[path = "record_writes.rs"]
 mod writes;

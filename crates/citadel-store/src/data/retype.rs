@@ -8,9 +8,9 @@ use citadel_core::data::table::{field_column, physical_table};
 use citadel_core::data::{FieldDef, TableSchema};
 use citadel_core::{RecordId, TableId};
 
+use super::apps::dialect;
 use super::rows::{ReadRow, cell_param};
 use super::sql::{BindParams, ColumnType, Param, ident};
-use super::apps::dialect;
 use crate::StoreError;
 use crate::db::{BeginWrite, now_millis, on_pool};
 use crate::tenant_db::TenantDb;

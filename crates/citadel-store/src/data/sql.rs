@@ -58,7 +58,10 @@ impl ColumnType {
     pub(crate) fn ddl(self, dialect: Dialect) -> &'static str {
         match (self, dialect) {
             (Self::Int, _) => "BIGINT",
-            (Self::Text, _) => "TEXT",
+            (Self::Text, Dialect::Sqlite) => "TEXT",
+            // Byte order, as SQLite compares: sorting, ranges and cursors
+            // then agree across backends whatever the database's locale.
+            (Self::Text, Dialect::Postgres) => "TEXT COLLATE \"C\"",
             (Self::Bool, _) => "BOOLEAN",
             (Self::Date, _) => "DATE",
             (Self::DateTime, Dialect::Sqlite) => "BIGINT",
@@ -244,17 +247,20 @@ pub(crate) fn render(
             prefix_only,
         } => {
             let (col, _) = column(*target, table)?;
+            // Case is ignored for ASCII letters only, on both backends:
+            // SQLite's LIKE folds exactly those, and PostgreSQL's lower()
+            // folds exactly those under the columns' "C" collation.
             let pattern = format!(
                 "{}{}%",
                 if *prefix_only { "" } else { "%" },
-                escape_like(needle)
+                escape_like(&needle.to_ascii_lowercase())
             );
             let p = params.push(Param::Text(Some(pattern)));
-            let like = match dialect {
-                Dialect::Sqlite => "LIKE",
-                Dialect::Postgres => "ILIKE",
+            let folded = match dialect {
+                Dialect::Sqlite => col.clone(),
+                Dialect::Postgres => format!("lower({col})"),
             };
-            format!("({col} IS NOT NULL AND {col} {like} {p} ESCAPE '\\')")
+            format!("({col} IS NOT NULL AND {folded} LIKE {p} ESCAPE '\\')")
         }
         Predicate::HasChoice { target, choice } => {
             let (col, _) = column(*target, table)?;
