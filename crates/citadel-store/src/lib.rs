@@ -80,6 +80,7 @@ pub struct Store {
     master_key: Arc<MasterKey>,
     tenant_pools: TenantPools,
     schemas: Arc<data::SchemaCache>,
+    guards: Arc<identity::GuardCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -121,6 +122,7 @@ impl Store {
             master_key,
             tenant_pools: TenantPools::new(config.max_open_tenants),
             schemas: Arc::default(),
+            guards: Arc::default(),
         };
         store.check_master_key().await?;
         Ok(store)

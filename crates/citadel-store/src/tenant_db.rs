@@ -13,6 +13,7 @@ use citadel_crypto::MasterKey;
 
 use crate::data::SchemaCache;
 use crate::db::DbPool;
+use crate::identity::GuardCache;
 
 /// A handle on one tenant's database. Cheap to clone; holds no other
 /// tenant's connection.
@@ -25,6 +26,8 @@ pub struct TenantDb {
     pub(crate) key: Arc<MasterKey>,
     /// Table schemas of every tenant, shared by the whole store.
     pub(crate) schemas: Arc<SchemaCache>,
+    /// Bans and security policy of every tenant, shared likewise.
+    pub(crate) guards: Arc<GuardCache>,
 }
 
 impl std::fmt::Debug for TenantDb {
@@ -41,12 +44,14 @@ impl TenantDb {
         pool: DbPool,
         key: Arc<MasterKey>,
         schemas: Arc<SchemaCache>,
+        guards: Arc<GuardCache>,
     ) -> Self {
         Self {
             tenant,
             pool,
             key,
             schemas,
+            guards,
         }
     }
 

@@ -122,6 +122,7 @@ impl Store {
             self.tenant_pool(id).await?,
             Arc::clone(&self.master_key),
             Arc::clone(&self.schemas),
+            Arc::clone(&self.guards),
         ))
     }
 
@@ -134,6 +135,7 @@ impl Store {
             self.tenant_pool(id).await?,
             Arc::clone(&self.master_key),
             Arc::clone(&self.schemas),
+            Arc::clone(&self.guards),
         )))
     }
 

@@ -88,7 +88,7 @@ macro_rules! fill_links {
             }
             let junction = ident(&junction_table(field.id))?;
             for chunk in ids.chunks(500) {
-                let mut params = Params::default();
+                let mut params = Params::on(&*$conn);
                 let list: Vec<String> = chunk
                     .iter()
                     .map(|id| params.push(Param::Int(Some(*id))))
@@ -204,7 +204,7 @@ impl TenantDb {
         let dialect = dialect(&self.pool);
         let (select, chosen) = select_list(table, request.fields.as_deref())?;
         let physical = ident(&physical_table(table.id))?;
-        let mut params = Params::default();
+        let mut params = Params::new(dialect);
         let mut conditions = Vec::new();
         if let Some(filter) = &request.filter {
             conditions.push(render(filter, table, dialect, &mut params)?);

@@ -33,7 +33,7 @@ macro_rules! current_rows {
         let physical = ident(&physical_table(table.id))?;
         let mut rows: Vec<RecordRow> = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let mut params = Params::default();
+            let mut params = Params::on(&*$tx);
             let list: Vec<String> = chunk
                 .iter()
                 .map(|id| params.push(Param::Int(Some(*id))))
@@ -217,7 +217,7 @@ macro_rules! create_body {
         }
         let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
         for chunk in stored.chunks(chunk_rows) {
-            let mut params = Params::default();
+            let mut params = Params::on(&*tx);
             let mut values = Vec::with_capacity(chunk.len());
             for row in chunk {
                 let mut slots = vec![
@@ -298,7 +298,7 @@ macro_rules! update_body {
                 .copied()
                 .unwrap_or(before.version);
             let mut diff = Vec::new();
-            let mut params = Params::default();
+            let mut params = Params::on(&*tx);
             let mut sets = Vec::new();
             let mut links = Vec::new();
             for (field_id, cell) in &change.cells {
@@ -409,7 +409,7 @@ macro_rules! delete_body {
             ));
         }
         for chunk in gone.chunks(500) {
-            let mut params = Params::default();
+            let mut params = Params::on(&*tx);
             let list: Vec<String> = chunk
                 .iter()
                 .map(|id| params.push(Param::Int(Some(*id))))

@@ -100,7 +100,7 @@ macro_rules! check_references {
             };
             wanted.dedup();
             for chunk in wanted.chunks(500) {
-                let mut params = Params::default();
+                let mut params = Params::on(&*$tx);
                 let list: Vec<String> = chunk.iter().map(|p| params.push(p.clone())).collect();
                 let found = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT COUNT(*) FROM {source} WHERE id IN ({})",
@@ -158,7 +158,7 @@ macro_rules! insert_revisions {
     ($tx:expr, $table:expr, $rows:expr) => {{
         let rows: Vec<(i64, i64, &str, Option<String>, i64, String)> = $rows;
         for chunk in rows.chunks(MAX_PARAMS / 7) {
-            let mut params = Params::default();
+            let mut params = Params::on(&*$tx);
             let mut values = Vec::with_capacity(chunk.len());
             for (record, version, action, actor, at, changes) in chunk {
                 values.push(format!(
@@ -211,7 +211,7 @@ macro_rules! write_links {
                 }
             }
             for chunk in rows.chunks(MAX_PARAMS / 3) {
-                let mut params = Params::default();
+                let mut params = Params::on(&*$tx);
                 let values: Vec<String> = chunk
                     .iter()
                     .map(|(src, dst, pos)| {

@@ -104,15 +104,46 @@ impl Param {
     }
 }
 
-/// Parameters in the order their `$N` placeholders were written.
+/// Parameters in the order their placeholders were written, each used
+/// once. On SQLite the placeholders are plain `?`: sqlx looks up every
+/// numbered parameter's name, which SQLite finds by a linear walk, so a
+/// statement with thousands of `$N` (a batch insert) spent most of its time
+/// there. Numbered `$N` stay for PostgreSQL, and for `Params::default()`,
+/// which both accept.
 #[derive(Default, Debug)]
-pub(crate) struct Params(pub(crate) Vec<Param>);
+pub(crate) struct Params(pub(crate) Vec<Param>, bool);
+
+/// Which placeholder style a connection's statements take.
+pub(crate) trait Placeholders {
+    const POSITIONAL: bool;
+}
+
+impl Placeholders for sqlx::SqliteConnection {
+    const POSITIONAL: bool = true;
+}
+
+impl Placeholders for sqlx::PgConnection {
+    const POSITIONAL: bool = false;
+}
 
 impl Params {
+    /// Parameters for statements run on `connection`.
+    pub(crate) fn on<C: Placeholders>(_connection: &C) -> Self {
+        Self(Vec::new(), C::POSITIONAL)
+    }
+
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        Self(Vec::new(), dialect == Dialect::Sqlite)
+    }
+
     /// Adds a value and returns its placeholder.
     pub(crate) fn push(&mut self, param: Param) -> String {
         self.0.push(param);
-        format!("${}", self.0.len())
+        if self.1 {
+            "?".to_owned()
+        } else {
+            format!("${}", self.0.len())
+        }
     }
 }
 

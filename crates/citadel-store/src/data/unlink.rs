@@ -46,7 +46,7 @@ macro_rules! unlink_inbound {
         let gone: &[i64] = $gone;
         let actor: Actor = $actor;
         let at: chrono::DateTime<chrono::Utc> = $at;
-        let mut params = Params::default();
+        let mut params = Params::on(&*$tx);
         let list = gone
             .iter()
             .map(|id| params.push(Param::Int(Some(*id))))

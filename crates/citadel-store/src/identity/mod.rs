@@ -4,9 +4,11 @@
 
 mod credentials;
 mod departments;
+pub(crate) mod guards;
 mod signin_log;
 mod users;
 
+pub use guards::GuardCache;
 pub(crate) use users::insert_user;
 
 /// Maps a unique-constraint violation to a conflict that says what clashed.

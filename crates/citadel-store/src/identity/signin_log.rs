@@ -10,6 +10,7 @@ use sqlx::Row;
 use crate::StoreError;
 use crate::db::{BeginWrite, now_millis, on_pool};
 use crate::identity::credentials::clip_user_agent;
+use crate::identity::guards::Guards;
 use crate::identity::{conflict_on_unique, page_bounds};
 use crate::records::{ClientInfo, IpBan, LoginAttempt, Notification, Page, SecurityEvent};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
@@ -40,7 +41,26 @@ macro_rules! attempt_from_row {
 
 impl TenantAuthDb {
     /// The tenant's security policy, or the default if none was saved.
+    /// The tenant's security policy (from the guard cache when it was read
+    /// a moment ago).
     pub async fn security_policy(&self) -> Result<SecurityPolicy, StoreError> {
+        Ok(self.guards(now_millis()).await?.policy)
+    }
+
+    /// The bans in force and the policy, as every request checks them.
+    async fn guards(&self, now: i64) -> Result<Guards, StoreError> {
+        if let Some(guards) = self.0.guards.get(self.0.tenant) {
+            return Ok(guards);
+        }
+        let guards = Guards::new(
+            self.stored_security_policy().await?,
+            self.0.ip_bans(Some(now)).await?,
+        );
+        self.0.guards.put(self.0.tenant, guards.clone());
+        Ok(guards)
+    }
+
+    async fn stored_security_policy(&self) -> Result<SecurityPolicy, StoreError> {
         let stored: Option<String> = on_pool!(&self.0.pool, |p| {
             sqlx::query_scalar("SELECT value FROM tenant_settings WHERE key = $1")
                 .bind(POLICY_KEY)
@@ -57,10 +77,11 @@ impl TenantAuthDb {
     /// The ban in force that covers `ip`, if any.
     pub async fn ban_covering(&self, ip: IpAddr, now: i64) -> Result<Option<IpBan>, StoreError> {
         Ok(self
-            .0
-            .ip_bans(Some(now))
+            .guards(now)
             .await?
+            .bans
             .into_iter()
+            .filter(|ban| ban.expires_at.is_none_or(|until| until > now))
             .find(|ban| ban.prefix.contains(ip)))
     }
 
@@ -213,6 +234,7 @@ impl TenantDb {
             .await?
             .rows_affected()
         });
+        self.guards.forget(self.tenant);
         Ok(())
     }
 
@@ -377,6 +399,7 @@ impl TenantDb {
             .map_err(conflict_on_unique("that network is banned already"))?
             .rows_affected()
         });
+        self.guards.forget(self.tenant);
         Ok(())
     }
 
@@ -387,6 +410,7 @@ impl TenantDb {
                 .fetch_optional(p)
                 .await?
         });
+        self.guards.forget(self.tenant);
         prefix
             .ok_or(StoreError::NotFound("ban"))?
             .parse()
