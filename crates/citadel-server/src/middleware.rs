@@ -138,3 +138,25 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     }
     problem
 }
+
+/// Most requests must finish in 30 s. Imports and exports of up to 100 MB
+/// stream for longer; they get 30 minutes, and an import cut off then
+/// rolls back whole.
+pub async fn deadline(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let long = path.starts_with("/api/v1/tables/")
+        && (path.ends_with("/import") || path.ends_with("/export"));
+    let limit = if long {
+        std::time::Duration::from_secs(30 * 60)
+    } else {
+        std::time::Duration::from_secs(30)
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => crate::error::problem_response(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request took too long",
+        ),
+    }
+}

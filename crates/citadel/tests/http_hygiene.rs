@@ -213,7 +213,7 @@ async fn every_endpoint_goes_through_the_choke_point() {
     let op_cookie = server.operator().await;
     let tenant = server.tenant_admin(&op_cookie, "acme").await;
     let ops = operations(&server).await;
-    assert_eq!(ops.len(), 79, "every route is in the spec: {ops:?}");
+    assert_eq!(ops.len(), 81, "every route is in the spec: {ops:?}");
     let mut public = BTreeSet::new();
     for op in &ops {
         let Some(scheme) = &op.scheme else {
@@ -368,7 +368,12 @@ async fn bad_input_gets_a_clear_4xx_on_every_endpoint_and_writes_nothing() {
         before.push(snapshot(path.clone()).await);
     }
     let ops = operations_with(&server, &ids).await;
-    let with_body: Vec<_> = ops.iter().filter(|o| o.has_body).collect();
+    // The import takes a raw file of up to 100 MB, not JSON: its limits and
+    // bad input are tested in data_transfer.rs.
+    let with_body: Vec<_> = ops
+        .iter()
+        .filter(|o| o.has_body && !o.template.ends_with("/import"))
+        .collect();
     assert_eq!(with_body.len(), 31, "{with_body:?}");
     for operation in with_body {
         let (m, path) = (operation.method.as_str(), operation.path.as_str());

@@ -5,12 +5,14 @@ pub mod checksum;
 pub mod convert;
 pub mod decimal;
 pub mod formats;
+pub mod import;
 pub mod input;
 pub mod listing;
 pub mod names;
 pub mod query;
 pub mod schema;
 pub mod table;
+pub mod text_input;
 pub mod value;
 
 pub use decimal::Decimal;

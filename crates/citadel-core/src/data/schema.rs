@@ -523,12 +523,29 @@ fn check_pattern(pattern: &str) -> Result<(), CoreError> {
     compile_pattern(pattern).map(|_| ())
 }
 
+/// A field's pattern, compiled once per process: every value written to the
+/// field (an import: every cell) is checked against it.
 pub(crate) fn compile_pattern(pattern: &str) -> Result<regex::Regex, CoreError> {
-    regex::RegexBuilder::new(pattern)
+    static COMPILED: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, regex::Regex>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut compiled = COMPILED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(regex) = compiled.get(pattern) {
+        return Ok(regex.clone());
+    }
+    let regex = regex::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .dfa_size_limit(1 << 20)
         .build()
-        .map_err(|_| schema_error("`pattern` is not a valid regular expression"))
+        .map_err(|_| schema_error("`pattern` is not a valid regular expression"))?;
+    // Patterns are few; a flood of distinct ones only costs recompiling.
+    if compiled.len() >= 1024 {
+        compiled.clear();
+    }
+    compiled.insert(pattern.to_owned(), regex.clone());
+    Ok(regex)
 }
 
 #[cfg(test)]

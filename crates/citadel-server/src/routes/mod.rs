@@ -12,11 +12,11 @@ pub mod me;
 pub mod platform;
 pub mod records;
 pub mod security;
+pub mod transfer;
 pub mod users;
 pub mod views;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Extension};
 use axum::http::{StatusCode, header};
@@ -25,7 +25,6 @@ use axum::{Router, middleware as axum_mw};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -88,7 +87,8 @@ impl utoipa::Modify for SessionCookies {
         (name = "apps", description = "Apps, their tables and the recycle bin"),
         (name = "fields", description = "Tenant admins: online changes to a table's fields"),
         (name = "records", description = "Records: single and batch writes, listing with filters and cursors, history"),
-        (name = "views", description = "Saved views of a table, personal or shared")
+        (name = "views", description = "Saved views of a table, personal or shared"),
+        (name = "transfer", description = "Import of records from CSV and XLSX (dry run, then all or nothing) and export of a table, view or filter")
     )
 )]
 struct ApiDoc;
@@ -181,6 +181,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
             views::update_view,
             views::delete_view
         ))
+        .routes(routes!(transfer::import_records))
+        .routes(routes!(transfer::export_records))
 }
 
 /// The OpenAPI document of every route the server has.
@@ -212,10 +214,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             middleware::track,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(axum_mw::from_fn(middleware::deadline))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(Extension(spec));
     router.fallback(not_found).layer(layers).with_state(state)

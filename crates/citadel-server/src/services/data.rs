@@ -242,36 +242,34 @@ pub async fn typed_filter(
     resolve(&parsed, table, &context).map_err(in_param("filter"))
 }
 
-/// Lists records as `query` (and the view it names) asks.
-pub async fn list_records(
+/// The listing a view, filter, sort and field list ask for (a view's
+/// filter is narrowed by `filter`; `sort` and `fields` replace the view's),
+/// not yet paged.
+pub async fn list_request(
     db: &TenantDb,
     table: &TableSchema,
-    query: &ListRecordsQuery,
+    view: Option<&str>,
+    filter: Option<&str>,
+    sort: Option<&str>,
+    fields: Option<&str>,
     user: UserId,
-) -> Result<RecordPageView, ApiError> {
-    let view = match &query.view {
+) -> Result<ListRequest, ApiError> {
+    let view = match view {
         Some(id) => Some(visible_view(db, table, id, user).await?.definition),
         None => None,
     };
     let mut filters = Vec::new();
-    for text in [
-        view.as_ref().and_then(|v| v.filter.as_deref()),
-        query.filter.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
+    for text in [view.as_ref().and_then(|v| v.filter.as_deref()), filter]
+        .into_iter()
+        .flatten()
     {
         filters.push(typed_filter(db, table, text, user).await?);
     }
-    let sort_text = query
-        .sort
-        .as_deref()
-        .or(view.as_ref().and_then(|v| v.sort.as_deref()));
-    let sort = match sort_text {
+    let sort = match sort.or(view.as_ref().and_then(|v| v.sort.as_deref())) {
         Some(text) => resolve_sort(text, table).map_err(in_param("sort"))?,
         None => Vec::new(),
     };
-    let fields = match (&query.fields, view.as_ref().and_then(|v| v.fields.as_ref())) {
+    let fields = match (fields, view.as_ref().and_then(|v| v.fields.as_ref())) {
         (Some(text), _) => Some(resolve_fields(text, table).map_err(in_param("fields"))?),
         (None, Some(ids)) => Some(
             ids.iter()
@@ -281,37 +279,57 @@ pub async fn list_records(
         ),
         (None, None) => None,
     };
-    let limit = match query.limit.as_deref() {
+    Ok(ListRequest {
+        filter: match filters.len() {
+            0 => None,
+            1 => filters.pop(),
+            _ => Some(Predicate::All(filters)),
+        },
+        sort,
+        after: None,
+        limit: MAX_PAGE,
+        fields,
+        count: false,
+    })
+}
+
+/// Lists records as `query` (and the view it names) asks.
+pub async fn list_records(
+    db: &TenantDb,
+    table: &TableSchema,
+    query: &ListRecordsQuery,
+    user: UserId,
+) -> Result<RecordPageView, ApiError> {
+    let mut request = list_request(
+        db,
+        table,
+        query.view.as_deref(),
+        query.filter.as_deref(),
+        query.sort.as_deref(),
+        query.fields.as_deref(),
+        user,
+    )
+    .await?;
+    request.limit = match query.limit.as_deref() {
         None => DEFAULT_PAGE,
         Some(text) => text.trim().parse::<u32>().unwrap_or(0),
     };
-    if !(1..=MAX_PAGE).contains(&limit) {
+    if !(1..=MAX_PAGE).contains(&request.limit) {
         return Err(ApiError::BadRequest {
             code: "invalid_query",
             detail: format!("limit must be between 1 and {MAX_PAGE}"),
             field: Some("limit".into()),
         });
     }
-    let after = match &query.cursor {
-        Some(text) => Some(Cursor::decode(text, &sort).map_err(in_param("cursor"))?),
+    request.after = match &query.cursor {
+        Some(text) => Some(Cursor::decode(text, &request.sort).map_err(in_param("cursor"))?),
         None => None,
     };
-    let request = ListRequest {
-        filter: match filters.len() {
-            0 => None,
-            1 => filters.pop(),
-            _ => Some(Predicate::All(filters)),
-        },
-        sort: sort.clone(),
-        after,
-        limit,
-        fields,
-        count: query.count,
-    };
+    request.count = query.count;
     let page = db.list_records(table, &request).await?;
     Ok(RecordPageView {
         records: page.records.iter().map(|r| record_view(table, r)).collect(),
-        next_cursor: page.next.map(|c| c.encode(&sort)),
+        next_cursor: page.next.map(|c| c.encode(&request.sort)),
         total: page.total,
     })
 }

@@ -9,3 +9,4 @@ pub mod maintenance;
 pub mod passwords;
 pub mod sessions;
 pub mod tenants;
+pub mod transfer;

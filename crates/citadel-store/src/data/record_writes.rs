@@ -480,3 +480,8 @@ impl TenantDb {
         result
     }
 }
+
+// The streamed import and the look-ups its dry run needs; a file of its
+// own to keep this one short, inside this module to reuse the bodies.
+#[path = "record_import.rs"]
+mod import;
