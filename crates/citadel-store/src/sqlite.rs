@@ -30,11 +30,7 @@ fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError
         // write survives a power loss (group commit keeps this cheap).
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5))
-        // Reads through a memory map instead of a read() per page, and a
-        // page cache of 16 MiB per connection: listings touch many pages.
-        .pragma("mmap_size", "268435456")
-        .pragma("cache_size", "-16384"))
+        .busy_timeout(Duration::from_secs(5)))
 }
 
 /// Most reader connections of one tenant's database.

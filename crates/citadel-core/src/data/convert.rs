@@ -128,23 +128,10 @@ fn local(t: &DateTime<Utc>, offset: FixedOffset) -> String {
 mod tests {
     use super::*;
     use crate::data::decimal::Decimal;
-    use crate::data::schema::FieldSpec;
-    use crate::data::table::field_column;
-    use crate::{FieldId, TableId};
 
-    fn field(spec: Json) -> FieldDef {
-        let spec: FieldSpec = serde_json::from_value(spec).expect("spec");
-        let (name, kind, options) = spec.check().expect("valid");
-        let id = FieldId::generate();
-        FieldDef {
-            id,
-            name,
-            kind,
-            options,
-            position: 0,
-            column: field_column(id, 0),
-        }
-    }
+    use crate::TableId;
+
+    use crate::data::test_support::field;
 
     fn beijing() -> FixedOffset {
         FixedOffset::east_opt(8 * 3600).expect("offset")

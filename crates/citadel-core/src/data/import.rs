@@ -348,45 +348,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::data::names::SchemaName;
-    use crate::data::schema::FieldSpec;
-    use crate::data::table::field_column;
-    use crate::{AppId, TableId};
 
     fn table() -> TableSchema {
-        let specs = [
+        crate::data::test_support::table(&[
             json!({"name": "名称", "type": "text", "required": true, "unique": true}),
             json!({"name": "金额", "type": "currency"}),
             json!({"name": "状态", "type": "single_select", "default": "新",
                    "choices": [{"name": "新"}, {"name": "成交"}]}),
             json!({"name": "编号", "type": "auto_number"}),
             json!({"name": "Tags", "type": "multi_select", "choices": [{"name": "vip"}]}),
-        ];
-        let fields = specs
-            .iter()
-            .enumerate()
-            .map(|(n, spec)| {
-                let spec: FieldSpec = serde_json::from_value(spec.clone()).unwrap();
-                let (name, kind, options) = spec.check().unwrap();
-                let id = FieldId::generate();
-                FieldDef {
-                    id,
-                    name,
-                    kind,
-                    options,
-                    position: n as i64,
-                    column: field_column(id, 0),
-                }
-            })
-            .collect();
-        TableSchema {
-            id: TableId::generate(),
-            app: AppId::generate(),
-            name: SchemaName::parse("客户").unwrap(),
-            description: None,
-            fields,
-            schema_version: 1,
-        }
+        ])
     }
 
     fn strings(items: &[&str]) -> Vec<String> {

@@ -98,38 +98,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::data::names::SchemaName;
-    use crate::data::schema::FieldSpec;
-    use crate::data::table::field_column;
-    use crate::{AppId, TableId};
 
-    fn table(specs: &[serde_json::Value]) -> TableSchema {
-        let fields = specs
-            .iter()
-            .enumerate()
-            .map(|(n, spec)| {
-                let spec: FieldSpec = serde_json::from_value(spec.clone()).expect("spec");
-                let (name, kind, options) = spec.check().expect("valid spec");
-                let id = FieldId::generate();
-                FieldDef {
-                    id,
-                    name,
-                    kind,
-                    options,
-                    position: n as i64,
-                    column: field_column(id, 0),
-                }
-            })
-            .collect();
-        TableSchema {
-            id: TableId::generate(),
-            app: AppId::generate(),
-            name: SchemaName::parse("客户").expect("name"),
-            description: None,
-            fields,
-            schema_version: 1,
-        }
-    }
+    use crate::data::test_support::table;
 
     fn object(v: serde_json::Value) -> Map<String, Json> {
         v.as_object().cloned().expect("object")

@@ -12,6 +12,8 @@ pub mod names;
 pub mod query;
 pub mod schema;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod text_input;
 pub mod value;
 

@@ -233,21 +233,10 @@ mod tests {
 
     use super::*;
     use crate::data::Decimal;
-    use crate::data::schema::FieldSpec;
-    use crate::{FieldId, RecordId};
 
-    fn field(spec: Json) -> FieldDef {
-        let spec: FieldSpec = serde_json::from_value(spec).unwrap();
-        let (name, kind, options) = spec.check().unwrap();
-        FieldDef {
-            id: FieldId::generate(),
-            name,
-            kind,
-            options,
-            position: 0,
-            column: "f_test".into(),
-        }
-    }
+    use crate::RecordId;
+
+    use crate::data::test_support::field;
 
     fn read(f: &FieldDef, text: &str) -> Result<Cell, String> {
         let beijing = FixedOffset::east_opt(8 * 3600).unwrap();

@@ -5,21 +5,10 @@ use serde_json::json;
 
 use super::*;
 use crate::data::names::SchemaName;
-use crate::data::schema::{FieldOptions, FieldSpec};
+use crate::data::schema::FieldOptions;
 use crate::{FieldId, TableId};
 
-fn field(spec: serde_json::Value) -> FieldDef {
-    let spec: FieldSpec = serde_json::from_value(spec).unwrap();
-    let (name, kind, options) = spec.check().unwrap();
-    FieldDef {
-        id: FieldId::generate(),
-        name,
-        kind,
-        options,
-        position: 0,
-        column: "f_test".into(),
-    }
-}
+use crate::data::test_support::field;
 
 fn beijing() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap()
