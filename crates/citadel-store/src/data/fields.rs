@@ -8,7 +8,7 @@ use citadel_core::{CoreError, FieldId, TableId};
 
 use super::apps::dialect;
 use super::rows::cell_param;
-use super::sql::{BindParams, ColumnType, Dialect, ident};
+use super::sql::{BindParams, ColumnType, Dialect, ident, index_key};
 use crate::StoreError;
 use crate::db::{BeginWrite, now_millis, on_pool};
 use crate::tenant_db::TenantDb;
@@ -63,7 +63,7 @@ fn field_ddl(table: TableId, def: &FieldDef, dialect: Dialect) -> Result<Vec<Str
         "ALTER TABLE {physical} ADD COLUMN {column} {}",
         ColumnType::of_kind(&def.kind).ddl(dialect)
     ));
-    ddl.extend(index_ddl(table, def, None)?);
+    ddl.extend(index_ddl(table, def, None, dialect)?);
     Ok(ddl)
 }
 
@@ -72,12 +72,13 @@ fn index_ddl(
     table: TableId,
     new: &FieldDef,
     old: Option<&FieldDef>,
+    dialect: Dialect,
 ) -> Result<Vec<String>, StoreError> {
     if !new.kind.has_column() {
         return Ok(Vec::new());
     }
     let physical = ident(&physical_table(table))?;
-    let column = ident(&new.column)?;
+    let column = index_key(&ident(&new.column)?, dialect);
     let (had_unique, had_index) = old.map_or((false, false), |o| {
         (o.options.unique, o.options.filterable && !o.options.unique)
     });
@@ -251,7 +252,7 @@ impl TenantDb {
             position: old.position,
             ..changed
         };
-        let ddl = index_ddl(table, &changed, Some(&old))?;
+        let ddl = index_ddl(table, &changed, Some(&old), dialect(&self.pool))?;
         let removed: Vec<String> = match (old.kind.choices(), changed.kind.choices()) {
             (Some(before), Some(after)) => before
                 .iter()

@@ -10,7 +10,7 @@ use citadel_core::{RecordId, TableId};
 
 use super::apps::dialect;
 use super::rows::{ReadRow, cell_param};
-use super::sql::{BindParams, ColumnType, Param, ident};
+use super::sql::{BindParams, ColumnType, Param, ident, index_key};
 use crate::StoreError;
 use crate::db::{BeginWrite, now_millis, on_pool};
 use crate::tenant_db::TenantDb;
@@ -124,13 +124,15 @@ impl TenantDb {
             .await?;
             if target.options.unique {
                 ddl.push(format!(
-                    "CREATE UNIQUE INDEX {} ON {physical} ({new_column})",
-                    ident(&format!("u_{field}"))?
+                    "CREATE UNIQUE INDEX {} ON {physical} ({})",
+                    ident(&format!("u_{field}"))?,
+                    index_key(&new_column, dialect)
                 ));
             } else if target.options.filterable {
                 ddl.push(format!(
-                    "CREATE INDEX {} ON {physical} ({new_column})",
-                    ident(&format!("i_{field}"))?
+                    "CREATE INDEX {} ON {physical} ({})",
+                    ident(&format!("i_{field}"))?,
+                    index_key(&new_column, dialect)
                 ));
             }
             for statement in ddl {

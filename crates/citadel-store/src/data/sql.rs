@@ -175,6 +175,17 @@ impl<'q> BindParams for Query<'q, Postgres, PgArguments> {
     }
 }
 
+/// How an index on a field's column is keyed. Listings order ascending
+/// with NULLs first (and descending with NULLs last), SQLite's own order;
+/// PostgreSQL indexes put NULLs last unless told, and then cannot serve
+/// those sorts (a filtered page of 50 on a million rows sorted them all).
+pub(crate) fn index_key(column: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => column.to_owned(),
+        Dialect::Postgres => format!("{column} NULLS FIRST"),
+    }
+}
+
 /// Double-quotes an identifier the store generated. Generated names are
 /// `[a-z0-9_]` only; anything else is a bug, refused rather than quoted.
 pub(crate) fn ident(name: &str) -> Result<String, StoreError> {
