@@ -19,7 +19,7 @@ pub(crate) const FRESH_FOR: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub(crate) struct Guards {
     pub policy: SecurityPolicy,
-    /// Bans not yet expired when read; expiry is checked again at use.
+    /// Every ban; whether one is in force is decided at use.
     pub bans: Vec<IpBan>,
     read_at: Instant,
 }

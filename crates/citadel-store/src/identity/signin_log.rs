@@ -44,17 +44,19 @@ impl TenantAuthDb {
     /// The tenant's security policy (from the guard cache when it was read
     /// a moment ago).
     pub async fn security_policy(&self) -> Result<SecurityPolicy, StoreError> {
-        Ok(self.guards(now_millis()).await?.policy)
+        Ok(self.guards().await?.policy)
     }
 
     /// The bans in force and the policy, as every request checks them.
-    async fn guards(&self, now: i64) -> Result<Guards, StoreError> {
+    async fn guards(&self) -> Result<Guards, StoreError> {
         if let Some(guards) = self.0.guards.get(self.0.tenant) {
             return Ok(guards);
         }
+        // Every ban, expired ones too, so the check at any moment is exact;
+        // it is read at most once a second per tenant.
         let guards = Guards::new(
             self.stored_security_policy().await?,
-            self.0.ip_bans(Some(now)).await?,
+            self.0.ip_bans(None).await?,
         );
         self.0.guards.put(self.0.tenant, guards.clone());
         Ok(guards)
@@ -77,7 +79,7 @@ impl TenantAuthDb {
     /// The ban in force that covers `ip`, if any.
     pub async fn ban_covering(&self, ip: IpAddr, now: i64) -> Result<Option<IpBan>, StoreError> {
         Ok(self
-            .guards(now)
+            .guards()
             .await?
             .bans
             .into_iter()
