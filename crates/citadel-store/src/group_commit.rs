@@ -11,7 +11,9 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use sqlx::{Connection, Executor, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -120,6 +122,25 @@ async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Message>) {
     }
 }
 
+/// A job whose panic becomes its own error: its savepoint is rolled back
+/// like any failed job's, and the writer lives on for the tenant's other
+/// writes instead of dying with the task.
+struct Guarded<'c>(JobFuture<'c>);
+
+impl Future for Guarded<'_> {
+    type Output = Result<Box<dyn Any + Send>, StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let job = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| job.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(_) => Poll::Ready(Err(StoreError::Corrupt(
+                "a write failed unexpectedly and was rolled back".into(),
+            ))),
+        }
+    }
+}
+
 async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) {
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
         let reason = e.to_string();
@@ -131,7 +152,7 @@ async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) 
     let mut succeeded = Vec::with_capacity(group.len());
     for (run, done) in group {
         let outcome = match conn.execute("SAVEPOINT job").await {
-            Ok(_) => run(conn).await,
+            Ok(_) => Guarded(run(conn)).await,
             Err(e) => Err(StoreError::Database(e)),
         };
         match outcome {
@@ -164,5 +185,74 @@ async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) 
                 let _ = done.send(Err(StoreError::CommitFailed(reason.clone())));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+
+    fn job<T: Send + 'static>(
+        sql: &'static str,
+        value: T,
+    ) -> impl for<'c> FnOnce(
+        &'c mut SqliteConnection,
+    ) -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
+    + Send
+    + 'static {
+        move |conn| {
+            Box::pin(async move {
+                conn.execute(sql).await?;
+                Ok(value)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_or_panicking_job_undoes_only_itself() {
+        let conn = SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("in-memory database");
+        let writer = GroupWriter::start(conn);
+        writer
+            .write(job("CREATE TABLE t (n INTEGER PRIMARY KEY)", ()))
+            .await
+            .expect("create");
+        let (first, failing, panicking, last) = tokio::join!(
+            writer.write(job("INSERT INTO t VALUES (1)", 1)),
+            writer.write(job("INSERT INTO t VALUES (1)", 2)),
+            writer.write(|conn: &mut SqliteConnection| -> JobFuture<'_> {
+                Box::pin(async move {
+                    conn.execute("INSERT INTO t VALUES (3)").await?;
+                    panic!("a bug in a job");
+                })
+            }),
+            writer.write(job("INSERT INTO t VALUES (4)", 4)),
+        );
+        assert_eq!(first.expect("first"), 1);
+        assert!(
+            matches!(failing, Err(StoreError::Database(_))),
+            "duplicate key"
+        );
+        assert!(matches!(panicking, Err(StoreError::Corrupt(_))));
+        assert_eq!(last.expect("last"), 4);
+        let rows: Vec<i64> = writer
+            .write(|conn: &mut SqliteConnection| -> Pin<Box<dyn Future<Output = Result<Vec<i64>, StoreError>> + Send + '_>> {
+                Box::pin(async move {
+                    Ok(sqlx::query_scalar("SELECT n FROM t ORDER BY n")
+                        .fetch_all(&mut *conn)
+                        .await?)
+                })
+            })
+            .await
+            .expect("read");
+        assert_eq!(
+            rows,
+            vec![1, 4],
+            "the panicking job's insert was rolled back"
+        );
+        writer.close().await;
     }
 }
