@@ -124,6 +124,16 @@ async fn principal_of(
     let Some(user) = db.find_user(user).await? else {
         return Ok(None);
     };
+    principal_for(db, &user, via, now).await
+}
+
+/// The principal of an account already read.
+async fn principal_for(
+    db: &TenantAuthDb,
+    user: &UserRecord,
+    via: Credential,
+    now: i64,
+) -> Result<Option<Principal>, ApiError> {
     if user.status != UserStatus::Active {
         return Ok(None);
     }
@@ -132,7 +142,7 @@ async fn principal_of(
         tenant: db.tenant(),
         user: user.id,
         admin: user.is_admin,
-        pending: pending_for(&user, &policy, now),
+        pending: pending_for(user, &policy, now),
         via,
     }))
 }
@@ -190,15 +200,14 @@ pub async fn authenticate_access_token(
     let Some((tenant, db)) = auth_db(state, tenant_id, ip).await? else {
         return Ok(None);
     };
-    let Some(record) = db.find_access_token(&token_hash(token)).await? else {
+    let Some((record, user)) = db.find_access_token_with_user(&token_hash(token)).await? else {
         return Ok(None);
     };
     let now = now_millis();
     if record.expires_at <= now {
         return Ok(None);
     }
-    let Some(principal) = principal_of(&db, record.user, Credential::AccessToken, now).await?
-    else {
+    let Some(principal) = principal_for(&db, &user, Credential::AccessToken, now).await? else {
         return Ok(None);
     };
     if record

@@ -2,13 +2,13 @@
 //! with their history, and what tenant admins change.
 
 use citadel_core::{
-    DepartmentId, DisplayName, Email, LoginName, SecurityPolicy, UserId, UserStatus,
+    DepartmentId, DisplayName, Email, LoginName, SecurityPolicy, TokenId, UserId, UserStatus,
 };
 use sqlx::Row;
 
 use crate::StoreError;
 use crate::db::{now_millis, on_pool};
-use crate::records::{NewUser, UserChanges, UserRecord};
+use crate::records::{AccessTokenRecord, NewUser, UserChanges, UserRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
 const USER_COLUMNS: &str = "id, login, email, display_name, department_id, password_hash, \
@@ -99,6 +99,43 @@ fn department_missing(e: sqlx::Error) -> StoreError {
 }
 
 impl TenantAuthDb {
+    /// An access token and its owner, in one query: every request made
+    /// with a token needs both.
+    pub async fn find_access_token_with_user(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<(AccessTokenRecord, UserRecord)>, StoreError> {
+        static USER_OF_TOKEN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let columns: Vec<String> = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
+            format!(
+                "SELECT {}, t.id AS token_id, t.name AS token_name, \
+                 t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
+                 t.last_used_at AS token_last_used_at \
+                 FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                columns.join(", ")
+            )
+        });
+        on_pool!(&self.0.pool, |p| {
+            sqlx::query(sqlx::AssertSqlSafe(USER_OF_TOKEN.as_str()))
+                .bind(token_hash)
+                .fetch_optional(p)
+                .await?
+                .map(|row| {
+                    let user = user_from_row!(&row);
+                    let token = AccessTokenRecord {
+                        id: TokenId::parse(&row.try_get::<String, _>("token_id")?)?,
+                        user: user.id,
+                        name: DisplayName::parse(&row.try_get::<String, _>("token_name")?)?,
+                        created_at: row.try_get("token_created_at")?,
+                        expires_at: row.try_get("token_expires_at")?,
+                        last_used_at: row.try_get("token_last_used_at")?,
+                    };
+                    Ok((token, user))
+                })
+                .transpose()
+        })
+    }
+
     pub async fn find_user_by_login(
         &self,
         login: &LoginName,
