@@ -5,9 +5,11 @@
 //! oracle; query parameters refused naming themselves; saved views.
 
 mod common;
+mod data_support;
 mod identity_support;
 
 use common::{Backend, TestServer, expect_problem};
+use data_support::Api;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -165,37 +167,7 @@ const NONE: Value = Value::Null;
 const NOT_FOUND: (StatusCode, &str) = (StatusCode::NOT_FOUND, "not_found");
 const FORBIDDEN: (StatusCode, &str) = (StatusCode::FORBIDDEN, "forbidden");
 
-/// A signed-in caller.
-struct Api<'a> {
-    server: &'a TestServer,
-    cookie: String,
-}
-
 impl Api<'_> {
-    async fn send(&self, method: Method, path: &str, value: Value) -> reqwest::Response {
-        let csrf = common::csrf_for(&self.cookie);
-        let value = (!value.is_null()).then_some(value);
-        let (server, cookie, csrf) = (self.server, &self.cookie, csrf.as_deref());
-        identity_support::send_with_csrf(server, method, path, cookie, csrf, value.as_ref()).await
-    }
-
-    async fn ok(&self, method: Method, path: &str, value: Value, status: StatusCode) -> Value {
-        body(self.send(method, path, value).await, status).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.ok(Method::GET, path, NONE, StatusCode::OK).await
-    }
-
-    async fn create(&self, path: &str, value: Value) -> Value {
-        self.ok(Method::POST, path, value, StatusCode::CREATED)
-            .await
-    }
-
-    async fn refused(&self, method: Method, path: &str, value: Value, want: (StatusCode, &str)) {
-        expect_problem(self.send(method, path, value).await, want.0, want.1).await;
-    }
-
     /// A table with `fields` and `rows` in a new app `app`; its id.
     async fn table(&self, app: &str, fields: Value, rows: Vec<Value>) -> String {
         let app = self.create("/api/v1/apps", json!({"name": app})).await;

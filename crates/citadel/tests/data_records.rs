@@ -4,9 +4,11 @@
 //! If-Match, ETags, and history that outlives the record.
 
 mod common;
+mod data_support;
 mod identity_support;
 
 use common::{TestServer, expect_problem};
+use data_support::{Api, id, records};
 use identity_support::{body, me, tenant};
 use reqwest::{Method, Response, StatusCode as S};
 use serde_json::{Value, json};
@@ -29,61 +31,7 @@ const STALE: (S, &str) = (S::PRECONDITION_FAILED, "version_mismatch");
 const INVALID: (S, &str) = (S::BAD_REQUEST, "invalid_field");
 const BATCH: (S, &str) = (S::BAD_REQUEST, "invalid_batch");
 
-/// A signed-in caller.
-struct Api<'a> {
-    server: &'a TestServer,
-    cookie: String,
-}
-
-impl<'a> Api<'a> {
-    fn new(server: &'a TestServer, cookie: &str) -> Self {
-        let cookie = cookie.to_owned();
-        Self { server, cookie }
-    }
-
-    /// A request with the anti-CSRF token and, if given, `If-Match`.
-    async fn send_if(
-        &self,
-        method: Method,
-        path: &str,
-        tag: Option<&str>,
-        value: Value,
-    ) -> Response {
-        let url = self.server.url(path);
-        let mut req = self.server.client.request(method, url);
-        req = req.header("cookie", &self.cookie);
-        if let Some(csrf) = common::csrf_for(&self.cookie) {
-            req = req.header("x-csrf-token", csrf);
-        }
-        if let Some(tag) = tag {
-            req = req.header("if-match", tag);
-        }
-        if !value.is_null() {
-            req = req.json(&value);
-        }
-        req.send().await.expect("request")
-    }
-
-    async fn send(&self, method: Method, path: &str, value: Value) -> Response {
-        self.send_if(method, path, None, value).await
-    }
-
-    async fn ok(&self, method: Method, path: &str, value: Value, status: S) -> Value {
-        body(self.send(method, path, value).await, status).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        body(self.server.get(path, Some(&self.cookie)).await, S::OK).await
-    }
-
-    async fn create(&self, path: &str, value: Value) -> Value {
-        self.ok(POST, path, value, S::CREATED).await
-    }
-
-    async fn refused(&self, method: Method, path: &str, value: Value, want: (S, &str)) -> Value {
-        expect_problem(self.send(method, path, value).await, want.0, want.1).await
-    }
-
+impl Api<'_> {
     /// A table with `fields` in a new app `app`; returns the table's id.
     async fn table(&self, app: &str, name: &str, fields: Value) -> String {
         let app = self.create("/api/v1/apps", json!({"name": app})).await;
@@ -107,14 +55,6 @@ impl<'a> Api<'a> {
         }
         self.server.get(&path, Some(&self.cookie)).await
     }
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("id").to_owned()
-}
-
-fn records(table: &str) -> String {
-    format!("/api/v1/tables/{table}/records")
 }
 
 fn etag(r: &Response) -> String {

@@ -4,11 +4,13 @@
 //! access tokens).
 
 mod common;
+mod data_support;
 mod identity_support;
 
 use common::{STRONG_PASSWORD, TestServer, expect_problem};
-use identity_support::{body, member, send_with_csrf, tenant, with_bearer};
-use reqwest::{Method, Response, StatusCode as S};
+use data_support::{Api, id, records};
+use identity_support::{body, member, tenant, with_bearer};
+use reqwest::{Method, StatusCode as S};
 use serde_json::{Value, json};
 
 crate::on_both_backends!(
@@ -31,49 +33,7 @@ const INVALID: (S, &str) = (S::BAD_REQUEST, "invalid_field");
 const INPUT: (S, &str) = (S::BAD_REQUEST, "invalid_input");
 const SPEC: (S, &str) = (S::BAD_REQUEST, "invalid_body");
 
-/// A signed-in caller.
-struct Api<'a> {
-    server: &'a TestServer,
-    cookie: String,
-}
-
-impl<'a> Api<'a> {
-    fn new(server: &'a TestServer, cookie: &str) -> Self {
-        let cookie = cookie.to_owned();
-        Self { server, cookie }
-    }
-
-    async fn send(&self, method: Method, path: &str, value: Value) -> Response {
-        let csrf = common::csrf_for(&self.cookie);
-        let value = (!value.is_null()).then_some(value);
-        let (server, cookie) = (self.server, &self.cookie);
-        send_with_csrf(
-            server,
-            method,
-            path,
-            cookie,
-            csrf.as_deref(),
-            value.as_ref(),
-        )
-        .await
-    }
-
-    async fn ok(&self, method: Method, path: &str, value: Value, status: S) -> Value {
-        body(self.send(method, path, value).await, status).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.ok(GET, path, NONE, S::OK).await
-    }
-
-    async fn create(&self, path: &str, value: Value) -> Value {
-        self.ok(POST, path, value, S::CREATED).await
-    }
-
-    async fn refused(&self, method: Method, path: &str, value: Value, want: (S, &str)) -> Value {
-        expect_problem(self.send(method, path, value).await, want.0, want.1).await
-    }
-
+impl Api<'_> {
     async fn app(&self, name: &str) -> String {
         id(&self.create("/api/v1/apps", json!({"name": name})).await)
     }
@@ -90,14 +50,6 @@ impl<'a> Api<'a> {
         let list = page["records"].as_array().expect("records");
         list.iter().map(|r| r["fields"][field].clone()).collect()
     }
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("id").to_owned()
-}
-
-fn records(table: &str) -> String {
-    format!("/api/v1/tables/{table}/records")
 }
 
 fn names(table: &Value) -> Vec<String> {
