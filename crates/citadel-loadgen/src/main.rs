@@ -94,6 +94,8 @@ impl Template {
 struct WorkerResult {
     latencies_us: Vec<u32>,
     errors: u64,
+    /// The first failure seen: a status code, or the transport error.
+    first_error: Option<String>,
 }
 
 fn client(args: &Args) -> Result<reqwest::Client, String> {
@@ -121,6 +123,7 @@ async fn worker(
     let mut result = WorkerResult {
         latencies_us: Vec::with_capacity(1 << 16),
         errors: 0,
+        first_error: None,
     };
     let mut state = seed | 1;
     while !stop.load(Ordering::Relaxed) {
@@ -135,16 +138,30 @@ async fn worker(
                 .header("content-type", "application/json")
                 .body(template.fill(body, &mut state));
         }
-        let ok = match request.send().await {
-            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
-            Err(_) => false,
+        let failure = match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                match response.bytes().await {
+                    Ok(_) if status.is_success() => None,
+                    Ok(body) => Some(format!(
+                        "{status}: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(200)])
+                    )),
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            Err(e) => Some(e.to_string()),
         };
         if measuring.load(Ordering::Relaxed) {
-            if ok {
-                let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
-                result.latencies_us.push(us);
-            } else {
-                result.errors += 1;
+            match failure {
+                None => {
+                    let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+                    result.latencies_us.push(us);
+                }
+                Some(failure) => {
+                    result.errors += 1;
+                    result.first_error.get_or_insert(failure);
+                }
             }
         }
     }
@@ -239,10 +256,15 @@ async fn run(args: Args) -> Result<(), String> {
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
     let mut errors = 0;
+    let mut first_error = None;
     for task in tasks {
         let r = task.await.map_err(|e| e.to_string())?;
         latencies.extend(r.latencies_us);
         errors += r.errors;
+        first_error = first_error.or(r.first_error);
+    }
+    if let Some(failure) = &first_error {
+        eprintln!("first failed request: {failure}");
     }
     latencies.sort_unstable();
     let rps = latencies.len() as f64 / elapsed;

@@ -8,15 +8,31 @@
 //! savepoint alone and answered at once; the others are answered after
 //! the commit has reached the disk. Under load many writes share an fsync;
 //! alone, a write waits for nothing but its own.
+//!
+//! Copying the WAL back into the database (a checkpoint) is not the
+//! writer's work either: SQLite would do it inside the commit that crosses
+//! its threshold, so that commit (and every write queued behind it) would
+//! wait for the copy and a second fsync. The writer's connection has
+//! automatic checkpoints off; after commits, a task of its own runs a
+//! passive checkpoint on a reader connection, at most every
+//! [`CHECKPOINT_PAUSE`], beside the writer's next group. A page rewritten by
+//! many commits in that pause is copied once. Under a steady stream of
+//! commits such a checkpoint never catches up with the WAL's end, and the
+//! WAL only starts over from its beginning once it has; so when the WAL
+//! passes [`RESTART_FRAMES`], the writer checkpoints the little that is
+//! left itself, between two groups, and its next commit starts it over.
 
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use sqlx::{Connection, Executor, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{Connection, Executor, SqliteConnection, SqlitePool};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::StoreError;
 
@@ -24,6 +40,10 @@ use crate::StoreError;
 const MAX_GROUP: usize = 64;
 /// Writes waiting beyond this are refused (the queue is a buffer, not a store).
 const QUEUE: usize = 4096;
+/// Least time between two checkpoints while writes go on.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(200);
+/// A WAL longer than this (in pages, 4 KiB each) is caught up by the writer.
+const RESTART_FRAMES: i64 = 8192;
 
 type JobFuture<'c> =
     Pin<Box<dyn Future<Output = Result<Box<dyn Any + Send>, StoreError>> + Send + 'c>>;
@@ -48,10 +68,17 @@ fn stopped() -> StoreError {
 }
 
 impl GroupWriter {
-    /// Starts the writer on its own connection.
-    pub(crate) fn start(connection: SqliteConnection) -> Self {
+    /// Starts the writer on its own connection. With `checkpoints`, the
+    /// connection must have automatic checkpoints off: they run on that
+    /// pool after commits instead.
+    pub(crate) fn start(connection: SqliteConnection, checkpoints: Option<SqlitePool>) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(connection, jobs));
+        let checkpointer = checkpoints.map(|pool| {
+            let signals = Arc::new(Checkpoints::default());
+            let task = tokio::spawn(checkpoint_after_commits(pool, Arc::clone(&signals)));
+            (signals, task)
+        });
+        tokio::spawn(run(connection, jobs, checkpointer));
         Self { queue }
     }
 
@@ -92,7 +119,44 @@ impl GroupWriter {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Message>) {
+/// Between the writer and its checkpointer.
+#[derive(Default)]
+struct Checkpoints {
+    /// Commits happened since the last checkpoint.
+    due: Notify,
+    /// The WAL has grown past [`RESTART_FRAMES`].
+    wal_long: AtomicBool,
+}
+
+/// Runs a passive checkpoint after each burst of commits. Passive: it
+/// copies what no reader still needs and never waits for (or blocks) the
+/// writer or readers; what it leaves is copied by a later round.
+async fn checkpoint_after_commits(pool: SqlitePool, signals: Arc<Checkpoints>) {
+    loop {
+        signals.due.notified().await;
+        tokio::time::sleep(CHECKPOINT_PAUSE).await;
+        // (busy, pages in the WAL, pages copied)
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok((_, pages, _)) => {
+                if pages > RESTART_FRAMES {
+                    signals.wal_long.store(true, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; the next commit retries it");
+            }
+        }
+    }
+}
+
+async fn run(
+    mut conn: SqliteConnection,
+    mut queue: mpsc::Receiver<Message>,
+    checkpointer: Option<(Arc<Checkpoints>, tokio::task::JoinHandle<()>)>,
+) {
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = queue.recv().await else {
@@ -114,8 +178,20 @@ async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Message>) {
         }
         if !group.is_empty() {
             commit_group(&mut conn, group).await;
+            if let Some((signals, _)) = &checkpointer {
+                if signals.wal_long.swap(false, Ordering::Relaxed)
+                    && let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
+                }
+                signals.due.notify_one();
+            }
         }
     }
+    if let Some((_, task)) = checkpointer {
+        task.abort();
+    }
+    // Closing the last connection checkpoints what is left.
     let _ = conn.close().await;
     if let Some(ack) = closing {
         let _ = ack.send(());
@@ -215,7 +291,7 @@ mod tests {
         let conn = SqliteConnection::connect("sqlite::memory:")
             .await
             .expect("in-memory database");
-        let writer = GroupWriter::start(conn);
+        let writer = GroupWriter::start(conn, None);
         writer
             .write(job("CREATE TABLE t (n INTEGER PRIMARY KEY)", ()))
             .await

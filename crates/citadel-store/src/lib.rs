@@ -10,6 +10,7 @@
 pub mod data;
 mod db;
 mod error;
+mod fresh;
 mod group_commit;
 mod identity;
 mod migrate;
@@ -81,6 +82,8 @@ pub struct Store {
     tenant_pools: TenantPools,
     schemas: Arc<data::SchemaCache>,
     guards: Arc<identity::GuardCache>,
+    /// Registry rows read by every request's authentication.
+    tenant_rows: fresh::FreshMap<citadel_core::TenantId, TenantRecord>,
 }
 
 impl std::fmt::Debug for Store {
@@ -123,6 +126,7 @@ impl Store {
             tenant_pools: TenantPools::new(config.max_open_tenants),
             schemas: Arc::default(),
             guards: Arc::default(),
+            tenant_rows: fresh::FreshMap::default(),
         };
         store.check_master_key().await?;
         Ok(store)

@@ -247,7 +247,23 @@ impl Store {
         })
     }
 
+    /// The tenant's registry row, as every request's authentication reads
+    /// it: kept for a second. A status change made through this process
+    /// is seen at once; one made by the `citadel tenant` command within a
+    /// second.
     pub async fn find_tenant(&self, id: TenantId) -> Result<Option<TenantRecord>, StoreError> {
+        if let Some(record) = self.tenant_rows.get(&id) {
+            return Ok(Some(record));
+        }
+        let reading = self.tenant_rows.reading();
+        let found = self.read_tenant(id).await?;
+        if let Some(record) = &found {
+            self.tenant_rows.put(id, record.clone(), reading);
+        }
+        Ok(found)
+    }
+
+    async fn read_tenant(&self, id: TenantId) -> Result<Option<TenantRecord>, StoreError> {
         on_pool!(&self.platform, |p| {
             sqlx::query("SELECT id, slug, status, suite, created_at FROM tenants WHERE id = $1")
                 .bind(id.to_string())
@@ -296,6 +312,9 @@ impl Store {
                 "tenant {slug} is being destroyed"
             )));
         }
+        // Forgotten before and after: a request between the two reads the
+        // registry itself.
+        self.tenant_rows.forget_where(|_| true);
         let changed = on_pool!(&self.platform, |p| {
             sqlx::query("UPDATE tenants SET status = $1 WHERE slug = $2")
                 .bind(status.as_str())
@@ -304,6 +323,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
+        self.tenant_rows.forget_where(|_| true);
         if changed == 0 {
             return Err(StoreError::NotFound("tenant"));
         }
@@ -321,6 +341,7 @@ impl Store {
                     .await?
                     .rows_affected()
             });
+            self.tenant_rows.forget(&t.id);
             return Err(StoreError::Conflict(format!(
                 "tenant {slug} is being destroyed"
             )));

@@ -30,7 +30,25 @@ fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError
         // write survives a power loss (group commit keeps this cheap).
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
+        // Statement and savepoint journals in memory: every batch write
+        // runs in a savepoint, and a temporary file would take a second
+        // copy of each page it changes.
+        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(5)))
+}
+
+/// The writer's page cache (KiB; SQLite takes a negative size as KiB): a
+/// batch of a thousand records changes thousands of index pages, and a
+/// smaller cache spills them to the WAL before the commit and reads them
+/// back.
+const WRITER_CACHE_KIB: &str = "-16384";
+
+/// Pool options for a database file. No test before a connection is
+/// handed out: the database is a local file, not a server that can drop a
+/// connection, and a ping is a round trip to the connection's thread on
+/// every query.
+fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().test_before_acquire(false)
 }
 
 /// Most reader connections of one tenant's database.
@@ -48,7 +66,7 @@ pub(crate) fn private_dir(path: &Path) -> Result<(), StoreError> {
 pub(crate) async fn open_platform(data_dir: &Path) -> Result<SqlitePool, StoreError> {
     private_dir(data_dir)?;
     let path = data_dir.join("platform.db");
-    let pool = SqlitePoolOptions::new()
+    let pool = pool_options()
         .max_connections(4)
         .connect_with(options(&path, true)?)
         .await?;
@@ -72,7 +90,7 @@ pub(crate) async fn open_tenant(
     // Readers: WAL lets them run beside the writer. A busy tenant gets up
     // to six (each is an OS thread); an idle one's close after two minutes,
     // so a thousand quiet tenants hold none.
-    let pool = SqlitePoolOptions::new()
+    let pool = pool_options()
         .max_connections(TENANT_READERS)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(120))
@@ -84,7 +102,13 @@ pub(crate) async fn open_tenant(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     apply_sqlite(&mut tx, SQLITE_TENANT).await?;
     tx.commit().await?;
-    let writer = GroupWriter::start(options(&path, false)?.connect().await?);
+    let writer_options = options(&path, false)?
+        .pragma("cache_size", WRITER_CACHE_KIB)
+        // Checkpoints run beside the writer (see group_commit).
+        .pragma("wal_autocheckpoint", "0")
+        // After a burst the WAL is cut back to 64 MiB once it restarts.
+        .pragma("journal_size_limit", "67108864");
+    let writer = GroupWriter::start(writer_options.connect().await?, Some(pool.clone()));
     Ok((pool, writer))
 }
 
@@ -98,7 +122,7 @@ pub(crate) async fn provision(
     let dir = tenant_dir(data_dir, id);
     private_dir(&dir)?;
     let result = async {
-        let pool = SqlitePoolOptions::new()
+        let pool = pool_options()
             .max_connections(2)
             .connect_with(options(&dir.join("data.db"), true)?)
             .await?;

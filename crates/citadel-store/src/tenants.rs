@@ -226,6 +226,13 @@ impl Store {
     }
 
     async fn destroy_storage(&self, record: &TenantRecord) -> Result<(), StoreError> {
+        self.tenant_rows.forget(&record.id);
+        let destroyed = self.drop_storage(record).await;
+        self.tenant_rows.forget(&record.id);
+        destroyed
+    }
+
+    async fn drop_storage(&self, record: &TenantRecord) -> Result<(), StoreError> {
         match (&self.backend, &self.platform) {
             (Backend::Sqlite { data_dir }, DbPool::Sqlite(p, _)) => {
                 // Overwriting files is blocking work: off the runtime.

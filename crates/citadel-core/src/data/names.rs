@@ -66,7 +66,15 @@ impl SchemaName {
     /// Names are unique per parent without regard to case, so `Amount` and
     /// `amount` cannot both exist and confuse a filter.
     pub fn same_as(&self, other: &str) -> bool {
-        self.0.to_lowercase() == other.trim().to_lowercase()
+        let other = other.trim();
+        // Every record write looks up each of its keys this way: compare
+        // char by char, without allocating two lowercased copies.
+        self.0 == other
+            || self
+                .0
+                .chars()
+                .flat_map(char::to_lowercase)
+                .eq(other.chars().flat_map(char::to_lowercase))
     }
 }
 
@@ -93,5 +101,10 @@ mod tests {
         assert!(SchemaName::parse_field("Created_At").is_err());
         assert!(SchemaName::parse("id").is_ok());
         assert!(SchemaName::parse("Amount").is_ok_and(|n| n.same_as("amount ")));
+        assert!(
+            SchemaName::parse("ÄRGER Straße")
+                .is_ok_and(|n| !n.same_as("ärger STRASSE") && n.same_as(" ärger straße"))
+        );
+        assert!(SchemaName::parse("金额").is_ok_and(|n| n.same_as("金额") && !n.same_as("金")));
     }
 }

@@ -78,9 +78,12 @@ impl TableSchema {
     /// A field by its name (ignoring case, as names are unique that way)
     /// or by its id, the way API callers refer to fields.
     pub fn field_by_key(&self, key: &str) -> Option<&FieldDef> {
+        // Callers mostly send names as the schema spells them: look for
+        // that first, before comparing case-insensitively.
         self.fields
             .iter()
-            .find(|f| f.name.same_as(key))
+            .find(|f| f.name.as_str() == key)
+            .or_else(|| self.fields.iter().find(|f| f.name.same_as(key)))
             .or_else(|| {
                 FieldId::parse(key)
                     .ok()

@@ -271,8 +271,9 @@ impl TenantDb {
         if let Some(schema) = self.schemas.get(self.tenant, id) {
             return Ok(schema);
         }
+        let reading = self.schemas.reading();
         let schema = self.read_table_schema(id).await?;
-        self.schemas.put(self.tenant, &schema);
+        self.schemas.put(self.tenant, &schema, reading);
         Ok(schema)
     }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use citadel_core::data::{Cell, FieldDef, TableSchema};
 use citadel_core::{CoreError, FieldId, RecordId};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::StoreError;
 
@@ -63,12 +63,22 @@ fn unique_refused(table: &TableSchema) -> impl Fn(sqlx::Error) -> StoreError + '
     }
 }
 
+/// `{"<field id>": [old, new], ...}`, written straight out: every created
+/// record has one, so no intermediate map of copied values.
 fn changes_json(changes: &[(FieldId, Json, Json)]) -> String {
-    let mut map = Map::new();
-    for (id, old, new) in changes {
-        map.insert(id.to_string(), Json::Array(vec![old.clone(), new.clone()]));
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + 64 * changes.len());
+    out.push('{');
+    for (n, (id, old, new)) in changes.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        // A field id is hex and hyphens; a value's Display is its JSON.
+        // Writing to a String cannot fail.
+        let _ = write!(out, "\"{id}\":[{old},{new}]");
     }
-    Json::Object(map).to_string()
+    out.push('}');
+    out
 }
 
 /// Checks that every link, user and department named in `cells` exists.

@@ -6,48 +6,46 @@
 //! in its transaction (the schema version is checked there), so a stale
 //! entry can delay a new field but never write through a wrong one.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use citadel_core::data::TableSchema;
 use citadel_core::{TableId, TenantId};
 
-pub(crate) const FRESH_FOR: Duration = Duration::from_secs(2);
-/// Entries beyond this trigger a sweep of the stale ones.
-const SWEEP_ABOVE: usize = 4096;
+use crate::fresh::{FreshMap, Reading};
 
-#[derive(Default, Debug)]
-pub struct SchemaCache {
-    tables: Mutex<HashMap<(TenantId, TableId), (TableSchema, Instant)>>,
+/// Longer than registry rows: a stale schema is harmless (see above).
+const FRESH_FOR: Duration = Duration::from_secs(2);
+
+pub struct SchemaCache(FreshMap<(TenantId, TableId), TableSchema>);
+
+impl Default for SchemaCache {
+    fn default() -> Self {
+        Self(FreshMap::new(FRESH_FOR))
+    }
+}
+
+impl std::fmt::Debug for SchemaCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaCache").finish_non_exhaustive()
+    }
 }
 
 impl SchemaCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<(TenantId, TableId), (TableSchema, Instant)>> {
-        // Each critical section is one map operation: a panic elsewhere
-        // cannot leave the map half-changed.
-        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     pub(crate) fn get(&self, tenant: TenantId, table: TableId) -> Option<TableSchema> {
-        let tables = self.lock();
-        tables
-            .get(&(tenant, table))
-            .filter(|(_, at)| at.elapsed() < FRESH_FOR)
-            .map(|(schema, _)| schema.clone())
+        self.0.get(&(tenant, table))
     }
 
-    pub(crate) fn put(&self, tenant: TenantId, schema: &TableSchema) {
-        let mut tables = self.lock();
-        if tables.len() >= SWEEP_ABOVE {
-            tables.retain(|_, (_, at)| at.elapsed() < FRESH_FOR);
-        }
-        tables.insert((tenant, schema.id), (schema.clone(), Instant::now()));
+    pub(crate) fn reading(&self) -> Reading {
+        self.0.reading()
+    }
+
+    pub(crate) fn put(&self, tenant: TenantId, schema: &TableSchema, reading: Reading) {
+        self.0.put((tenant, schema.id), schema.clone(), reading);
     }
 
     /// Forgets every table of a tenant: schema changes call this, so the
     /// next request reads the new fields.
     pub(crate) fn forget_tenant(&self, tenant: TenantId) {
-        self.lock().retain(|(t, _), _| *t != tenant);
+        self.0.forget_where(|(t, _)| *t == tenant);
     }
 }

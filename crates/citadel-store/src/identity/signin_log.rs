@@ -54,11 +54,12 @@ impl TenantAuthDb {
         }
         // Every ban, expired ones too, so the check at any moment is exact;
         // it is read at most once a second per tenant.
-        let guards = Guards::new(
-            self.stored_security_policy().await?,
-            self.0.ip_bans(None).await?,
-        );
-        self.0.guards.put(self.0.tenant, guards.clone());
+        let reading = self.0.guards.reading();
+        let guards = Guards {
+            policy: self.stored_security_policy().await?,
+            bans: self.0.ip_bans(None).await?,
+        };
+        self.0.guards.put(self.0.tenant, guards.clone(), reading);
         Ok(guards)
     }
 
