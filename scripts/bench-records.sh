@@ -20,7 +20,7 @@ work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release -q -p citadel -p citadel-loadgen
-bin=target/release/citadel
+bin=${BENCH_BIN:-target/release/citadel}  # BENCH_BIN: another build to compare
 loadgen=target/release/citadel-loadgen
 say() { echo "$*" | tee -a "$out"; }
 json() { curl -sk -H 'content-type: application/json' "$@"; }
