@@ -1,58 +1,34 @@
 //! Group commit for a tenant's SQLite database.
 //!
-//! Every acknowledged write must be on disk (`synchronous=FULL`: the WAL is
-//! fsynced at each commit), and an fsync costs about half a millisecond
-//! here. One writer task owns a connection; writes queue for it, and it
-//! runs everything queued in one transaction, each job inside its own
-//! savepoint, then commits once. A job that fails is rolled back to its
-//! savepoint alone and answered at once; the others are answered after
-//! the commit has reached the disk. Under load many writes share an fsync;
-//! alone, a write waits for nothing but its own.
-//!
-//! Copying the WAL back into the database (a checkpoint) is not the
-//! writer's work either: SQLite would do it inside the commit that crosses
-//! its threshold, so that commit (and every write queued behind it) would
-//! wait for the copy and a second fsync. The writer's connection has
-//! automatic checkpoints off; after commits, a task of its own runs a
-//! passive checkpoint on a reader connection, at most every
-//! [`CHECKPOINT_PAUSE`], beside the writer's next group. A page rewritten by
-//! many commits in that pause is copied once. Under a steady stream of
-//! commits such a checkpoint never catches up with the WAL's end, and the
-//! WAL only starts over from its beginning once it has; so when the WAL
-//! passes [`RESTART_FRAMES`], the writer checkpoints the little that is
-//! left itself, between two groups, and its next commit starts it over.
+//! Every acknowledged write must be on disk, and an fsync costs about half
+//! a millisecond here (more for a big batch). One writer task owns a
+//! connection; writes queue for it, and it runs everything queued in one
+//! transaction, each job inside its own savepoint, then commits once. A job
+//! that fails is rolled back to its savepoint alone and answered at once;
+//! the others are answered after the commit has reached the disk. Under
+//! load many writes share an fsync; alone, a write waits for nothing but
+//! its own. For a database file, the fsync and the checkpoints run beside
+//! the writer (see [`crate::wal`]).
 
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use sqlx::{Connection, Executor, SqliteConnection, SqlitePool};
-use tokio::sync::{Notify, mpsc, oneshot};
+use sqlx::{Connection, Executor, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
+use crate::wal::{Answer, Committed, DatabaseFile, Housekeeping};
 
 /// Most jobs that share one transaction: bounds how long the first waits.
 const MAX_GROUP: usize = 64;
 /// Writes waiting beyond this are refused (the queue is a buffer, not a store).
 const QUEUE: usize = 4096;
-/// Least time between two checkpoints while writes go on.
-/// (Measured: at 200 ms the DB file's fsyncs, contending with the WAL's,
-/// doubled the p99 of single-record updates.)
-const CHECKPOINT_PAUSE: Duration = Duration::from_secs(1);
-/// A WAL longer than this (in pages, 4 KiB each) is caught up by the writer.
-const RESTART_FRAMES: i64 = 8192;
-
 type JobFuture<'c> =
     Pin<Box<dyn Future<Output = Result<Box<dyn Any + Send>, StoreError>> + Send + 'c>>;
 type JobFn = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c> + Send>;
-
-/// Where a job's outcome goes once it is known to be durable (or failed).
-type Answer = oneshot::Sender<Result<Box<dyn Any + Send>, StoreError>>;
 
 enum Message {
     Job { run: JobFn, done: Answer },
@@ -70,17 +46,12 @@ fn stopped() -> StoreError {
 }
 
 impl GroupWriter {
-    /// Starts the writer on its own connection. With `checkpoints`, the
-    /// connection must have automatic checkpoints off: they run on that
-    /// pool after commits instead.
-    pub(crate) fn start(connection: SqliteConnection, checkpoints: Option<SqlitePool>) -> Self {
+    /// Starts the writer on its own connection. With a database `file`,
+    /// the connection must commit without an fsync (`synchronous=NORMAL`)
+    /// and without automatic checkpoints: both run beside the writer.
+    pub(crate) fn start(connection: SqliteConnection, file: Option<DatabaseFile>) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let checkpointer = checkpoints.map(|pool| {
-            let signals = Arc::new(Checkpoints::default());
-            let task = tokio::spawn(checkpoint_after_commits(pool, Arc::clone(&signals)));
-            (signals, task)
-        });
-        tokio::spawn(run(connection, jobs, checkpointer));
+        tokio::spawn(run(connection, jobs, file.map(Housekeeping::start)));
         Self { queue }
     }
 
@@ -121,43 +92,10 @@ impl GroupWriter {
     }
 }
 
-/// Between the writer and its checkpointer.
-#[derive(Default)]
-struct Checkpoints {
-    /// Commits happened since the last checkpoint.
-    due: Notify,
-    /// The WAL has grown past [`RESTART_FRAMES`].
-    wal_long: AtomicBool,
-}
-
-/// Runs a passive checkpoint after each burst of commits. Passive: it
-/// copies what no reader still needs and never waits for (or blocks) the
-/// writer or readers; what it leaves is copied by a later round.
-async fn checkpoint_after_commits(pool: SqlitePool, signals: Arc<Checkpoints>) {
-    loop {
-        signals.due.notified().await;
-        tokio::time::sleep(CHECKPOINT_PAUSE).await;
-        // (busy, pages in the WAL, pages copied)
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&pool)
-            .await
-        {
-            Ok((_, pages, _)) => {
-                if pages > RESTART_FRAMES {
-                    signals.wal_long.store(true, Ordering::Relaxed);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed; the next commit retries it");
-            }
-        }
-    }
-}
-
 async fn run(
     mut conn: SqliteConnection,
     mut queue: mpsc::Receiver<Message>,
-    checkpointer: Option<(Arc<Checkpoints>, tokio::task::JoinHandle<()>)>,
+    housekeeping: Option<Housekeeping>,
 ) {
     let mut closing = None;
     while closing.is_none() {
@@ -178,20 +116,29 @@ async fn run(
                 next = queue.try_recv().ok();
             }
         }
-        if !group.is_empty() {
-            commit_group(&mut conn, group).await;
-            if let Some((signals, _)) = &checkpointer {
-                if signals.wal_long.swap(false, Ordering::Relaxed)
-                    && let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
-                }
-                signals.due.notify_one();
-            }
+        if group.is_empty() {
+            continue;
+        }
+        let Some(house) = &housekeeping else {
+            // In memory: the commit is all there is.
+            answer(commit_group(&mut conn, group).await);
+            continue;
+        };
+        if house.failed() {
+            refuse_group(group, "an earlier write could not be made durable".into());
+            continue;
+        }
+        house.committed(commit_group(&mut conn, group).await);
+        if house.after_commit()
+            && let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
         }
     }
-    if let Some((_, task)) = checkpointer {
-        task.abort();
+    if let Some(house) = housekeeping {
+        // Every commit answered before the connection (and with it,
+        // perhaps, the WAL file) goes away.
+        house.finish().await;
     }
     // Closing the last connection checkpoints what is left.
     let _ = conn.close().await;
@@ -219,13 +166,24 @@ impl Future for Guarded<'_> {
     }
 }
 
-async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) {
+fn answer(committed: Committed) {
+    for (value, done) in committed {
+        let _ = done.send(Ok(value));
+    }
+}
+
+fn refuse_group(group: Vec<(JobFn, Answer)>, reason: String) {
+    for (_, done) in group {
+        let _ = done.send(Err(StoreError::CommitFailed(reason.clone())));
+    }
+}
+
+/// Runs a group in one transaction and returns the answers of the jobs
+/// that are in its commit (the others are answered already).
+async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) -> Committed {
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
-        let reason = e.to_string();
-        for (_, done) in group {
-            let _ = done.send(Err(StoreError::CommitFailed(reason.clone())));
-        }
-        return;
+        refuse_group(group, e.to_string());
+        return Vec::new();
     }
     let mut succeeded = Vec::with_capacity(group.len());
     for (run, done) in group {
@@ -251,17 +209,14 @@ async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) 
         }
     }
     match conn.execute("COMMIT").await {
-        Ok(_) => {
-            for (value, done) in succeeded {
-                let _ = done.send(Ok(value));
-            }
-        }
+        Ok(_) => succeeded,
         Err(e) => {
             let _ = conn.execute("ROLLBACK").await;
             let reason = e.to_string();
             for (_, done) in succeeded {
                 let _ = done.send(Err(StoreError::CommitFailed(reason.clone())));
             }
+            Vec::new()
         }
     }
 }

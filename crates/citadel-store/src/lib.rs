@@ -21,6 +21,7 @@ mod records;
 mod sqlite;
 mod tenant_db;
 mod tenants;
+mod wal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -17,6 +17,7 @@ use crate::error::io_error;
 use crate::identity::insert_user;
 use crate::migrate::{SQLITE_PLATFORM, SQLITE_TENANT, apply_sqlite};
 use crate::records::NewUser;
+use crate::wal::DatabaseFile;
 
 /// Connection options for a database file. The path is given as a file
 /// name, never through a URL, so characters such as `?`, `#` or `%` in the
@@ -103,12 +104,18 @@ pub(crate) async fn open_tenant(
     apply_sqlite(&mut tx, SQLITE_TENANT).await?;
     tx.commit().await?;
     let writer_options = options(&path, false)?
-        .pragma("cache_size", WRITER_CACHE_KIB)
-        // Checkpoints run beside the writer (see group_commit).
+        // The fsync and the checkpoints run beside the writer (see wal.rs):
+        // nothing is acknowledged before the WAL is synced.
+        .synchronous(SqliteSynchronous::Normal)
         .pragma("wal_autocheckpoint", "0")
+        .pragma("cache_size", WRITER_CACHE_KIB)
         // After a burst the WAL is cut back to 64 MiB once it restarts.
         .pragma("journal_size_limit", "67108864");
-    let writer = GroupWriter::start(writer_options.connect().await?, Some(pool.clone()));
+    let file = DatabaseFile {
+        readers: pool.clone(),
+        wal: path.with_file_name("data.db-wal"),
+    };
+    let writer = GroupWriter::start(writer_options.connect().await?, Some(file));
     Ok((pool, writer))
 }
 
