@@ -9,6 +9,7 @@ pub mod import;
 pub mod input;
 pub mod listing;
 pub mod names;
+pub mod out;
 pub mod query;
 pub mod schema;
 pub mod table;

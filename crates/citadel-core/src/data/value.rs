@@ -1,12 +1,13 @@
 //! Record values: reading a field's value from JSON input, checking the
 //! field's constraints, and writing it back out.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
 use crate::data::checksum;
 use crate::data::decimal::Decimal;
 use crate::data::formats;
+use crate::data::out::{date_text, utc_text};
 use crate::data::schema::{FieldDef, FieldKind, MAX_TEXT_CHARS, compile_pattern};
 use crate::{CoreError, DepartmentId, RecordId, UserId};
 
@@ -53,8 +54,8 @@ impl Cell {
             Self::Integer(n) => json!(n),
             Self::Decimal(d) => json!(d.to_string()),
             Self::Bool(b) => json!(b),
-            Self::Date(d) => json!(d.format("%Y-%m-%d").to_string()),
-            Self::DateTime(t) => json!(t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            Self::Date(d) => json!(date_text(d)),
+            Self::DateTime(t) => json!(utc_text(t)),
             Self::Choices(v) => json!(v),
             Self::Link(id) => json!(id.0),
             Self::Links(ids) => json!(ids.iter().map(|id| id.0).collect::<Vec<_>>()),

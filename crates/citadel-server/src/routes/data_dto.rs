@@ -3,6 +3,7 @@
 //! the user's own field names, so they are typed as free-form objects here
 //! and checked by the core against the table.
 
+use citadel_core::data::out::CellsOut;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use utoipa::{IntoParams, ToSchema};
@@ -102,16 +103,17 @@ pub struct RecycledView {
 /// A record: system fields, then `fields` keyed by field name.
 /// Decimal, currency and percent values are strings (exact); date-times
 /// are UTC (RFC 3339); links are record ids.
+/// Borrows the record and its table: written straight into the response.
 #[derive(Serialize, ToSchema)]
-pub struct RecordView {
+pub struct RecordView<'a> {
     pub id: i64,
     pub version: i64,
     pub created_at: String,
-    pub created_by: Option<String>,
+    pub created_by: Option<&'a str>,
     pub updated_at: String,
-    pub updated_by: Option<String>,
+    pub updated_by: Option<&'a str>,
     #[schema(value_type = Object)]
-    pub fields: Map<String, Json>,
+    pub fields: CellsOut<'a>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -161,13 +163,13 @@ pub struct BatchDeleteRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RecordsView {
-    pub records: Vec<RecordView>,
+pub struct RecordsView<'a> {
+    pub records: Vec<RecordView<'a>>,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RecordPageView {
-    pub records: Vec<RecordView>,
+pub struct RecordPageView<'a> {
+    pub records: Vec<RecordView<'a>>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
     /// The number of matching records, when `count=true`.

@@ -79,10 +79,11 @@ pub async fn list_records(
     caller: TenantCaller,
     Path(raw): Path<String>,
     ApiQuery(query): ApiQuery<ListRecordsQuery>,
-) -> Result<Json<RecordPageView>, ApiError> {
+) -> Result<Response, ApiError> {
     let (db, actor, schema) = table(&state, &caller, Action::ReadData, &raw).await?;
-    let page = data::list_records(&db, &schema, &query, actor_user(actor)?).await?;
-    Ok(Json(page))
+    let listed = data::list_records(&db, &schema, &query, actor_user(actor)?).await?;
+    // Written out here, while the view borrows the page.
+    Ok(Json(listed.view(&schema)).into_response())
 }
 
 /// Creates a record. Missing fields take their default.
@@ -196,12 +197,12 @@ pub async fn create_records(
     caller: TenantCaller,
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<BatchCreateRequest>,
-) -> Result<(StatusCode, Json<RecordsView>), ApiError> {
+) -> Result<Response, ApiError> {
     let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
     let writes = data::new_records(&schema, &body.records)?;
     let rows = db.create_records(&schema, writes, actor).await?;
     let records = rows.iter().map(|r| data::record_view(&schema, r)).collect();
-    Ok((StatusCode::CREATED, Json(RecordsView { records })))
+    Ok((StatusCode::CREATED, Json(RecordsView { records })).into_response())
 }
 
 /// Changes up to 1,000 records: all of them, or none. An item with a
@@ -214,12 +215,12 @@ pub async fn update_records(
     caller: TenantCaller,
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<BatchUpdateRequest>,
-) -> Result<Json<RecordsView>, ApiError> {
+) -> Result<Response, ApiError> {
     let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
     let changes = data::record_changes(&schema, &body.records)?;
     let rows = db.update_records(&schema, changes, actor).await?;
     let records = rows.iter().map(|r| data::record_view(&schema, r)).collect();
-    Ok(Json(RecordsView { records }))
+    Ok(Json(RecordsView { records }).into_response())
 }
 
 /// Deletes up to 1,000 records: all of them, or none.

@@ -2,17 +2,18 @@
 //! declarations and record values through the core, assembling listings
 //! (view, filter, sort, cursor) and shaping what goes back.
 
-use chrono::{FixedOffset, Offset, SecondsFormat, Utc};
-use citadel_core::data::input::{cells_json, read_changes, read_new_record};
+use chrono::{FixedOffset, Offset, Utc};
+use citadel_core::data::input::{read_changes, read_new_record};
 use citadel_core::data::listing::{Cursor, DEFAULT_PAGE, MAX_PAGE, resolve_fields, resolve_sort};
+use citadel_core::data::out::{CellsOut, utc_text};
 use citadel_core::data::query::{FilterContext, Predicate, resolve};
 use citadel_core::data::table::field_column;
 use citadel_core::data::{FieldDef, FieldSpec, TableSchema};
 use citadel_core::{FieldId, RecordId, UserId, ViewId, filter};
 use citadel_store::TenantDb;
 use citadel_store::data::{
-    ListRequest, MAX_BATCH, NewField, RecordChange, RecordDeletion, RecordRow, RecordWrite,
-    Revision, ViewDefinition, ViewRecord,
+    ListRequest, MAX_BATCH, NewField, RecordChange, RecordDeletion, RecordPage, RecordRow,
+    RecordWrite, Revision, ViewDefinition, ViewRecord,
 };
 use serde_json::{Map, Value as Json};
 
@@ -117,16 +118,18 @@ pub fn field_ids(table: &TableSchema, names: &[String]) -> Result<Vec<FieldId>, 
         .collect()
 }
 
-pub fn record_view(table: &TableSchema, row: &RecordRow) -> RecordView {
-    let time = |t: &chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+pub fn record_view<'a>(table: &'a TableSchema, row: &'a RecordRow) -> RecordView<'a> {
     RecordView {
         id: row.id.0,
         version: row.version,
-        created_at: time(&row.created_at),
-        created_by: row.created_by.clone(),
-        updated_at: time(&row.updated_at),
-        updated_by: row.updated_by.clone(),
-        fields: cells_json(table, &row.cells),
+        created_at: utc_text(&row.created_at),
+        created_by: row.created_by.as_deref(),
+        updated_at: utc_text(&row.updated_at),
+        updated_by: row.updated_by.as_deref(),
+        fields: CellsOut {
+            table,
+            cells: &row.cells,
+        },
     }
 }
 
@@ -299,7 +302,7 @@ pub async fn list_records(
     table: &TableSchema,
     query: &ListRecordsQuery,
     user: UserId,
-) -> Result<RecordPageView, ApiError> {
+) -> Result<Listed, ApiError> {
     let mut request = list_request(
         db,
         table,
@@ -327,11 +330,31 @@ pub async fn list_records(
     };
     request.count = query.count;
     let page = db.list_records(table, &request).await?;
-    Ok(RecordPageView {
-        records: page.records.iter().map(|r| record_view(table, r)).collect(),
-        next_cursor: page.next.map(|c| c.encode(&request.sort)),
-        total: page.total,
+    Ok(Listed {
+        next_cursor: page.next.as_ref().map(|c| c.encode(&request.sort)),
+        page,
     })
+}
+
+/// A page of records as listed, before it is written out.
+pub struct Listed {
+    pub page: RecordPage,
+    pub next_cursor: Option<String>,
+}
+
+impl Listed {
+    pub fn view<'a>(&'a self, table: &'a TableSchema) -> RecordPageView<'a> {
+        RecordPageView {
+            records: self
+                .page
+                .records
+                .iter()
+                .map(|r| record_view(table, r))
+                .collect(),
+            next_cursor: self.next_cursor.clone(),
+            total: self.page.total,
+        }
+    }
 }
 
 /// A saved view's definition from request parts, checked against the table.
