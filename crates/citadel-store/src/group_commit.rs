@@ -223,9 +223,10 @@ async fn commit_group(conn: &mut SqliteConnection, group: Vec<(JobFn, Answer)>) 
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Connection;
+    use sqlx::{Connection, SqlitePool};
 
     use super::*;
+    use crate::wal::DatabaseFile;
 
     fn job<T: Send + 'static>(
         sql: &'static str,
@@ -286,6 +287,56 @@ mod tests {
             vec![1, 4],
             "the panicking job's insert was rolled back"
         );
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn nothing_is_acknowledged_before_the_wal_is_synced() {
+        use sqlx::ConnectOptions;
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .pragma("wal_autocheckpoint", "0");
+        let readers = SqlitePool::connect_with(options.clone())
+            .await
+            .expect("readers");
+        // A WAL that cannot be opened for its fsync stands for a failing disk.
+        let broken = GroupWriter::start(
+            options.connect().await.expect("writer"),
+            Some(DatabaseFile {
+                readers: readers.clone(),
+                wal: dir.path().join("missing").join("data.db-wal"),
+            }),
+        );
+        let first = broken.write(job("CREATE TABLE t (n INTEGER)", ())).await;
+        assert!(
+            matches!(first, Err(StoreError::CommitFailed(_))),
+            "{first:?}"
+        );
+        let later = broken.write(job("INSERT INTO t VALUES (1)", ())).await;
+        assert!(
+            matches!(later, Err(StoreError::CommitFailed(_))),
+            "after a failed fsync nothing more is acknowledged: {later:?}"
+        );
+        broken.close().await;
+
+        let writer = GroupWriter::start(
+            options.connect().await.expect("writer"),
+            Some(DatabaseFile {
+                readers,
+                wal: path.with_file_name("data.db-wal"),
+            }),
+        );
+        writer
+            .write(job("CREATE TABLE u (n INTEGER)", ()))
+            .await
+            .expect("synced, then acknowledged");
         writer.close().await;
     }
 }

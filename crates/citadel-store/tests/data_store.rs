@@ -588,7 +588,11 @@ async fn data_model_on_sqlite() {
 /// cache survives that), so the setting that gives it is checked itself:
 /// tenant connections fsync the WAL at every commit.
 #[tokio::test]
-async fn sqlite_commits_are_synchronous_full() {
+async fn sqlite_pool_commits_are_synchronous_full() {
+    // Record writes go through the group-commit writer, whose answers wait
+    // for an fsync of the WAL (group_commit.rs:
+    // nothing_is_acknowledged_before_the_wal_is_synced); everything else
+    // commits on the pool, fsynced by SQLite itself.
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&sqlite_config(&dir), common::master_key())
         .await
