@@ -11,13 +11,8 @@
 //! record obeys exactly the rules of one sent as JSON.
 #![no_main]
 
-use citadel_core::FieldId;
 use citadel_core::data::import::ImportPlan;
-use citadel_core::data::input::{cells_json, read_new_record};
-use citadel_core::data::schema::FieldKind;
-use citadel_core::data::value::Cell;
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Map, Value as Json};
 
 /// Rows read per input: enough for several, bounded so one input stays fast.
 const MAX_ROWS: usize = 64;
@@ -45,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let table = citadel_fuzz::table();
-    let mapping = in_order(headers);
+    let mapping = citadel_fuzz::mapping_in_order(headers);
     for offset in citadel_fuzz::offsets() {
         for mapping in [None, Some(&mapping)] {
             let Ok(plan) = ImportPlan::new(table, headers, mapping, offset) else {
@@ -57,53 +52,8 @@ fuzz_target!(|data: &[u8]| {
                 let Ok(read) = plan.read_row(n as u64 + 2, cells) else {
                     continue;
                 };
-                let expected = table
-                    .fields
-                    .iter()
-                    .filter(|f| !matches!(f.kind, FieldKind::AutoNumber))
-                    .count();
-                assert_eq!(read.len(), expected, "a field is missing from {read:?}");
-                let shown = cells_json(table, &read);
-                match read_new_record(table, &shown, offset) {
-                    Ok(again) => assert_eq!(
-                        sorted(again),
-                        sorted(read),
-                        "{shown:?} (an imported row) reads back differently"
-                    ),
-                    Err(e) => panic!("{shown:?} (an imported row) is refused: {e}"),
-                }
+                citadel_fuzz::check_imported_row(read, offset);
             }
         }
     }
 });
-
-/// Headers mapped to the table's fields in order (required fields without
-/// a default first, auto numbers left out), so rows reach every kind of
-/// field whatever the headers say. Blank and repeated headers are skipped.
-fn in_order(headers: &[String]) -> Map<String, Json> {
-    let table = citadel_fuzz::table();
-    let mut fields: Vec<_> = table
-        .fields
-        .iter()
-        .filter(|f| !matches!(f.kind, FieldKind::AutoNumber))
-        .collect();
-    fields.sort_by_key(|f| !(f.options.required && f.options.default.is_none()));
-    let mut mapping = Map::new();
-    let mut next = fields.iter();
-    for header in headers {
-        let header = header.trim_start_matches('\u{feff}').trim();
-        if header.is_empty() || mapping.contains_key(header) {
-            continue;
-        }
-        let target = next
-            .next()
-            .map_or(Json::Null, |f| Json::String(f.name.to_string()));
-        mapping.insert(header.to_owned(), target);
-    }
-    mapping
-}
-
-fn sorted(mut cells: Vec<(FieldId, Cell)>) -> Vec<(FieldId, Cell)> {
-    cells.sort_by_key(|(id, _)| *id);
-    cells
-}

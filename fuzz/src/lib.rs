@@ -163,3 +163,67 @@ static SORTS: LazyLock<Vec<Vec<SortKey>>> = LazyLock::new(|| {
 pub fn sorts() -> &'static [Vec<SortKey>] {
     &SORTS
 }
+
+/// Import headers mapped to the table's fields in order (required fields
+/// without a default first, auto numbers left out), so rows reach every
+/// kind of field whatever the headers say. Blank and repeated headers are
+/// skipped. Shared by the CSV and XLSX import targets.
+pub fn mapping_in_order(headers: &[String]) -> serde_json::Map<String, Json> {
+    use citadel_core::data::schema::FieldKind;
+    let table = table();
+    let mut fields: Vec<_> = table
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::AutoNumber))
+        .collect();
+    fields.sort_by_key(|f| !(f.options.required && f.options.default.is_none()));
+    let mut mapping = serde_json::Map::new();
+    let mut next = fields.iter();
+    for header in headers {
+        let header = header.trim_start_matches('\u{feff}').trim();
+        if header.is_empty() || mapping.contains_key(header) {
+            continue;
+        }
+        let target = next
+            .next()
+            .map_or(Json::Null, |f| Json::String(f.name.to_string()));
+        mapping.insert(header.to_owned(), target);
+    }
+    mapping
+}
+
+/// An imported row holds a value for each field but auto numbers, and what
+/// the API would show for it is accepted by `read_new_record` as the very
+/// same cells (order aside): an imported record obeys exactly the rules of
+/// one sent as JSON.
+pub fn check_imported_row(
+    read: Vec<(FieldId, citadel_core::data::value::Cell)>,
+    offset: FixedOffset,
+) {
+    use citadel_core::data::input::{cells_json, read_new_record};
+    use citadel_core::data::schema::FieldKind;
+    let table = table();
+    let expected = table
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::AutoNumber))
+        .count();
+    assert_eq!(read.len(), expected, "a field is missing from {read:?}");
+    let shown = cells_json(table, &read);
+    match read_new_record(table, &shown, offset) {
+        Ok(again) => assert_eq!(
+            by_field(again),
+            by_field(read),
+            "{shown:?} (an imported row) reads back differently"
+        ),
+        Err(e) => panic!("{shown:?} (an imported row) is refused: {e}"),
+    }
+}
+
+/// Cells in field-id order, to compare two reads of a record.
+pub fn by_field(
+    mut cells: Vec<(FieldId, citadel_core::data::value::Cell)>,
+) -> Vec<(FieldId, citadel_core::data::value::Cell)> {
+    cells.sort_by_key(|(id, _)| *id);
+    cells
+}
