@@ -23,6 +23,10 @@ cargo build --release -q -p citadel -p citadel-loadgen
 bin=${BENCH_BIN:-target/release/citadel}  # BENCH_BIN: another build to compare
 loadgen=target/release/citadel-loadgen
 say() { echo "$*" | tee -a "$out"; }
+# This VM's CPU speed varies with its neighbours (the same build has run
+# 30 % apart an hour later): a fixed single-thread task, timed beside each
+# run, says which kind of hour it was.
+probe() { python3 -c 'import time; t = time.perf_counter(); sum(i * i for i in range(10_000_000)); print(f"{time.perf_counter() - t:.2f} s")'; }
 json() { curl -sk -H 'content-type: application/json' "$@"; }
 
 db_args=()
@@ -73,6 +77,7 @@ ca="$work/data/tls/cert.pem"
 say "date: $(date -u +%FT%TZ)"
 say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), kernel $(uname -r)"
 say "commit: $(git rev-parse --short HEAD)  backend: $backend"
+say "cpu probe (10M squares summed in Python; lower is a faster machine): $(probe)"
 
 seed=$(python3 scripts/seed_records.py "$base" "$ca" "$pat" "$t100k" 100000 --parallel 4)
 say "seed 100,000 records, batches of 1,000, 4 in flight: $seed"
@@ -100,6 +105,7 @@ run "filtered list, 50 sorted (100k)" "$records?$list_query" --rand-range 0..=99
 run "create" "$records" --body '{"fields":{"名称":"新客户{seq}","金额":"12.50","状态":"新建","数量":{rand},"签约日":"2026-11-22","邮箱":"new{seq}@example.cn","电话":"13800138000","完成":false,"等级":1}}' --rand-range 1..=1000
 run "update" "$records/{rand}" --method PATCH --body '{"fields":{"数量":{rand},"状态":"跟进"}}' --rand-range 1..=100000
 say "server memory after the 100k runs: $(rss)"
+say "cpu probe after the 100k runs: $(probe)"
 
 if [ "$big" -gt 0 ]; then
   seed=$(python3 scripts/seed_records.py "$base" "$ca" "$pat" "$t1m" "$big" --parallel 4)
