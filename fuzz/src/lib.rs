@@ -11,7 +11,7 @@ use citadel_core::data::listing::SortKey;
 use citadel_core::data::names::SchemaName;
 use citadel_core::data::query::FilterContext;
 use citadel_core::data::schema::{FieldDef, FieldSpec};
-use citadel_core::data::table::{SystemField, TableSchema, Target, field_column};
+use citadel_core::data::table::{SystemField, TableSchema, Target};
 use citadel_core::{AppId, DepartmentId, FieldId, TableId, UserId};
 use serde_json::{Value as Json, json};
 
@@ -71,16 +71,11 @@ fn build_table() -> TableSchema {
         .enumerate()
         .map(|(n, spec)| {
             let spec: FieldSpec = serde_json::from_value(spec).expect("fixture spec reads");
-            let (name, kind, options) = spec.check().expect("fixture spec is valid");
-            let id = FieldId::parse(&fixed_uuid(n as u64 + 1)).expect("fixed uuid");
-            FieldDef {
-                id,
-                name,
-                kind,
-                options,
-                position: n as i64,
-                column: field_column(id, 0),
-            }
+            FieldDef::new(
+                FieldId::parse(&fixed_uuid(n as u64 + 1)).expect("fixed uuid"),
+                spec.check().expect("fixture spec is valid"),
+                n as i64,
+            )
         })
         .collect();
     TableSchema {

@@ -7,7 +7,6 @@ use chrono::FixedOffset;
 use citadel_core::data::input::{read_changes, read_new_record};
 use citadel_core::data::listing::{Cursor, resolve_sort};
 use citadel_core::data::query::{FilterContext, resolve};
-use citadel_core::data::table::field_column;
 use citadel_core::data::{Cell, Decimal, FieldDef, FieldSpec, SchemaName, TableSchema};
 use citadel_core::{FieldId, filter};
 use citadel_store::data::{
@@ -30,16 +29,7 @@ fn sn(s: &str) -> SchemaName {
 
 fn new_field(spec: Json) -> NewField {
     let spec: FieldSpec = serde_json::from_value(spec).expect("spec");
-    let (name, kind, options) = spec.check().expect("valid spec");
-    let id = FieldId::generate();
-    let def = FieldDef {
-        id,
-        name,
-        kind,
-        options,
-        position: 0,
-        column: field_column(id, 0),
-    };
+    let def = FieldDef::new(FieldId::generate(), spec.check().expect("valid spec"), 0);
     let default = def
         .options
         .default

@@ -6,7 +6,6 @@ use serde_json::json;
 use super::*;
 use crate::data::names::SchemaName;
 use crate::data::schema::FieldSpec;
-use crate::data::table::field_column;
 use crate::filter::parse;
 use crate::{AppId, TableId};
 
@@ -28,16 +27,7 @@ fn table() -> TableSchema {
         .enumerate()
         .map(|(n, spec)| {
             let spec: FieldSpec = serde_json::from_value(spec.clone()).unwrap();
-            let (name, kind, options) = spec.check().unwrap();
-            let id = FieldId::generate();
-            FieldDef {
-                id,
-                name,
-                kind,
-                options,
-                position: n as i64,
-                column: field_column(id, 0),
-            }
+            FieldDef::new(FieldId::generate(), spec.check().unwrap(), n as i64)
         })
         .collect();
     TableSchema {

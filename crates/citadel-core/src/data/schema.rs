@@ -151,6 +151,23 @@ pub struct FieldDef {
 }
 
 impl FieldDef {
+    /// A new field from a checked declaration: its first column is named
+    /// from its id.
+    pub fn new(
+        id: FieldId,
+        (name, kind, options): (SchemaName, FieldKind, FieldOptions),
+        position: i64,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            kind,
+            options,
+            position,
+            column: crate::data::table::field_column(id, 0),
+        }
+    }
+
     /// The declaration this field was made from, in the form
     /// [`FieldSpec`] reads: how it is stored, so that loading a field goes
     /// through the same checks as creating one.

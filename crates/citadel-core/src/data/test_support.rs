@@ -4,22 +4,17 @@ use serde_json::Value as Json;
 
 use crate::data::names::SchemaName;
 use crate::data::schema::{FieldDef, FieldSpec};
-use crate::data::table::{TableSchema, field_column};
+use crate::data::table::TableSchema;
 use crate::{AppId, FieldId, TableId};
 
 /// A field from a declaration that must be valid.
 pub fn field(spec: Json) -> FieldDef {
     let spec: FieldSpec = serde_json::from_value(spec).expect("a field declaration");
-    let (name, kind, options) = spec.check().expect("a valid declaration");
-    let id = FieldId::generate();
-    FieldDef {
-        id,
-        name,
-        kind,
-        options,
-        position: 0,
-        column: field_column(id, 0),
-    }
+    FieldDef::new(
+        FieldId::generate(),
+        spec.check().expect("a valid declaration"),
+        0,
+    )
 }
 
 /// A table named 客户 with these fields, in order.

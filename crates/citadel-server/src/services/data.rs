@@ -7,7 +7,6 @@ use citadel_core::data::input::{read_changes, read_new_record};
 use citadel_core::data::listing::{Cursor, DEFAULT_PAGE, MAX_PAGE, resolve_fields, resolve_sort};
 use citadel_core::data::out::{CellsOut, utc_text};
 use citadel_core::data::query::{FilterContext, Predicate, resolve};
-use citadel_core::data::table::field_column;
 use citadel_core::data::{FieldDef, FieldSpec, TableSchema};
 use citadel_core::{FieldId, RecordId, UserId, ViewId, filter};
 use citadel_store::TenantDb;
@@ -53,16 +52,7 @@ fn spec_body(e: serde_json::Error) -> ApiError {
 /// A field declaration from a request, checked, with a fresh id.
 pub fn new_field(spec: &Json) -> Result<NewField, ApiError> {
     let spec: FieldSpec = serde_json::from_value(spec.clone()).map_err(spec_body)?;
-    let (name, kind, options) = spec.check().map_err(core)?;
-    let id = FieldId::generate();
-    let def = FieldDef {
-        id,
-        name,
-        kind,
-        options,
-        position: 0,
-        column: field_column(id, 0),
-    };
+    let def = FieldDef::new(FieldId::generate(), spec.check().map_err(core)?, 0);
     let default = match &def.options.default {
         Some(value) => Some(def.accept(value, tenant_offset()).map_err(core)?),
         None => None,
