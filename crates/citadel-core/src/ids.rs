@@ -103,6 +103,10 @@ uuid_id!(
     /// A saved view of a table.
     ViewId
 );
+uuid_id!(
+    /// A permission group (权限组) of a tenant.
+    GroupId
+);
 
 /// A record of a user-defined table: the physical row id. Record ids are
 /// only meaningful together with their table.

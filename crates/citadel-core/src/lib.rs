@@ -4,6 +4,7 @@
 //! `Email`, `LoginName`) so the rest of the code never handles an unchecked
 //! string, and every operation is decided by [`authz::authorize`].
 
+pub mod access;
 pub mod authz;
 pub mod data;
 pub mod department;
@@ -26,8 +27,8 @@ pub use authz::{
 pub use error::CoreError;
 pub use identity::{AccountState, DisplayName, UserStatus};
 pub use ids::{
-    AppId, DepartmentId, EntryId, FieldId, OperatorId, RecordId, SessionId, TableId, TenantId,
-    TokenId, UserId, ViewId,
+    AppId, DepartmentId, EntryId, FieldId, GroupId, OperatorId, RecordId, SessionId, TableId,
+    TenantId, TokenId, UserId, ViewId,
 };
 pub use network::IpPrefix;
 pub use security::{SecurityPolicy, TotpRequirement};

@@ -60,6 +60,9 @@ pub enum Predicate {
     NoLinks {
         field: FieldId,
     },
+    /// The record was created by a member of one of these departments
+    /// (a row scope; the filter language has no way to say it).
+    CreatorInDepartments(Vec<DepartmentId>),
 }
 
 /// What relative values mean for the one asking.

@@ -325,5 +325,19 @@ pub(crate) fn render(
             let junction = ident(&junction_table(*field))?;
             format!("NOT EXISTS (SELECT 1 FROM {junction} j WHERE j.src = r.id)")
         }
+        Predicate::CreatorInDepartments(departments) => {
+            if departments.is_empty() {
+                return Ok("1=0".into());
+            }
+            let list: Vec<String> = departments
+                .iter()
+                .map(|d| params.push(Param::Text(Some(d.to_string()))))
+                .collect();
+            format!(
+                "(r.created_by IS NOT NULL AND r.created_by IN \
+                 (SELECT u.id FROM users u WHERE u.department_id IN ({})))",
+                list.join(", ")
+            )
+        }
     })
 }
