@@ -98,6 +98,11 @@ impl TenantCaller {
             .map_or(Principal::Anonymous, |s| s.principal.clone())
     }
 
+    /// The caller's session or token; 401 without one.
+    pub fn session(&self) -> Result<&TenantSession, ApiError> {
+        self.0.as_ref().ok_or(ApiError::Unauthenticated)
+    }
+
     /// Decides `action` on the caller's own tenant at the choke point.
     pub fn authorize(&self, action: Action) -> Result<(TenantScope, &TenantSession), ApiError> {
         let session = self.0.as_ref().ok_or(ApiError::Unauthenticated)?;

@@ -7,6 +7,7 @@
 //! Tenant data is reached only through [`Store::tenant`], which demands the
 //! [`TenantScope`] that an allow decision of the choke point returns.
 
+pub mod access;
 pub mod data;
 mod db;
 mod error;
@@ -83,6 +84,7 @@ pub struct Store {
     tenant_pools: TenantPools,
     schemas: Arc<data::SchemaCache>,
     guards: Arc<identity::GuardCache>,
+    access: Arc<access::AccessCache>,
     /// Registry rows read by every request's authentication.
     tenant_rows: fresh::FreshMap<citadel_core::TenantId, TenantRecord>,
 }
@@ -127,6 +129,7 @@ impl Store {
             tenant_pools: TenantPools::new(config.max_open_tenants),
             schemas: Arc::default(),
             guards: Arc::default(),
+            access: Arc::default(),
             tenant_rows: fresh::FreshMap::default(),
         };
         store.check_master_key().await?;

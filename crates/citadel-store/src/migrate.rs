@@ -32,6 +32,11 @@ pub(crate) const SQLITE_TENANT: &[Migration] = &[
         name: "data_model",
         sql: include_str!("../migrations/sqlite/tenant_0003_data_model.sql"),
     },
+    Migration {
+        version: 4,
+        name: "permission_groups",
+        sql: include_str!("../migrations/sqlite/tenant_0004_permission_groups.sql"),
+    },
 ];
 pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[Migration {
     version: 1,
@@ -53,6 +58,11 @@ pub(crate) const POSTGRES_TENANT: &[Migration] = &[
         version: 3,
         name: "data_model",
         sql: include_str!("../migrations/postgres/tenant_0003_data_model.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "permission_groups",
+        sql: include_str!("../migrations/postgres/tenant_0004_permission_groups.sql"),
     },
 ];
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use citadel_core::TenantId;
 use citadel_crypto::MasterKey;
 
+use crate::access::AccessCache;
 use crate::data::SchemaCache;
 use crate::db::DbPool;
 use crate::identity::GuardCache;
@@ -28,6 +29,8 @@ pub struct TenantDb {
     pub(crate) schemas: Arc<SchemaCache>,
     /// Bans and security policy of every tenant, shared likewise.
     pub(crate) guards: Arc<GuardCache>,
+    /// Access models of every tenant, likewise.
+    pub(crate) access: Arc<AccessCache>,
 }
 
 impl std::fmt::Debug for TenantDb {
@@ -45,6 +48,7 @@ impl TenantDb {
         key: Arc<MasterKey>,
         schemas: Arc<SchemaCache>,
         guards: Arc<GuardCache>,
+        access: Arc<AccessCache>,
     ) -> Self {
         Self {
             tenant,
@@ -52,6 +56,7 @@ impl TenantDb {
             key,
             schemas,
             guards,
+            access,
         }
     }
 

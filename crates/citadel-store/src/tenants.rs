@@ -123,6 +123,7 @@ impl Store {
             Arc::clone(&self.master_key),
             Arc::clone(&self.schemas),
             Arc::clone(&self.guards),
+            Arc::clone(&self.access),
         ))
     }
 
@@ -136,6 +137,7 @@ impl Store {
             Arc::clone(&self.master_key),
             Arc::clone(&self.schemas),
             Arc::clone(&self.guards),
+            Arc::clone(&self.access),
         )))
     }
 

@@ -14,7 +14,9 @@ use citadel_store::data::{
     ViewDefinition,
 };
 use citadel_store::{Store, StoreConfig, StoreError, TenantDb, now_millis};
-use common::{assert_conflict, assert_not_found, fresh_tenant, postgres_config, sqlite_config};
+use common::{
+    assert_conflict, assert_not_found, fresh_tenant, full, postgres_config, read, sqlite_config,
+};
 use serde_json::{Value as Json, json};
 
 mod common;
@@ -76,7 +78,10 @@ async fn list(
     };
     let mut ids = Vec::new();
     loop {
-        let page = db.list_records(table, &request).await.expect("list");
+        let page = db
+            .list_records(&read(db, table).await, &request)
+            .await
+            .expect("list");
         assert!(page.total.is_some_and(|t| t >= page.records.len() as i64));
         ids.extend(page.records.iter().map(|r| r.id.0));
         match page.next {
@@ -160,14 +165,14 @@ async fn story(config: StoreConfig) {
         })
         .collect();
     let created = db
-        .create_records(&customers, batch, me)
+        .create_records(&full(&db, &customers).await, batch, me)
         .await
         .expect("batch");
     assert_eq!(created.len(), 120);
     assert_eq!(cell(&customers, &created[0], "编号"), &Cell::Integer(1));
     assert_eq!(cell(&customers, &created[119], "编号"), &Cell::Integer(120));
     let first = db
-        .get_record(&customers, created[0].id, None)
+        .get_record(&read(&db, &customers).await, created[0].id)
         .await
         .expect("get");
     assert_eq!(first, created[0], "what create returns is what is stored");
@@ -181,7 +186,9 @@ async fn story(config: StoreConfig) {
         write(&customers, json!({"名称": "新客户"})),
         write(&customers, json!({"名称": "客户001"})),
     ];
-    let refused = db.create_records(&customers, dup, me).await;
+    let refused = db
+        .create_records(&full(&db, &customers).await, dup, me)
+        .await;
     assert!(
         matches!(&refused, Err(StoreError::Invalid(e)) if e.to_string().contains("名称: must be unique")),
         "{refused:?}"
@@ -195,7 +202,7 @@ async fn story(config: StoreConfig) {
         json!({"名称": "x", "负责人": citadel_core::UserId::generate().to_string()}),
     );
     assert!(matches!(
-        db.create_records(&customers, vec![ghost_owner], me).await,
+        db.create_records(&full(&db, &customers).await, vec![ghost_owner], me).await,
         Err(StoreError::Invalid(e)) if e.to_string().contains("负责人: refers to a user")
     ));
 
@@ -260,7 +267,7 @@ async fn story(config: StoreConfig) {
     };
     let updated = db
         .update_records(
-            &customers,
+            &full(&db, &customers).await,
             vec![change(Some(1), json!({"等级": "VIP", "信用额度": 1}))],
             me,
         )
@@ -269,7 +276,7 @@ async fn story(config: StoreConfig) {
     assert_eq!(updated[0].version, 2);
     let stale = db
         .update_records(
-            &customers,
+            &full(&db, &customers).await,
             vec![change(Some(1), json!({"等级": "普通"}))],
             me,
         )
@@ -288,13 +295,15 @@ async fn story(config: StoreConfig) {
     assert_eq!(
         cell(
             &customers,
-            &db.get_record(&customers, target, None).await.expect("get"),
+            &db.get_record(&read(&db, &customers).await, target)
+                .await
+                .expect("get"),
             "等级"
         ),
         &Cell::Text("VIP".into())
     );
     let history = db
-        .record_history(customers.id, target)
+        .record_history(&read(&db, &customers).await, target)
         .await
         .expect("history");
     assert_eq!(history.len(), 2);
@@ -315,7 +324,7 @@ async fn story(config: StoreConfig) {
         }),
     );
     let order = db
-        .create_records(&orders_schema, vec![order], me)
+        .create_records(&full(&db, &orders_schema).await, vec![order], me)
         .await
         .expect("order")
         .remove(0);
@@ -325,7 +334,8 @@ async fn story(config: StoreConfig) {
     );
     let dangling = write(&orders_schema, json!({"客户": 999_999}));
     assert!(matches!(
-        db.create_records(&orders_schema, vec![dangling], me).await,
+        db.create_records(&full(&db, &orders_schema).await, vec![dangling], me)
+            .await,
         Err(StoreError::Invalid(_))
     ));
     let linked = list(
@@ -339,7 +349,7 @@ async fn story(config: StoreConfig) {
     .await;
     assert_eq!(linked, vec![order.id.0]);
     db.delete_records(
-        &customers,
+        &full(&db, &customers).await,
         vec![
             RecordDeletion {
                 id: target,
@@ -354,9 +364,9 @@ async fn story(config: StoreConfig) {
     )
     .await
     .expect("delete");
-    assert_not_found(db.get_record(&customers, target, None).await);
+    assert_not_found(db.get_record(&read(&db, &customers).await, target).await);
     let order = db
-        .get_record(&orders_schema, order.id, None)
+        .get_record(&read(&db, &orders_schema).await, order.id)
         .await
         .expect("order");
     assert_eq!(cell(&orders_schema, &order, "客户"), &Cell::Null);
@@ -365,7 +375,7 @@ async fn story(config: StoreConfig) {
         &Cell::Links(vec![created[2].id])
     );
     assert_eq!(
-        db.record_history(customers.id, target)
+        db.record_history(&read(&db, &customers).await, target)
             .await
             .expect("history")
             .len(),
@@ -471,7 +481,7 @@ async fn story(config: StoreConfig) {
         .expect("field");
     let rows = db
         .create_records(
-            &scores,
+            &full(&db, &scores).await,
             ["12.5", "abc", "", "7"]
                 .iter()
                 .map(|v| write(&scores, json!({"分数": v})))
@@ -510,7 +520,7 @@ async fn story(config: StoreConfig) {
         )
         .expect("changes"),
     };
-    db.update_records(&scores, vec![fix], me)
+    db.update_records(&full(&db, &scores).await, vec![fix], me)
         .await
         .expect("fix");
     let (applied, scores) = db
@@ -519,7 +529,10 @@ async fn story(config: StoreConfig) {
         .expect("type change");
     assert!(applied.applied);
     assert_eq!(scores.fields[0].kind.type_name(), "currency");
-    let converted = db.get_record(&scores, rows[0].id, None).await.expect("get");
+    let converted = db
+        .get_record(&read(&db, &scores).await, rows[0].id)
+        .await
+        .expect("get");
     assert_eq!(
         converted.cells[0].1,
         Cell::Decimal(Decimal::from_scaled(1250, 2))

@@ -364,11 +364,11 @@ const LEGACY_CREATED: i64 = 1_700_000_000_000;
 
 /// Turns a fresh tenant's database back into what the first release
 /// made (migration 1 only, one user with one session), so the next open
-/// must apply the identity and data model migrations.
+/// must apply the identity, data model and permission group migrations.
 async fn legacy_tenant(store: &Store) -> (TenantId, UserId) {
     let (db, _) = tenant(store, "legacy").await;
     let user = UserId::generate();
-    let drop = "DROP TABLE record_revisions; DROP TABLE data_views; DROP TABLE data_fields; \
+    let drop = "DROP TABLE group_members; DROP TABLE permission_groups; DROP TABLE record_revisions; DROP TABLE data_views; DROP TABLE data_fields; \
         DROP TABLE data_tables; DROP TABLE apps; DROP TABLE sessions; DROP TABLE access_tokens; DROP TABLE recovery_codes; \
         DROP TABLE login_attempts; DROP TABLE usual_networks; DROP TABLE security_events; \
         DROP TABLE notifications; DROP TABLE ip_bans; DROP TABLE tenant_settings; \
@@ -428,8 +428,8 @@ async fn reopened(store: &Store, kept: TenantId, kept_user: UserId, legacy: (Ten
     .await
     .expect("version"));
     assert_eq!(
-        version, 3,
-        "the identity and data model migrations ran on open"
+        version, 4,
+        "the identity, data model and permission group migrations ran on open"
     );
     let login = LoginName::parse(LEGACY_LOGIN).expect("login");
     let old = db

@@ -183,6 +183,7 @@ fn an_explicit_master_key_file_must_exist() {
 
 #[tokio::test]
 async fn plain_http_only_when_asked_and_only_on_loopback() {
+    common::install_crypto();
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let mut cmd = citadel();
@@ -212,6 +213,7 @@ async fn plain_http_only_when_asked_and_only_on_loopback() {
 
 #[tokio::test]
 async fn tls_1_2_and_1_3_are_served_with_h2() {
+    common::install_crypto();
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let served = serve(&mut serve_cmd(&data)).expect("start");

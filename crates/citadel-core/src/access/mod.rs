@@ -6,15 +6,19 @@
 pub mod decide;
 pub mod explain;
 pub mod policy;
+pub mod visibility;
 
 use std::collections::{HashMap, HashSet};
 
-pub use decide::{TableAccess, authorize_table, ops};
-pub use explain::{Explanation, GroupVerdict};
+pub use decide::{
+    Now, ReadsRows, TableAccess, TableOperation, TenantResource, authorize_table, ops,
+};
+pub use explain::{Explanation, GroupVerdict, explain};
 pub use policy::{
     BuiltinGroup, FieldRule, GroupPolicy, Member, Operation, Operations, RowScope, RowScopes,
     TableRules,
 };
+pub use visibility::{authorize_new_table, describe_table, table_operations};
 
 use crate::department::MAX_DEPTH;
 use crate::{DepartmentId, GroupId, UserId};
@@ -70,6 +74,17 @@ impl AccessModel {
             parents: departments.into_iter().collect(),
             departments_of: users.into_iter().collect(),
         }
+    }
+
+    /// The same model with `group` in place of the group of its id (or
+    /// added): what a change to a group would make of the tenant.
+    pub fn with_group(&self, group: Group) -> Self {
+        let mut next = self.clone();
+        match next.groups.iter_mut().find(|g| g.id == group.id) {
+            Some(slot) => *slot = group,
+            None => next.groups.push(group),
+        }
+        next
     }
 
     /// The department a user belongs to, if any.

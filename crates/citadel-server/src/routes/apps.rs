@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use citadel_core::access::ops;
 use citadel_core::data::SchemaName;
 use citadel_core::data::TableSchema;
 use citadel_core::{Action, AppId, TableId};
@@ -17,6 +18,7 @@ use crate::routes::data_dto::{
     UpdateAppRequest, UpdateTableRequest,
 };
 use crate::routes::dto::{Problem, rfc3339};
+use crate::services::access::{self, table_access};
 use crate::services::data;
 use crate::state::AppState;
 
@@ -93,7 +95,17 @@ pub async fn list_apps(
     caller: TenantCaller,
 ) -> Result<Json<Vec<AppView>>, ApiError> {
     let (db, _) = open(&state, &caller, Action::ReadData).await?;
-    Ok(Json(db.list_apps().await?.iter().map(app_view).collect()))
+    let session = caller.session()?;
+    let model = db.access_model().await?;
+    let mut shown = Vec::new();
+    // An app is shown to whoever may do something with one of its tables.
+    for app in db.list_apps().await? {
+        let tables = db.list_tables(app.id).await?;
+        if access::may_see_app(&model, session, app.id, &tables) {
+            shown.push(app_view(&app));
+        }
+    }
+    Ok(Json(shown))
 }
 
 /// Creates an app (admins).
@@ -122,7 +134,14 @@ pub async fn get_app(
 ) -> Result<Json<AppView>, ApiError> {
     let (db, _) = open(&state, &caller, Action::ReadData).await?;
     let id = path_id("app", &app, AppId::parse)?;
-    Ok(Json(app_view(&db.app(id).await?)))
+    let app = db.app(id).await?;
+    let model = db.access_model().await?;
+    let session = caller.session()?;
+    let tables = db.list_tables(id).await?;
+    if !access::may_see_app(&model, session, id, &tables) {
+        return Err(ApiError::NotFound("app"));
+    }
+    Ok(Json(app_view(&app)))
 }
 
 /// Renames an app or changes its description (admins).
@@ -191,8 +210,17 @@ pub async fn list_tables(
     Path(app): Path<String>,
 ) -> Result<Json<Vec<TableSummaryView>>, ApiError> {
     let (db, _) = open(&state, &caller, Action::ReadData).await?;
-    let tables = db.list_tables(path_id("app", &app, AppId::parse)?).await?;
-    Ok(Json(tables.iter().map(table_summary).collect()))
+    let app = path_id("app", &app, AppId::parse)?;
+    let tables = db.list_tables(app).await?;
+    let model = db.access_model().await?;
+    let session = caller.session()?;
+    Ok(Json(
+        tables
+            .iter()
+            .filter(|t| access::may_see(&model, session, app, t.id))
+            .map(table_summary)
+            .collect(),
+    ))
 }
 
 /// Creates a table, optionally with its first fields (admins). The
@@ -206,8 +234,9 @@ pub async fn create_table(
     Path(app): Path<String>,
     ApiJson(body): ApiJson<CreateTableRequest>,
 ) -> Result<(StatusCode, Json<TableView>), ApiError> {
-    let (db, actor) = open(&state, &caller, Action::ManageSchema).await?;
+    let (db, actor) = open(&state, &caller, Action::WriteData).await?;
     let app = path_id("app", &app, AppId::parse)?;
+    access::check_new_table(&db, caller.session()?, app).await?;
     let name = name("name", &body.name)?;
     let description = description(body.description.as_deref())?;
     let table =
@@ -228,7 +257,8 @@ pub async fn get_table(
     let schema = db
         .table_schema(path_id("table", &table, TableId::parse)?)
         .await?;
-    Ok(Json(table_view(&schema)))
+    let shown = access::describe(&db, caller.session()?, schema).await?;
+    Ok(Json(table_view(&shown)))
 }
 
 /// Renames a table or changes its description (admins).
@@ -241,8 +271,8 @@ pub async fn update_table(
     Path(table): Path<String>,
     ApiJson(body): ApiJson<UpdateTableRequest>,
 ) -> Result<Json<TableView>, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
-    let id = path_id("table", &table, TableId::parse)?;
+    let (db, _, schema) = table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
+    let id = schema.full_schema().id;
     let name = body.name.as_deref().map(|n| name("name", n)).transpose()?;
     let description = body
         .description
@@ -268,9 +298,8 @@ pub async fn delete_table(
     caller: TenantCaller,
     Path(table): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (db, actor) = open(&state, &caller, Action::ManageSchema).await?;
-    db.delete_table(path_id("table", &table, TableId::parse)?, actor)
-        .await?;
+    let (db, actor, schema) = table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
+    db.delete_table(schema.full_schema().id, actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,21 +1,23 @@
-//! Online schema changes to a table's fields (admins).
+//! Online schema changes to a table's fields (holders of the manage
+//! schema grant on the table).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use citadel_core::access::ops;
 use citadel_core::data::{FieldDef, TableSchema};
-use citadel_core::{Action, TableId};
 use serde_json::{Map, Value};
 
 use crate::auth::TenantCaller;
 use crate::error::ApiError;
+use crate::extract::ApiJson;
 use crate::extract::ApiQuery;
-use crate::extract::{ApiJson, path_id};
-use crate::routes::apps::{open, table_view};
+use crate::routes::apps::table_view;
 use crate::routes::data_dto::{
     ConversionFailureView, FieldOrderRequest, TableView, TypeChangeQuery, TypeChangeView,
 };
 use crate::routes::dto::Problem;
+use crate::services::access::table_access;
 use crate::services::data;
 use crate::state::AppState;
 
@@ -36,10 +38,9 @@ pub async fn add_field(
     Path(table): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<TableView>), ApiError> {
-    let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
-    let table = path_id("table", &table, TableId::parse)?;
+    let (db, _, access) = table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
     let field = data::new_field(&body)?;
-    let schema = db.add_field(table, field).await?;
+    let schema = db.add_field(access.full_schema().id, field).await?;
     Ok((StatusCode::CREATED, Json(table_view(&schema))))
 }
 
@@ -56,11 +57,10 @@ pub async fn update_field(
     Path((table, key)): Path<(String, String)>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<TableView>, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
-    let schema = db
-        .table_schema(path_id("table", &table, TableId::parse)?)
-        .await?;
-    let changed = data::patched_field(field(&schema, &key)?, &body)?;
+    let (db, _, access) = table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
+    // Whoever manages a table's schema works on all of its fields.
+    let schema = access.full_schema();
+    let changed = data::patched_field(field(schema, &key)?, &body)?;
     let schema = db.update_field(schema.id, changed).await?;
     Ok(Json(table_view(&schema)))
 }
@@ -74,11 +74,10 @@ pub async fn delete_field(
     caller: TenantCaller,
     Path((table, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
-    let schema = db
-        .table_schema(path_id("table", &table, TableId::parse)?)
-        .await?;
-    let id = field(&schema, &key)?.id;
+    let (db, _, access) = table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
+    // Whoever manages a table's schema works on all of its fields.
+    let schema = access.full_schema();
+    let id = field(schema, &key)?.id;
     db.delete_field(schema.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -93,11 +92,10 @@ pub async fn reorder_fields(
     Path(table): Path<String>,
     ApiJson(body): ApiJson<FieldOrderRequest>,
 ) -> Result<Json<TableView>, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
-    let schema = db
-        .table_schema(path_id("table", &table, TableId::parse)?)
-        .await?;
-    let order = data::field_ids(&schema, &body.fields)?;
+    let (db, _, access) = table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
+    // Whoever manages a table's schema works on all of its fields.
+    let schema = access.full_schema();
+    let order = data::field_ids(schema, &body.fields)?;
     let schema = db.reorder_fields(schema.id, &order).await?;
     Ok(Json(table_view(&schema)))
 }
@@ -120,11 +118,10 @@ pub async fn change_field_type(
     ApiQuery(query): ApiQuery<TypeChangeQuery>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<TypeChangeView>, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ManageSchema).await?;
-    let schema = db
-        .table_schema(path_id("table", &table, TableId::parse)?)
-        .await?;
-    let target = data::retyped_field(field(&schema, &key)?, &body)?;
+    let (db, _, access) = table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
+    // Whoever manages a table's schema works on all of its fields.
+    let schema = access.full_schema();
+    let target = data::retyped_field(field(schema, &key)?, &body)?;
     let name = target.name.to_string();
     let (report, schema) = db
         .change_field_type(schema.id, target, query.dry_run, data::tenant_offset())

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod data_dto;
 pub mod dto;
 pub mod fields;
+pub mod groups;
 pub mod health;
 pub mod identity_dto;
 pub mod me;
@@ -87,6 +88,7 @@ impl utoipa::Modify for SessionCookies {
         (name = "apps", description = "Apps, their tables and the recycle bin"),
         (name = "fields", description = "Tenant admins: online changes to a table's fields"),
         (name = "records", description = "Records: single and batch writes, listing with filters and cursors, history"),
+        (name = "groups", description = "Tenant admins: permission groups, previews of their changes, explanations of decisions"),
         (name = "views", description = "Saved views of a table, personal or shared"),
         (name = "transfer", description = "Import of records from CSV and XLSX (dry run, then all or nothing) and export of a table, view or filter")
     )
@@ -181,6 +183,14 @@ fn documented_routes() -> OpenApiRouter<AppState> {
             views::update_view,
             views::delete_view
         ))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(
+            groups::get_group,
+            groups::update_group,
+            groups::delete_group
+        ))
+        .routes(routes!(groups::preview_group))
+        .routes(routes!(groups::explain))
         .routes(routes!(transfer::import_records))
         .routes(routes!(transfer::export_records))
 }

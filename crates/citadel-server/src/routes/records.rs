@@ -6,35 +6,23 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use citadel_core::RecordId;
+use citadel_core::access::ops;
 use citadel_core::data::TableSchema;
-use citadel_core::{Action, RecordId, TableId};
-use citadel_store::TenantDb;
-use citadel_store::data::{Actor, RecordDeletion, RecordRow};
+use citadel_store::data::{RecordDeletion, RecordRow};
 
 use crate::auth::TenantCaller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, path_id};
-use crate::routes::apps::{actor_user, open};
+use crate::routes::apps::actor_user;
 use crate::routes::data_dto::{
     BatchCreateRequest, BatchDeleteRequest, BatchUpdateRequest, ListRecordsQuery, RecordInput,
     RecordPageView, RecordView, RecordsView, RevisionView,
 };
 use crate::routes::dto::Problem;
+use crate::services::access::{refuse_unwritable, table_access};
 use crate::services::data;
 use crate::state::AppState;
-
-async fn table(
-    state: &AppState,
-    caller: &TenantCaller,
-    action: Action,
-    raw: &str,
-) -> Result<(TenantDb, Actor, TableSchema), ApiError> {
-    let (db, actor) = open(state, caller, action).await?;
-    let schema = db
-        .table_schema(path_id("table", raw, TableId::parse)?)
-        .await?;
-    Ok((db, actor, schema))
-}
 
 fn record_id(raw: &str) -> Result<RecordId, ApiError> {
     path_id("record", raw, RecordId::parse)
@@ -80,10 +68,10 @@ pub async fn list_records(
     Path(raw): Path<String>,
     ApiQuery(query): ApiQuery<ListRecordsQuery>,
 ) -> Result<Response, ApiError> {
-    let (db, actor, schema) = table(&state, &caller, Action::ReadData, &raw).await?;
-    let listed = data::list_records(&db, &schema, &query, actor_user(actor)?).await?;
+    let (db, actor, access) = table_access::<ops::Read>(&state, &caller, &raw).await?;
+    let listed = data::list_records(&db, &access, &query, actor_user(actor)?).await?;
     // Written out here, while the view borrows the page.
-    Ok(Json(listed.view(&schema)).into_response())
+    Ok(Json(listed.view(access.schema())).into_response())
 }
 
 /// Creates a record. Missing fields take their default.
@@ -96,13 +84,14 @@ pub async fn create_record(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<RecordInput>,
 ) -> Result<Response, ApiError> {
-    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
-    let write = data::new_record(&schema, &body)?;
-    let mut rows = db.create_records(&schema, vec![write], actor).await?;
+    let (db, actor, access) = table_access::<ops::Create>(&state, &caller, &raw).await?;
+    refuse_unwritable(&access, body.fields.keys())?;
+    let write = data::new_record(access.full_schema(), &body)?;
+    let mut rows = db.create_records(&access, vec![write], actor).await?;
     let row = rows
         .pop()
         .ok_or(ApiError::Internal("no record created".into()))?;
-    Ok(with_etag(StatusCode::CREATED, &schema, &row))
+    Ok(with_etag(StatusCode::CREATED, access.schema(), &row))
 }
 
 /// One record, with its version as the ETag.
@@ -114,9 +103,9 @@ pub async fn get_record(
     caller: TenantCaller,
     Path((raw, record)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (db, _, schema) = table(&state, &caller, Action::ReadData, &raw).await?;
-    let row = db.get_record(&schema, record_id(&record)?, None).await?;
-    Ok(with_etag(StatusCode::OK, &schema, &row))
+    let (db, _, access) = table_access::<ops::Read>(&state, &caller, &raw).await?;
+    let row = db.get_record(&access, record_id(&record)?).await?;
+    Ok(with_etag(StatusCode::OK, access.schema(), &row))
 }
 
 /// Changes the given fields of a record. With `If-Match`, only if the
@@ -132,16 +121,17 @@ pub async fn update_record(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RecordInput>,
 ) -> Result<Response, ApiError> {
-    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let (db, actor, access) = table_access::<ops::Update>(&state, &caller, &raw).await?;
+    refuse_unwritable(&access, body.fields.keys())?;
     let change = data::record_change(
-        &schema,
+        access.full_schema(),
         record_id(&record)?,
         if_match(&headers)?,
         &body.fields,
     )?;
-    let mut rows = db.update_records(&schema, vec![change], actor).await?;
+    let mut rows = db.update_records(&access, vec![change], actor).await?;
     let row = rows.pop().ok_or(ApiError::NotFound("record"))?;
-    Ok(with_etag(StatusCode::OK, &schema, &row))
+    Ok(with_etag(StatusCode::OK, access.schema(), &row))
 }
 
 /// Deletes a record, with `If-Match` only at that version. Its history
@@ -156,12 +146,12 @@ pub async fn delete_record(
     Path((raw, record)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let (db, actor, access) = table_access::<ops::Delete>(&state, &caller, &raw).await?;
     let deletion = RecordDeletion {
         id: record_id(&record)?,
         expected_version: if_match(&headers)?,
     };
-    db.delete_records(&schema, vec![deletion], actor).await?;
+    db.delete_records(&access, vec![deletion], actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,15 +164,15 @@ pub async fn record_history(
     caller: TenantCaller,
     Path((raw, record)): Path<(String, String)>,
 ) -> Result<Json<Vec<RevisionView>>, ApiError> {
-    let (db, _, schema) = table(&state, &caller, Action::ReadData, &raw).await?;
-    let revisions = db.record_history(schema.id, record_id(&record)?).await?;
+    let (db, _, access) = table_access::<ops::Read>(&state, &caller, &raw).await?;
+    let revisions = db.record_history(&access, record_id(&record)?).await?;
     if revisions.is_empty() {
         return Err(ApiError::NotFound("record"));
     }
     Ok(Json(
         revisions
             .iter()
-            .map(|r| data::revision_view(&schema, r))
+            .map(|r| data::revision_view(access.schema(), r))
             .collect(),
     ))
 }
@@ -198,10 +188,14 @@ pub async fn create_records(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<BatchCreateRequest>,
 ) -> Result<Response, ApiError> {
-    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
-    let writes = data::new_records(&schema, &body.records)?;
-    let rows = db.create_records(&schema, writes, actor).await?;
-    let records = rows.iter().map(|r| data::record_view(&schema, r)).collect();
+    let (db, actor, access) = table_access::<ops::Create>(&state, &caller, &raw).await?;
+    refuse_unwritable(&access, body.records.iter().flat_map(|r| r.fields.keys()))?;
+    let writes = data::new_records(access.full_schema(), &body.records)?;
+    let rows = db.create_records(&access, writes, actor).await?;
+    let records = rows
+        .iter()
+        .map(|r| data::record_view(access.schema(), r))
+        .collect();
     Ok((StatusCode::CREATED, Json(RecordsView { records })).into_response())
 }
 
@@ -216,10 +210,14 @@ pub async fn update_records(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<BatchUpdateRequest>,
 ) -> Result<Response, ApiError> {
-    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
-    let changes = data::record_changes(&schema, &body.records)?;
-    let rows = db.update_records(&schema, changes, actor).await?;
-    let records = rows.iter().map(|r| data::record_view(&schema, r)).collect();
+    let (db, actor, access) = table_access::<ops::Update>(&state, &caller, &raw).await?;
+    refuse_unwritable(&access, body.records.iter().flat_map(|r| r.fields.keys()))?;
+    let changes = data::record_changes(access.full_schema(), &body.records)?;
+    let rows = db.update_records(&access, changes, actor).await?;
+    let records = rows
+        .iter()
+        .map(|r| data::record_view(access.schema(), r))
+        .collect();
     Ok(Json(RecordsView { records }).into_response())
 }
 
@@ -233,8 +231,8 @@ pub async fn delete_records(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<BatchDeleteRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let (db, actor, schema) = table(&state, &caller, Action::WriteData, &raw).await?;
+    let (db, actor, access) = table_access::<ops::Delete>(&state, &caller, &raw).await?;
     let deletions = data::record_deletions(&body.records)?;
-    db.delete_records(&schema, deletions, actor).await?;
+    db.delete_records(&access, deletions, actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }

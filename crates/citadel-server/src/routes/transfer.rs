@@ -7,17 +7,18 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use citadel_core::access::ops;
 use citadel_core::data::import::RowError;
-use citadel_core::{Action, TableId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as JsonValue};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::TenantCaller;
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, path_id};
-use crate::routes::apps::{actor_user, open};
+use crate::extract::ApiQuery;
+use crate::routes::apps::actor_user;
 use crate::routes::dto::Problem;
+use crate::services::access::table_access;
 use crate::services::transfer::{self, Format, ImportOutcome, ImportRequest, XLSX_TYPE};
 use crate::state::AppState;
 
@@ -140,10 +141,7 @@ pub async fn import_records(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (db, actor) = open(&state, &caller, Action::WriteData).await?;
-    let table = db
-        .table_schema(path_id("table", &raw, TableId::parse)?)
-        .await?;
+    let (db, actor, access) = table_access::<ops::Import>(&state, &caller, &raw).await?;
     let request = ImportRequest {
         format: Format::choose(query.format.as_deref(), content_type(&headers))?,
         sheet: query.sheet,
@@ -155,7 +153,7 @@ pub async fn import_records(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let file = transfer::spool(body, declared, transfer::temp_dir(&state).await?).await?;
-    match transfer::import(&db, &table, file, request, actor).await? {
+    match transfer::import(&db, &access, file, request, actor).await? {
         ImportOutcome::Report(report) => Ok((StatusCode::OK, Json(report)).into_response()),
         ImportOutcome::Imported(imported) => {
             Ok((StatusCode::CREATED, Json(ImportedView { imported })).into_response())
@@ -211,14 +209,11 @@ pub async fn export_records(
     Path(raw): Path<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let (db, actor) = open(&state, &caller, Action::ReadData).await?;
-    let table = db
-        .table_schema(path_id("table", &raw, TableId::parse)?)
-        .await?;
+    let (db, actor, access) = table_access::<ops::Export>(&state, &caller, &raw).await?;
     let format = Format::choose(Some(query.format.as_deref().unwrap_or("csv")), None)?;
     let request = transfer::export_request(
         &db,
-        &table,
+        access.schema(),
         query.view.as_deref(),
         query.filter.as_deref(),
         query.sort.as_deref(),
@@ -226,14 +221,14 @@ pub async fn export_records(
         actor_user(actor)?,
     )
     .await?;
-    let name = table.name.to_string();
+    let name = access.schema().name.to_string();
     let (body, kind) = match format {
         Format::Csv => (
-            transfer::export_csv(db, table, request).await?,
+            transfer::export_csv(db, access, request).await?,
             "text/csv; charset=utf-8",
         ),
         Format::Xlsx => (
-            transfer::export_xlsx(db, table, request, transfer::temp_dir(&state).await?).await?,
+            transfer::export_xlsx(db, access, request, transfer::temp_dir(&state).await?).await?,
             XLSX_TYPE,
         ),
     };

@@ -1,11 +1,13 @@
 //! Saved views: a filter, a sort and visible fields per table, personal
 //! or shared. Anyone who reads a table keeps personal views; shared views
-//! are the admins' to make and change.
+//! are made and changed by those who manage the table's schema.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use citadel_core::{Action, TableId, ViewId};
+use citadel_core::access::ops;
+use citadel_core::data::TableSchema;
+use citadel_core::{Action, ViewId};
 use citadel_store::TenantDb;
 use citadel_store::data::{Actor, ViewRecord};
 
@@ -15,6 +17,7 @@ use crate::extract::{ApiJson, path_id};
 use crate::routes::apps::{actor_user, name, open};
 use crate::routes::data_dto::{CreateViewRequest, UpdateViewRequest, ViewView};
 use crate::routes::dto::Problem;
+use crate::services::access::{self, table_access};
 use crate::services::data;
 use crate::state::AppState;
 
@@ -24,17 +27,23 @@ async fn changeable(
     state: &AppState,
     caller: &TenantCaller,
     raw: &str,
-) -> Result<(TenantDb, Actor, ViewRecord), ApiError> {
+) -> Result<(TenantDb, Actor, ViewRecord, TableSchema), ApiError> {
     let (db, actor) = open(state, caller, Action::ReadData).await?;
     let view = db.view(path_id("view", raw, ViewId::parse)?).await?;
-    match view.owner {
+    let session = caller.session()?;
+    let table = db.table_schema(view.table).await?;
+    let shown = match view.owner {
         Some(owner) if owner != actor_user(actor)? => return Err(ApiError::NotFound("view")),
-        Some(_) => {}
-        None => {
-            open(state, caller, Action::ManageSchema).await?;
-        }
-    }
-    Ok((db, actor, view))
+        Some(_) => access::decide::<ops::Read>(&db, session, table)
+            .await?
+            .schema()
+            .clone(),
+        None => access::decide::<ops::ManageSchema>(&db, session, table)
+            .await?
+            .schema()
+            .clone(),
+    };
+    Ok((db, actor, view, shown))
 }
 
 /// The shared views of a table and the caller's own.
@@ -46,13 +55,11 @@ pub async fn list_views(
     caller: TenantCaller,
     Path(table): Path<String>,
 ) -> Result<Json<Vec<ViewView>>, ApiError> {
-    let (db, actor) = open(&state, &caller, Action::ReadData).await?;
-    let schema = db
-        .table_schema(path_id("table", &table, TableId::parse)?)
-        .await?;
+    let (db, actor, access) = table_access::<ops::Read>(&state, &caller, &table).await?;
+    let schema = access.schema();
     let views = db.list_views(schema.id, actor.0).await?;
     Ok(Json(
-        views.iter().map(|v| data::view_view(&schema, v)).collect(),
+        views.iter().map(|v| data::view_view(schema, v)).collect(),
     ))
 }
 
@@ -66,15 +73,16 @@ pub async fn create_view(
     Path(table): Path<String>,
     ApiJson(body): ApiJson<CreateViewRequest>,
 ) -> Result<(StatusCode, Json<ViewView>), ApiError> {
-    let action = if body.shared {
-        Action::ManageSchema
+    // Filters, sorts and fields are checked against the table as the
+    // caller sees it: a view cannot name a field hidden from its maker.
+    let (db, actor, schema) = if body.shared {
+        let (db, actor, access) =
+            table_access::<ops::ManageSchema>(&state, &caller, &table).await?;
+        (db, actor, access.schema().clone())
     } else {
-        Action::ReadData
+        let (db, actor, access) = table_access::<ops::Read>(&state, &caller, &table).await?;
+        (db, actor, access.schema().clone())
     };
-    let (db, actor) = open(&state, &caller, action).await?;
-    let schema = db
-        .table_schema(path_id("table", &table, TableId::parse)?)
-        .await?;
     let definition = data::view_definition(
         &schema,
         body.filter.as_deref(),
@@ -108,8 +116,9 @@ pub async fn get_view(
     if view.owner.is_some_and(|owner| Some(owner) != actor.0) {
         return Err(ApiError::NotFound("view"));
     }
-    let schema = db.table_schema(view.table).await?;
-    Ok(Json(data::view_view(&schema, &view)))
+    let table = db.table_schema(view.table).await?;
+    let access = access::decide::<ops::Read>(&db, caller.session()?, table).await?;
+    Ok(Json(data::view_view(access.schema(), &view)))
 }
 
 /// Changes a view's name, filter, sort or fields (`null` clears one).
@@ -122,8 +131,7 @@ pub async fn update_view(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<UpdateViewRequest>,
 ) -> Result<Json<ViewView>, ApiError> {
-    let (db, _, view) = changeable(&state, &caller, &raw).await?;
-    let schema = db.table_schema(view.table).await?;
+    let (db, _, view, schema) = changeable(&state, &caller, &raw).await?;
     let current = &view.definition;
     let field_names: Option<Vec<String>> = match &body.fields {
         Some(fields) => fields.clone(),
@@ -161,7 +169,7 @@ pub async fn delete_view(
     caller: TenantCaller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (db, _, view) = changeable(&state, &caller, &raw).await?;
+    let (db, _, view, _) = changeable(&state, &caller, &raw).await?;
     db.delete_view(view.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

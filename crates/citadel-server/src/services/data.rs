@@ -3,6 +3,7 @@
 //! (view, filter, sort, cursor) and shaping what goes back.
 
 use chrono::{FixedOffset, Offset, Utc};
+use citadel_core::access::{TableAccess, ops};
 use citadel_core::data::input::{read_changes, read_new_record};
 use citadel_core::data::listing::{Cursor, DEFAULT_PAGE, MAX_PAGE, resolve_fields, resolve_sort};
 use citadel_core::data::out::{CellsOut, utc_text};
@@ -286,13 +287,15 @@ pub async fn list_request(
     })
 }
 
-/// Lists records as `query` (and the view it names) asks.
+/// Lists records as `query` (and the view it names) asks, of the rows
+/// and fields `access` reaches.
 pub async fn list_records(
     db: &TenantDb,
-    table: &TableSchema,
+    access: &TableAccess<ops::Read>,
     query: &ListRecordsQuery,
     user: UserId,
 ) -> Result<Listed, ApiError> {
+    let table = access.schema();
     let mut request = list_request(
         db,
         table,
@@ -319,7 +322,7 @@ pub async fn list_records(
         None => None,
     };
     request.count = query.count;
-    let page = db.list_records(table, &request).await?;
+    let page = db.list_records(access, &request).await?;
     Ok(Listed {
         next_cursor: page.next.as_ref().map(|c| c.encode(&request.sort)),
         page,

@@ -1,9 +1,11 @@
 //! The operations the API and the CLI share. Each takes the scope value an
 //! allow decision produced; the rules themselves live in `citadel-core`.
 
+pub mod access;
 pub mod accounts;
 pub mod credentials;
 pub mod data;
+pub mod groups;
 pub mod login;
 pub mod maintenance;
 pub mod passwords;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use citadel_core::FieldId;
+use citadel_core::access::{TableAccess, ops};
 use citadel_core::data::import::{ImportPlan, RowError};
 use citadel_core::data::{Cell, FieldKind, TableSchema};
 use citadel_store::TenantDb;
@@ -34,6 +35,7 @@ pub use read::{RawRow, each_row};
 
 use crate::error::ApiError;
 use crate::routes::transfer::{ImportColumn, ImportReport, ImportRowError};
+use crate::services::access::refuse_fields;
 use crate::state::AppState;
 
 /// The largest file an import takes.
@@ -233,6 +235,7 @@ fn start_reading(
 /// The checks that need the whole file or the stored data.
 struct Checks<'a> {
     db: &'a TenantDb,
+    access: &'a TableAccess<ops::Import>,
     plan: Arc<ImportPlan>,
     /// Per unique field: each value seen so far and the row it was on.
     unique: Vec<(FieldId, HashMap<String, u64>)>,
@@ -258,7 +261,7 @@ fn referenced(cell: &Cell) -> Vec<String> {
 }
 
 impl<'a> Checks<'a> {
-    fn new(db: &'a TenantDb, plan: Arc<ImportPlan>) -> Self {
+    fn new(db: &'a TenantDb, access: &'a TableAccess<ops::Import>, plan: Arc<ImportPlan>) -> Self {
         let fed: Vec<_> = plan.columns().filter_map(|(_, f)| f.cloned()).collect();
         let unique = fed
             .iter()
@@ -279,6 +282,7 @@ impl<'a> Checks<'a> {
             .collect();
         Self {
             db,
+            access,
             plan,
             unique,
             references,
@@ -344,7 +348,7 @@ impl<'a> Checks<'a> {
                 .collect();
             let taken: HashSet<String> = self
                 .db
-                .existing_values(self.plan.table(), *field, &values)
+                .existing_values(self.access, *field, &values)
                 .await?
                 .iter()
                 .map(key)
@@ -370,7 +374,7 @@ impl<'a> Checks<'a> {
                 .collect();
             let missing: HashSet<String> = self
                 .db
-                .missing_references(field, &cells)
+                .missing_references(self.access, field, &cells)
                 .await?
                 .into_iter()
                 .collect();
@@ -457,13 +461,20 @@ async fn open_file(
 /// an error.
 async fn check_file(
     db: &TenantDb,
-    table: &TableSchema,
+    access: &TableAccess<ops::Import>,
     file: &tempfile::NamedTempFile,
     request: &ImportRequest,
     first_only: bool,
 ) -> Result<(ImportReport, Option<RowError>), ApiError> {
-    let (plan, mut parsed, reader) = open_file(file, table, request).await?;
-    let mut checks = Checks::new(db, Arc::clone(&plan));
+    let (plan, mut parsed, reader) = open_file(file, access.full_schema(), request).await?;
+    // Columns mapped to fields the importer may not write refuse the file.
+    if let Err(refused) = refuse_fields(access, plan.columns().filter_map(|(_, f)| f.map(|f| f.id)))
+    {
+        drop(parsed);
+        let _ = finish_reading(reader).await;
+        return Err(refused);
+    }
+    let mut checks = Checks::new(db, access, Arc::clone(&plan));
     let mut report = ImportReport {
         rows: 0,
         valid_rows: 0,
@@ -511,12 +522,13 @@ async fn check_file(
 /// own checks, without a row number, and nothing is written.
 pub async fn import(
     db: &TenantDb,
-    table: &TableSchema,
+    access: &TableAccess<ops::Import>,
     file: tempfile::NamedTempFile,
     request: ImportRequest,
     actor: Actor,
 ) -> Result<ImportOutcome, ApiError> {
-    let (report, first) = check_file(db, table, &file, &request, !request.dry_run).await?;
+    let table = access.full_schema();
+    let (report, first) = check_file(db, access, &file, &request, !request.dry_run).await?;
     if request.dry_run {
         return Ok(ImportOutcome::Report(report));
     }
@@ -551,7 +563,7 @@ pub async fn import(
         let _ = sink.send(None).await;
         Ok(())
     };
-    let (imported, produced) = tokio::join!(db.import_records(table, chunks, actor), produce);
+    let (imported, produced) = tokio::join!(db.import_records(access, chunks, actor), produce);
     produced?;
     Ok(ImportOutcome::Imported(imported?))
 }

@@ -1,6 +1,8 @@
 //! Reading records: one by id, or a filtered, sorted page continued by a
 //! keyset cursor (no OFFSET, so page 1,000 costs what page 1 costs).
 
+use citadel_core::access::TableAccess;
+use citadel_core::access::{ReadsRows, TableOperation};
 use citadel_core::data::listing::{Cursor, SortKey};
 use citadel_core::data::query::{Predicate, SqlValue};
 use citadel_core::data::table::{junction_table, physical_table};
@@ -174,19 +176,30 @@ fn bad_cursor() -> StoreError {
 }
 
 impl TenantDb {
-    pub async fn get_record(
+    /// One record the decision lets its holder read: its visible fields,
+    /// and only if it lies in the operation's rows (otherwise not found).
+    pub async fn get_record<Op: ReadsRows>(
         &self,
-        table: &TableSchema,
+        access: &TableAccess<Op>,
         id: RecordId,
-        fields: Option<&[FieldId]>,
     ) -> Result<RecordRow, StoreError> {
-        let (select, chosen) = select_list(table, fields)?;
+        let table = access.full_schema();
+        let (select, chosen) = select_list(access.schema(), None)?;
         let physical = ident(&physical_table(table.id))?;
-        let sql = format!("SELECT {select} FROM {physical} r WHERE r.id = $1");
+        let mut params = Params::new(dialect(&self.pool));
+        let id_param = params.push(Param::Int(Some(id.0)));
+        let scope = match access.rows() {
+            Some(rows) => format!(
+                " AND {}",
+                render(rows, table, dialect(&self.pool), &mut params)?
+            ),
+            None => String::new(),
+        };
+        let sql = format!("SELECT {select} FROM {physical} r WHERE r.id = {id_param}{scope}");
         on_pool!(&self.pool, |p| {
             let mut conn = p.acquire().await?;
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id.0)
+                .bind_params(params.0)
                 .fetch_optional(&mut *conn)
                 .await?
                 .ok_or(StoreError::NotFound("record"))?;
@@ -196,16 +209,24 @@ impl TenantDb {
         })
     }
 
-    pub async fn list_records(
+    /// A page of the records the decision lets its holder read, with
+    /// their visible fields. The rows the operation reaches are a
+    /// condition of the query itself.
+    pub async fn list_records<Op: ReadsRows>(
         &self,
-        table: &TableSchema,
+        access: &TableAccess<Op>,
         request: &ListRequest,
     ) -> Result<RecordPage, StoreError> {
         let dialect = dialect(&self.pool);
-        let (select, chosen) = select_list(table, request.fields.as_deref())?;
+        let table = access.full_schema();
+        // Chosen from the visible fields only, whatever the request names.
+        let (select, chosen) = select_list(access.schema(), request.fields.as_deref())?;
         let physical = ident(&physical_table(table.id))?;
         let mut params = Params::new(dialect);
         let mut conditions = Vec::new();
+        if let Some(rows) = access.rows() {
+            conditions.push(render(rows, table, dialect, &mut params)?);
+        }
         if let Some(filter) = &request.filter {
             conditions.push(render(filter, table, dialect, &mut params)?);
         }
@@ -310,12 +331,20 @@ impl TenantDb {
 impl TenantDb {
     /// A record's changes, oldest first. Readable after the record is
     /// deleted, for as long as its table exists.
-    pub async fn record_history(
+    ///
+    /// A holder whose reads are limited to some rows sees the history of a
+    /// record only while it exists within them; changes to fields hidden
+    /// from them are left out.
+    pub async fn record_history<Op: ReadsRows>(
         &self,
-        table: citadel_core::TableId,
+        access: &TableAccess<Op>,
         record: RecordId,
     ) -> Result<Vec<super::Revision>, StoreError> {
-        on_pool!(&self.pool, |p| {
+        if access.rows().is_some() {
+            self.get_record(access, record).await?;
+        }
+        let table = access.full_schema().id;
+        let mut revisions: Vec<super::Revision> = on_pool!(&self.pool, |p| {
             let rows = sqlx::query(
                 "SELECT version, action, actor, at, changes FROM record_revisions \
                  WHERE table_id = $1 AND record_id = $2 ORDER BY version",
@@ -339,7 +368,60 @@ impl TenantDb {
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     })
                 })
-                .collect()
+                .collect::<Result<_, StoreError>>()?
+        });
+        for revision in &mut revisions {
+            if let serde_json::Value::Object(changes) = &mut revision.changes {
+                changes.retain(|id, _| {
+                    citadel_core::FieldId::parse(id).is_ok_and(|id| !access.is_hidden(id))
+                });
+            }
+        }
+        Ok(revisions)
+    }
+}
+
+impl TenantDb {
+    /// How many records the decision's operation reaches, and whether
+    /// `record` (if given) is among them: for explanations and previews of
+    /// permission changes, which count rows and never read them.
+    pub async fn reach<Op: TableOperation>(
+        &self,
+        access: &TableAccess<Op>,
+        record: Option<RecordId>,
+    ) -> Result<(i64, Option<bool>), StoreError> {
+        let dialect = dialect(&self.pool);
+        let table = access.full_schema();
+        let physical = ident(&physical_table(table.id))?;
+        let mut params = Params::new(dialect);
+        let scope = match access.rows() {
+            Some(rows) => render(rows, table, dialect, &mut params)?,
+            None => "1=1".to_owned(),
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM {physical} r WHERE {scope}");
+        let count_params = params.0.clone();
+        let id = params.push(Param::Int(Some(record.map_or(0, |r| r.0))));
+        // Placeholders are positional on SQLite: the id comes after the scope.
+        let one_sql = format!("SELECT COUNT(*) FROM {physical} r WHERE {scope} AND r.id = {id}");
+        on_pool!(&self.pool, |p| {
+            let mut conn = p.acquire().await?;
+            let count: i64 = sqlx::query(sqlx::AssertSqlSafe(count_sql))
+                .bind_params(count_params)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+            let within = match record {
+                Some(_) => {
+                    let found: i64 = sqlx::query(sqlx::AssertSqlSafe(one_sql))
+                        .bind_params(params.0)
+                        .fetch_one(&mut *conn)
+                        .await?
+                        .try_get(0)?;
+                    Some(found > 0)
+                }
+                None => None,
+            };
+            Ok((count, within))
         })
     }
 }

@@ -87,10 +87,11 @@ impl TenantDb {
     /// nothing is written. Returns the number of records imported.
     pub async fn import_records(
         &self,
-        table: &TableSchema,
+        access: &TableAccess<ops::Import>,
         chunks: mpsc::Receiver<Option<Vec<RecordWrite>>>,
         actor: Actor,
     ) -> Result<u64, StoreError> {
+        let table = access.full_schema();
         write_through!(self, table, chunks, actor, import_body)
     }
 
@@ -98,10 +99,11 @@ impl TenantDb {
     /// a dry run to report unique values that are taken.
     pub async fn existing_values(
         &self,
-        table: &TableSchema,
+        access: &TableAccess<ops::Import>,
         field: FieldId,
         values: &[Cell],
     ) -> Result<Vec<Cell>, StoreError> {
+        let table = access.full_schema();
         let field = table.field(field).ok_or(StoreError::NotFound("field"))?;
         if !field.kind.has_column() {
             return Ok(Vec::new());
@@ -140,6 +142,7 @@ impl TenantDb {
     /// look-up the writes make, for a dry run to name the missing ones.
     pub async fn missing_references(
         &self,
+        _access: &TableAccess<ops::Import>,
         field: &FieldDef,
         cells: &[Cell],
     ) -> Result<Vec<String>, StoreError> {

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use citadel_core::access::{TableAccess, ops};
+use citadel_core::data::query::Predicate;
 use citadel_core::data::table::{field_column, junction_table, physical_table};
 use citadel_core::data::{Cell, FieldDef, FieldKind, TableSchema};
 use citadel_core::{FieldId, RecordId, TableId};
@@ -14,7 +16,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::super::reads::{decode_row, fill_links, select_list};
 use super::super::rows::cell_param;
-use super::super::sql::{BindParams, Dialect, Param, Params, ident};
+use super::super::sql::{BindParams, Dialect, Param, Params, ident, render};
 use super::super::{Actor, RecordRow};
 use super::{
     MAX_PARAMS, RecordChange, RecordDeletion, RecordWrite, changes_json, invalid, now,
@@ -24,11 +26,13 @@ use crate::StoreError;
 use crate::db::{BeginWrite, DbPool};
 use crate::tenant_db::TenantDb;
 
-/// Reads the current rows of `ids` (all fields) inside the transaction.
+/// Reads the current rows of `ids` (all fields) inside the transaction;
+/// with a scope, only those of them within it.
 macro_rules! current_rows {
-    ($tx:expr, $table:expr, $ids:expr) => {{
+    ($tx:expr, $table:expr, $ids:expr, $scope:expr, $dialect:expr) => {{
         let table: &TableSchema = $table;
         let ids: &[i64] = $ids;
+        let scope: Option<&Predicate> = $scope;
         let (select, chosen) = select_list(table, None)?;
         let physical = ident(&physical_table(table.id))?;
         let mut rows: Vec<RecordRow> = Vec::with_capacity(ids.len());
@@ -38,8 +42,12 @@ macro_rules! current_rows {
                 .iter()
                 .map(|id| params.push(Param::Int(Some(*id))))
                 .collect();
+            let within = match scope {
+                Some(rows) => format!(" AND {}", render(rows, table, $dialect, &mut params)?),
+                None => String::new(),
+            };
             let found = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {select} FROM {physical} r WHERE r.id IN ({})",
+                "SELECT {select} FROM {physical} r WHERE r.id IN ({}){within}",
                 list.join(", ")
             )))
             .bind_params(params.0)
@@ -278,13 +286,14 @@ macro_rules! update_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
         let tx = &mut *$tx;
         let table: &TableSchema = &$table;
-        let changes: Vec<RecordChange> = $input;
+        let (changes, scope): (Vec<RecordChange>, Option<Predicate>) = $input;
         let actor: Actor = $actor;
+        let dialect: Dialect = $dialect;
         let physical = ident(&physical_table(table.id))?;
         let at = now();
         let ids: Vec<i64> = changes.iter().map(|c| c.id.0).collect();
         check_schema_version!(tx, table);
-        let current = current_rows!(tx, table, &ids);
+        let current = current_rows!(tx, table, &ids, scope.as_ref(), dialect);
         check_versions(&current, changes.iter().map(|c| (c.id, c.expected_version)))?;
         let cell_sets: Vec<&Vec<(FieldId, Cell)>> = changes.iter().map(|c| &c.cells).collect();
         check_references!(tx, table, cell_sets.iter().copied());
@@ -358,7 +367,7 @@ macro_rules! update_body {
         }
         write_links!(tx, table, link_writes.iter().map(|(id, c)| (id, c)), true);
         insert_revisions!(tx, table.id, revisions);
-        let mut after = current_rows!(tx, table, &ids);
+        let mut after = current_rows!(tx, table, &ids, None, dialect);
         let mut rows = Vec::with_capacity(ids.len());
         for id in &ids {
             if let Some(row) = after.remove(id) {
@@ -373,13 +382,13 @@ macro_rules! delete_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
         let tx = &mut *$tx;
         let table: &TableSchema = &$table;
-        let deletions: Vec<RecordDeletion> = $input;
+        let (deletions, scope): (Vec<RecordDeletion>, Option<Predicate>) = $input;
         let actor: Actor = $actor;
         let physical = ident(&physical_table(table.id))?;
         let at = now();
         let ids: Vec<i64> = deletions.iter().map(|d| d.id.0).collect();
         check_schema_version!(tx, table);
-        let current = current_rows!(tx, table, &ids);
+        let current = current_rows!(tx, table, &ids, scope.as_ref(), $dialect);
         check_versions(
             &current,
             deletions.iter().map(|d| (d.id, d.expected_version)),
@@ -442,27 +451,31 @@ impl TenantDb {
     /// Creates records in one transaction and returns them as stored.
     pub async fn create_records(
         &self,
-        table: &TableSchema,
+        access: &TableAccess<ops::Create>,
         writes: Vec<RecordWrite>,
         actor: Actor,
     ) -> Result<Vec<RecordRow>, StoreError> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
+        let table = access.full_schema();
         let result = write_through!(self, table, writes, actor, create_body);
         self.forget_schema_if_stale(&result);
         result
     }
 
     /// Applies changes in one transaction; a record already at a newer
-    /// version than a change expects fails the whole batch.
+    /// version than a change expects, or outside the rows the decision
+    /// lets its holder update, fails the whole batch.
     pub async fn update_records(
         &self,
-        table: &TableSchema,
+        access: &TableAccess<ops::Update>,
         changes: Vec<RecordChange>,
         actor: Actor,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        let result = write_through!(self, table, changes, actor, update_body);
+        let table = access.full_schema();
+        let input = (changes, access.rows().cloned());
+        let result = write_through!(self, table, input, actor, update_body);
         self.forget_schema_if_stale(&result);
         result
     }
@@ -471,11 +484,13 @@ impl TenantDb {
     /// records are cleared; their history stays readable.
     pub async fn delete_records(
         &self,
-        table: &TableSchema,
+        access: &TableAccess<ops::Delete>,
         deletions: Vec<RecordDeletion>,
         actor: Actor,
     ) -> Result<(), StoreError> {
-        let result = write_through!(self, table, deletions, actor, delete_body);
+        let table = access.full_schema();
+        let input = (deletions, access.rows().cloned());
+        let result = write_through!(self, table, input, actor, delete_body);
         self.forget_schema_if_stale(&result);
         result
     }

@@ -147,6 +147,9 @@ impl TenantDb {
                 break;
             }
         }
+        // A move changes who is below whom: department memberships and
+        // department-tree row scopes.
+        self.access_changed();
         result
     }
 

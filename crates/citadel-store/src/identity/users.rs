@@ -265,19 +265,21 @@ impl TenantDb {
     }
 
     pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        let result = on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             insert_user!(&mut *tx, user).map_err(department_missing)?;
             tx.commit().await?;
             Ok(())
-        })
+        });
+        self.access_changed();
+        result
     }
 
     /// Applies an admin's changes. Disabling a user ends their sessions in
     /// the same transaction.
     pub async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<(), StoreError> {
         let now = now_millis();
-        on_pool!(&self.pool, |p| {
+        let result = on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let found = sqlx::query(
                 "UPDATE users SET \
@@ -318,7 +320,9 @@ impl TenantDb {
             }
             tx.commit().await?;
             Ok(())
-        })
+        });
+        self.access_changed();
+        result
     }
 
     /// Lifts a lock and clears the failure count.

@@ -133,3 +133,41 @@ pub async fn tick() {
 pub fn master_key() -> std::sync::Arc<citadel_crypto::MasterKey> {
     std::sync::Arc::new(citadel_crypto::MasterKey::generate())
 }
+
+/// A tenant administrator's decision on `Op` for `table`, against the
+/// tenant's stored groups: every row and every field.
+pub async fn full<Op: citadel_core::access::TableOperation>(
+    db: &TenantDb,
+    table: &citadel_core::data::TableSchema,
+) -> citadel_core::access::TableAccess<Op> {
+    let admin = Principal::TenantUser {
+        tenant: db.tenant(),
+        user: UserId::generate(),
+        admin: true,
+        pending: citadel_core::Pending::Nothing,
+        via: citadel_core::Credential::Session,
+    };
+    let model = db.access_model().await.expect("access model");
+    citadel_core::access::authorize_table::<Op>(
+        &admin,
+        citadel_core::access::TenantResource {
+            id: db.tenant(),
+            status: TenantStatus::Active,
+        },
+        &model,
+        table.clone(),
+        citadel_core::access::Now {
+            at: chrono::Utc::now(),
+            offset: chrono::FixedOffset::east_opt(8 * 3600).expect("offset"),
+        },
+    )
+    .expect("administrators may do everything")
+}
+
+/// The same for reading.
+pub async fn read(
+    db: &TenantDb,
+    table: &citadel_core::data::TableSchema,
+) -> citadel_core::access::TableAccess<citadel_core::access::ops::Read> {
+    full(db, table).await
+}

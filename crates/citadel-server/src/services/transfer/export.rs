@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use axum::body::{Body, Bytes};
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use citadel_core::access::{TableAccess, ops};
 use citadel_core::data::text_input::guard_formula;
 use citadel_core::data::{Cell, FieldDef, FieldKind, TableSchema};
 use citadel_core::{FieldId, UserId};
@@ -114,7 +115,7 @@ fn csv_page(fields: &[FieldId], rows: &[RecordRow]) -> Result<Vec<u8>, ApiError>
 /// Where a CSV export stands between two chunks of its body.
 struct CsvPages {
     db: TenantDb,
-    table: TableSchema,
+    access: TableAccess<ops::Export>,
     request: ListRequest,
     fields: Vec<FieldId>,
     pending: Option<Bytes>,
@@ -131,11 +132,11 @@ fn cut_short(e: impl std::fmt::Display) -> std::io::Error {
 /// failure later can only cut the download short.
 pub async fn export_csv(
     db: TenantDb,
-    table: TableSchema,
+    access: TableAccess<ops::Export>,
     mut request: ListRequest,
 ) -> Result<Body, ApiError> {
-    let first = db.list_records(&table, &request).await?;
-    let chosen = chosen_fields(&table, &request);
+    let first = db.list_records(&access, &request).await?;
+    let chosen = chosen_fields(access.schema(), &request);
     let fields: Vec<FieldId> = chosen.iter().map(|f| f.id).collect();
     let mut head = "\u{feff}".as_bytes().to_vec();
     head.extend(csv_bytes([column_names(&chosen)])?);
@@ -144,7 +145,7 @@ pub async fn export_csv(
     request.after = first.next;
     let pages = CsvPages {
         db,
-        table,
+        access,
         request,
         fields,
         pending: Some(Bytes::from(head)),
@@ -157,7 +158,7 @@ pub async fn export_csv(
         if !pages.more {
             return None;
         }
-        let page = match pages.db.list_records(&pages.table, &pages.request).await {
+        let page = match pages.db.list_records(&pages.access, &pages.request).await {
             Ok(page) => page,
             Err(e) => {
                 pages.more = false;
@@ -403,7 +404,7 @@ fn write_workbook(
 /// it readable until the download ends).
 pub async fn export_xlsx(
     db: TenantDb,
-    table: TableSchema,
+    access: TableAccess<ops::Export>,
     mut request: ListRequest,
     dir: PathBuf,
 ) -> Result<Body, ApiError> {
@@ -417,18 +418,18 @@ pub async fn export_xlsx(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
-    let fields: Vec<FieldId> = chosen_fields(&table, &request)
+    let fields: Vec<FieldId> = chosen_fields(access.schema(), &request)
         .iter()
         .map(|f| f.id)
         .collect();
     let (send, pages) = mpsc::channel(2);
     let path = out.path().to_owned();
-    let schema = table.clone();
+    let schema = access.schema().clone();
     let writer = tokio::task::spawn_blocking(move || {
         write_workbook(&schema, &fields, &path, &scratch, pages)
     });
     loop {
-        let page = db.list_records(&table, &request).await?;
+        let page = db.list_records(&access, &request).await?;
         let next = page.next.clone();
         if send.send(page.records).await.is_err() {
             break;
