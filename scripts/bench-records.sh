@@ -86,22 +86,59 @@ run() { # run <label> <url> [loadgen flags]
   local label=$1 url=$2; shift 2
   local r
   r=$("$loadgen" "$url" --ca "$ca" --concurrency 16 --warmup 2 --duration "$seconds" --json \
-    --header "$auth" "$@")
+    --header "${RUN_AUTH:-$auth}" "$@")
   say "$label: $(echo "$r" | jq -r '"\(.rps) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors)"')"
 }
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %.0f MB  ", $1, $2/1024}' "/proc/$pid/status"; }
 
 records="$base/api/v1/tables/$t100k/records"
-if [ -n "${BENCH_HOLD:-}" ]; then
-  # For profiling by hand: the seeded server stays up this many seconds.
-  printf 'base=%s\nca=%s\nauth="%s"\nrecords=%s\npid=%s\n' "$base" "$ca" "$auth" "$records" "$pid" >"${BENCH_HOLD_ENV:-target/bench-hold.env}"
-  sleep "$BENCH_HOLD"
-  exit 0
-fi
 # 金额 is n*7919 mod 1e6 (+ cents): a random lower bound and the sort use its index.
 list_query='filter=%E9%87%91%E9%A2%9D%20%3E%3D%20{rand}&sort=%E9%87%91%E9%A2%9D&limit=50'
 run "get by id (100k)" "$records/{rand}" --rand-range 1..=100000
 run "filtered list, 50 sorted (100k)" "$records?$list_query" --rand-range 0..=990000
+
+# The cost of authorization: a member whose only group reads the table
+# with a row scope (rows created by their department: the admin's, so
+# every row) and two hidden fields, against the tenant admin, ABBA.
+sess() { json -b "$work/admin" -H "x-csrf-token: $csrf" "$@"; }
+dept=$(sess -X POST "$base/api/v1/departments" -d '{"name":"销售部"}' | jq -r .id)
+admin_id=$(sess "$base/api/v1/me" | jq -r .user.id)
+sess -o /dev/null -X PATCH "$base/api/v1/users/$admin_id" -d "{\"department_id\":\"$dept\"}"
+created=$(sess -X POST "$base/api/v1/users" \
+  -d "{\"login\":\"scoped\",\"email\":\"scoped@bench.cn\",\"department_id\":\"$dept\"}")
+scoped_id=$(echo "$created" | jq -r .user.id)
+scoped_otp=$(echo "$created" | jq -r .one_time_password)
+scsrf=$(json -c "$work/scoped" -X POST "$base/api/v1/auth/login" \
+  -d "{\"tenant\":\"bench\",\"login\":\"scoped\",\"password\":\"$scoped_otp\"}" | jq -r .csrf_token)
+json -o /dev/null -b "$work/scoped" -H "x-csrf-token: $scsrf" -X POST "$base/api/v1/auth/password" \
+  -d "{\"current_password\":\"$scoped_otp\",\"new_password\":\"$password\"}"
+scoped_pat=$(json -b "$work/scoped" -H "x-csrf-token: $scsrf" -X POST "$base/api/v1/me/tokens" \
+  -d "{\"name\":\"bench\",\"expires_in_days\":1,\"password\":\"$password\"}" | jq -r .secret)
+field_id() { api "$base/api/v1/tables/$t100k" | jq -r --arg n "$1" '.fields[] | select(.name == $n) | .id'; }
+note=$(field_id 备注); mail=$(field_id 邮箱)
+member_group=$(sess "$base/api/v1/groups" | jq -r '.[] | select(.builtin == "member") | .id')
+sess -o /dev/null -X PUT "$base/api/v1/groups/$member_group" -d '{"name":"成员","grants":{}}'
+sess -o /dev/null -X POST "$base/api/v1/groups" -d "{\"name\":\"销售组\",
+  \"members\":[{\"user\":\"$scoped_id\"}],
+  \"grants\":{\"tables\":{\"$t100k\":{\"operations\":[\"read\"],
+    \"fields\":{\"$note\":\"hidden\",\"$mail\":\"hidden\"},\"rows\":{\"read\":\"my_department\"}}}}}"
+scoped="authorization: Bearer $scoped_pat"
+shown=$(json -H "$scoped" "$records/1" | jq -c '.fields | keys | length')
+say "scoped member sees $shown of 10 fields of record 1"
+if [ -n "${BENCH_HOLD:-}" ]; then
+  # For profiling by hand: the seeded server stays up this many seconds.
+  printf 'base=%s\nca=%s\nauth="%s"\nscoped="%s"\nrecords=%s\npid=%s\n' "$base" "$ca" "$auth" "$scoped" "$records" "$pid" >"${BENCH_HOLD_ENV:-target/bench-hold.env}"
+  sleep "$BENCH_HOLD"
+  exit 0
+fi
+for who in admin scoped scoped admin; do
+  [ "$who" = scoped ] && header=$scoped || header=$auth
+  RUN_AUTH=$header run "get by id (100k), $who" "$records/{rand}" --rand-range 1..=100000
+done
+for who in admin scoped scoped admin; do
+  [ "$who" = scoped ] && header=$scoped || header=$auth
+  RUN_AUTH=$header run "filtered list, 50 sorted (100k), $who" "$records?$list_query" --rand-range 0..=990000
+done
 run "create" "$records" --body '{"fields":{"名称":"新客户{seq}","金额":"12.50","状态":"新建","数量":{rand},"签约日":"2026-11-22","邮箱":"new{seq}@example.cn","电话":"13800138000","完成":false,"等级":1}}' --rand-range 1..=1000
 run "update" "$records/{rand}" --method PATCH --body '{"fields":{"数量":{rand},"状态":"跟进"}}' --rand-range 1..=100000
 say "server memory after the 100k runs: $(rss)"

@@ -27,10 +27,60 @@ pub enum Principal {
     TenantUser {
         tenant: TenantId,
         user: UserId,
-        admin: bool,
+        duties: Duties,
         pending: Pending,
         via: Credential,
     },
+    /// A platform operator acting under a live support grant the tenant
+    /// gave them: reading that tenant's business data, nothing else.
+    SupportOperator {
+        operator: OperatorId,
+        tenant: TenantId,
+    },
+}
+
+/// The administrative duties a tenant user holds (三员分立): three separate
+/// roles, so that no one role can administer users, security and audit
+/// together; one person holds more than one only when the tenant assigns
+/// them deliberately.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Duties {
+    /// System administration: users, departments, permission groups,
+    /// apps (and, through the built-in admin group, every table).
+    pub system: bool,
+    /// Security administration: the security policy and IP bans (and
+    /// later keys and masking rules). No business data.
+    pub security: bool,
+    /// Audit administration: reading the sign-in log and security events
+    /// (and later the audit log). No business data, no changes.
+    pub audit: bool,
+}
+
+impl Duties {
+    pub const NONE: Duties = Duties {
+        system: false,
+        security: false,
+        audit: false,
+    };
+    pub const SYSTEM: Duties = Duties {
+        system: true,
+        security: false,
+        audit: false,
+    };
+    pub const ALL: Duties = Duties {
+        system: true,
+        security: true,
+        audit: true,
+    };
+
+    /// Whether these are all three duties in one hand.
+    pub fn combined(self) -> bool {
+        self.system && self.security && self.audit
+    }
+
+    pub fn any(self) -> bool {
+        self.system || self.security || self.audit
+    }
 }
 
 /// Something the user must do before anything else.
@@ -80,9 +130,15 @@ pub enum Action {
     /// List and revoke one's own sessions, personal access tokens, second
     /// factor and recovery codes.
     ManageOwnCredentials,
-    /// Manage the tenant's users, departments, IP bans and security
-    /// policy; read its sign-in history and security events (tenant admins).
+    /// Manage the tenant's users, departments and permission groups
+    /// (system administrators).
     ManageIdentity,
+    /// Manage the tenant's security policy and IP bans (security
+    /// administrators).
+    ManageSecurity,
+    /// Read the tenant's sign-in history and security events (audit
+    /// administrators).
+    ReadAudit,
     /// Issue or change what lets someone in: create users (each gets a
     /// one-time password), grant or remove admin rights, enable or disable
     /// accounts, reset other users' passwords and second factors. Tenant
@@ -218,6 +274,11 @@ pub fn authorize(
     let platform = || Ok(Allowed::Platform(PlatformScope { _private: () }));
     let operator_auth = || Ok(Allowed::OperatorAuth(OperatorAuthScope { _private: () }));
     match (action, resource) {
+        // Support access reads business data only; whether the grant is
+        // live was checked when the principal was made from it.
+        (action, resource) if matches!(principal, Principal::SupportOperator { .. }) => {
+            support_access(principal, action, resource)
+        }
         (Action::BootstrapOperator | Action::OperatorLogin, Resource::Platform) => {
             match principal {
                 // Possession of the bootstrap token or the password is checked by
@@ -249,7 +310,9 @@ pub fn authorize(
         (Action::ManageTenants, Resource::Platform) => match principal {
             Principal::Operator { .. } | Principal::LocalAdministrator => platform(),
             Principal::Anonymous => Err(Denied::Unauthenticated),
-            Principal::TenantUser { .. } => Err(Denied::Forbidden),
+            Principal::TenantUser { .. } | Principal::SupportOperator { .. } => {
+                Err(Denied::Forbidden)
+            }
         },
         (Action::TenantLogin | Action::AuthenticateSession, Resource::Tenant { id, status }) => {
             match principal {
@@ -265,6 +328,8 @@ pub fn authorize(
             | Action::ChangeOwnPassword
             | Action::ManageOwnCredentials
             | Action::ManageIdentity
+            | Action::ManageSecurity
+            | Action::ReadAudit
             | Action::AdministerCredentials
             | Action::ReadData
             | Action::WriteData
@@ -275,12 +340,14 @@ pub fn authorize(
             Principal::TenantUser { .. } if status != TenantStatus::Active => {
                 Err(Denied::TenantSuspended)
             }
-            Principal::TenantUser { admin, via, .. } => match action {
+            Principal::TenantUser { duties, via, .. } => match action {
                 Action::ManageIdentity | Action::AdministerCredentials | Action::ManageSchema
-                    if !admin =>
+                    if !duties.system =>
                 {
                     Err(Denied::Forbidden)
                 }
+                Action::ManageSecurity if !duties.security => Err(Denied::Forbidden),
+                Action::ReadAudit if !duties.audit => Err(Denied::Forbidden),
                 Action::ChangeOwnPassword
                 | Action::ManageOwnCredentials
                 | Action::AdministerCredentials
@@ -296,6 +363,27 @@ pub fn authorize(
         _ => Err(Denied::Forbidden),
     }
     .and_then(|allowed| pending_gate(principal, action, allowed))
+}
+
+fn support_access(
+    principal: &Principal,
+    action: Action,
+    resource: Resource,
+) -> Result<Allowed, Denied> {
+    match (principal, action, resource) {
+        (
+            Principal::SupportOperator { tenant, .. },
+            Action::ReadData,
+            Resource::Tenant { id, status },
+        ) if *tenant == id => {
+            if status == TenantStatus::Active {
+                Ok(Allowed::Tenant(TenantScope { tenant: id }))
+            } else {
+                Err(Denied::TenantSuspended)
+            }
+        }
+        _ => Err(Denied::Forbidden),
+    }
 }
 
 /// A user who must change their password may only change it, see who they

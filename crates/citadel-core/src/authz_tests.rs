@@ -4,7 +4,7 @@ fn user(tenant: TenantId, must_change_password: bool) -> Principal {
     Principal::TenantUser {
         tenant,
         user: UserId::generate(),
-        admin: false,
+        duties: Duties::NONE,
         pending: if must_change_password {
             Pending::PasswordChange
         } else {
@@ -18,7 +18,7 @@ fn tenant_user(tenant: TenantId, admin: bool, pending: Pending, via: Credential)
     Principal::TenantUser {
         tenant,
         user: UserId::generate(),
-        admin,
+        duties: if admin { Duties::ALL } else { Duties::NONE },
         pending,
         via,
     }
@@ -252,6 +252,59 @@ fn identity_management_is_for_admins() {
 }
 
 #[test]
+fn each_duty_opens_only_its_own_administration() {
+    let a = TenantId::generate();
+    let holder = |duties: Duties| Principal::TenantUser {
+        tenant: a,
+        user: UserId::generate(),
+        duties,
+        pending: Pending::Nothing,
+        via: Credential::Session,
+    };
+    let system = holder(Duties::SYSTEM);
+    let security = holder(Duties {
+        security: true,
+        ..Duties::NONE
+    });
+    let audit = holder(Duties {
+        audit: true,
+        ..Duties::NONE
+    });
+    let administration = [
+        Action::ManageIdentity,
+        Action::AdministerCredentials,
+        Action::ManageSchema,
+        Action::ManageSecurity,
+        Action::ReadAudit,
+    ];
+    for (who, allowed) in [
+        (
+            &system,
+            &[
+                Action::ManageIdentity,
+                Action::AdministerCredentials,
+                Action::ManageSchema,
+            ][..],
+        ),
+        (&security, &[Action::ManageSecurity][..]),
+        (&audit, &[Action::ReadAudit][..]),
+    ] {
+        for action in administration {
+            assert_eq!(
+                authorize(who, action, active(a)).is_ok(),
+                allowed.contains(&action),
+                "{who:?} {action:?}"
+            );
+        }
+    }
+    assert!(!Duties::SYSTEM.combined() && Duties::ALL.combined());
+    let all = holder(Duties::ALL);
+    for action in administration {
+        assert!(authorize(&all, action, active(a)).is_ok(), "{action:?}");
+    }
+}
+
+#[test]
 fn access_tokens_never_manage_credentials() {
     let a = TenantId::generate();
     let script = tenant_user(a, true, Pending::Nothing, Credential::AccessToken);
@@ -286,6 +339,48 @@ fn mismatched_action_and_resource_is_denied() {
             Action::TenantLogin,
             Resource::Platform
         ),
+        Err(Denied::Forbidden)
+    );
+}
+
+#[test]
+fn support_access_reads_one_tenants_data_and_nothing_else() {
+    let (a, b) = (TenantId::generate(), TenantId::generate());
+    let support = Principal::SupportOperator {
+        operator: OperatorId::generate(),
+        tenant: a,
+    };
+    assert!(authorize(&support, Action::ReadData, active(a)).is_ok());
+    assert_eq!(
+        authorize(&support, Action::ReadData, active(b)),
+        Err(Denied::Forbidden)
+    );
+    let suspended = Resource::Tenant {
+        id: a,
+        status: TenantStatus::Suspended,
+    };
+    assert_eq!(
+        authorize(&support, Action::ReadData, suspended),
+        Err(Denied::TenantSuspended)
+    );
+    for action in [
+        Action::WriteData,
+        Action::ManageSchema,
+        Action::ManageIdentity,
+        Action::ManageSecurity,
+        Action::ReadAudit,
+        Action::AdministerCredentials,
+        Action::TenantSelf,
+        Action::MaintainTenantData,
+    ] {
+        assert_eq!(
+            authorize(&support, action, active(a)),
+            Err(Denied::Forbidden),
+            "{action:?}"
+        );
+    }
+    assert_eq!(
+        authorize(&support, Action::ManageTenants, Resource::Platform),
         Err(Denied::Forbidden)
     );
 }

@@ -21,8 +21,8 @@ pub mod throttle;
 pub mod user;
 
 pub use authz::{
-    Action, Allowed, Credential, Denied, OperatorAuthScope, Pending, PlatformScope, Principal,
-    Resource, TenantAuthScope, TenantScope, authorize,
+    Action, Allowed, Credential, Denied, Duties, OperatorAuthScope, Pending, PlatformScope,
+    Principal, Resource, TenantAuthScope, TenantScope, authorize,
 };
 pub use error::CoreError;
 pub use identity::{AccountState, DisplayName, UserStatus};

@@ -161,6 +161,14 @@ impl OperatorCaller {
             .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))
     }
 
+    /// The operator, for support access: they must be signed in, and their
+    /// grant is looked up with the scope this gives.
+    pub fn support(&self) -> Result<(OperatorAuthScope, OperatorId), ApiError> {
+        let scope = self.authorize_self(Action::OperatorSelf)?;
+        let (id, _) = self.0.ok_or(ApiError::Unauthenticated)?;
+        Ok((scope, id))
+    }
+
     /// Decides an action on the operator's own account or session.
     pub fn authorize_self(&self, action: Action) -> Result<OperatorAuthScope, ApiError> {
         authorize(&self.principal(), action, Resource::Platform)?

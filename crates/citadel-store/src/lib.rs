@@ -20,6 +20,7 @@ mod pools;
 mod postgres;
 mod records;
 mod sqlite;
+mod support;
 mod tenant_db;
 mod tenants;
 mod wal;
@@ -40,6 +41,7 @@ pub use records::{
     Notification, OperatorRecord, Page, SecurityEvent, SessionEntry, SessionRecord, TenantRecord,
     UserChanges, UserRecord,
 };
+pub use support::SupportGrant;
 pub use tenant_db::{TenantAuthDb, TenantDb};
 pub use tenants::CreatedTenant;
 

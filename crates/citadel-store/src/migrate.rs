@@ -11,11 +11,18 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE_PLATFORM: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/platform_0001_init.sql"),
-}];
+pub(crate) const SQLITE_PLATFORM: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/platform_0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "support_grants",
+        sql: include_str!("../migrations/sqlite/platform_0002_support_grants.sql"),
+    },
+];
 pub(crate) const SQLITE_TENANT: &[Migration] = &[
     Migration {
         version: 1,
@@ -37,12 +44,24 @@ pub(crate) const SQLITE_TENANT: &[Migration] = &[
         name: "permission_groups",
         sql: include_str!("../migrations/sqlite/tenant_0004_permission_groups.sql"),
     },
+    Migration {
+        version: 5,
+        name: "duties",
+        sql: include_str!("../migrations/sqlite/tenant_0005_duties.sql"),
+    },
 ];
-pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/postgres/platform_0001_init.sql"),
-}];
+pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/postgres/platform_0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "support_grants",
+        sql: include_str!("../migrations/postgres/platform_0002_support_grants.sql"),
+    },
+];
 pub(crate) const POSTGRES_TENANT: &[Migration] = &[
     Migration {
         version: 1,
@@ -63,6 +82,11 @@ pub(crate) const POSTGRES_TENANT: &[Migration] = &[
         version: 4,
         name: "permission_groups",
         sql: include_str!("../migrations/postgres/tenant_0004_permission_groups.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "duties",
+        sql: include_str!("../migrations/postgres/tenant_0005_duties.sql"),
     },
 ];
 

@@ -1,8 +1,8 @@
 //! What the store hands back and takes in.
 
 use citadel_core::{
-    CryptoSuite, DepartmentId, DisplayName, Email, EntryId, IpPrefix, LoginName, OperatorId,
-    SessionId, TenantId, TenantSlug, TenantStatus, TokenId, UserId, UserStatus,
+    CryptoSuite, DepartmentId, DisplayName, Duties, Email, EntryId, IpPrefix, LoginName,
+    OperatorId, SessionId, TenantId, TenantSlug, TenantStatus, TokenId, UserId, UserStatus,
 };
 
 /// A tenant as the platform registry knows it. Holds nothing of the
@@ -39,7 +39,11 @@ pub struct UserRecord {
     pub password_hash: String,
     pub password_changed_at: i64,
     pub must_change_password: bool,
-    pub is_admin: bool,
+    /// System, security and audit administration (三员分立).
+    pub duties: Duties,
+    /// A protected account cannot be disabled or lose a duty until it is
+    /// unprotected, in a separate step.
+    pub protected: bool,
     pub status: UserStatus,
     pub failed_logins: i64,
     pub locked_until: Option<i64>,
@@ -55,7 +59,8 @@ pub struct NewUser {
     pub department: Option<DepartmentId>,
     pub password_hash: String,
     pub must_change_password: bool,
-    pub is_admin: bool,
+    pub duties: Duties,
+    pub protected: bool,
 }
 
 /// What an admin may change on a user; `None` keeps the current value.
@@ -64,7 +69,8 @@ pub struct UserChanges {
     pub email: Option<Email>,
     pub display_name: Option<Option<DisplayName>>,
     pub department: Option<Option<DepartmentId>>,
-    pub is_admin: Option<bool>,
+    pub duties: Option<Duties>,
+    pub protected: Option<bool>,
     pub status: Option<UserStatus>,
 }
 
@@ -178,7 +184,8 @@ impl std::fmt::Debug for UserRecord {
         f.debug_struct("UserRecord")
             .field("id", &self.id)
             .field("login", &self.login)
-            .field("is_admin", &self.is_admin)
+            .field("duties", &self.duties)
+            .field("protected", &self.protected)
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
@@ -199,7 +206,8 @@ mod tests {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
             password_changed_at: 0,
             must_change_password: false,
-            is_admin: true,
+            duties: Duties::ALL,
+            protected: true,
             status: UserStatus::Active,
             failed_logins: 0,
             locked_until: None,

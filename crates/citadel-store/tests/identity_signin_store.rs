@@ -34,7 +34,8 @@ async fn tenant(store: &Store, name: &str) -> (TenantDb, UserId, UserId) {
         department: None,
         password_hash: "$argon2id$bob".into(),
         must_change_password: false,
-        is_admin: false,
+        duties: citadel_core::Duties::NONE,
+        protected: false,
     };
     db.create_user(&bob).await.expect("bob");
     (db, root, bob.id)

@@ -31,7 +31,8 @@ fn member(login: &str, department: Option<DepartmentId>) -> NewUser {
         department,
         password_hash: format!("$argon2id$first-of-{login}"),
         must_change_password: false,
-        is_admin: false,
+        duties: citadel_core::Duties::NONE,
+        protected: false,
     }
 }
 
@@ -218,7 +219,7 @@ async fn users(store: &Store) {
     let a = user(&db, alice.id).await;
     assert_eq!(a.department, Some(sales.id));
     assert_eq!(a.display_name, Some(name("Member")));
-    assert!(!a.is_admin && !a.must_change_password && !a.totp_enabled);
+    assert!(!a.duties.any() && !a.must_change_password && !a.totp_enabled);
     assert_eq!(a.status, UserStatus::Active);
 
     let (alice_s, root_s) = (token_hash("alice"), token_hash("root"));
@@ -234,7 +235,8 @@ async fn users(store: &Store) {
         email: Some(new_email.clone()),
         display_name: Some(None),
         department: Some(Some(support.id)),
-        is_admin: Some(true),
+        duties: Some(citadel_core::Duties::SYSTEM),
+        protected: None,
         status: None,
     };
     db.update_user(alice.id, &changes).await.expect("update");
@@ -242,7 +244,7 @@ async fn users(store: &Store) {
     assert_eq!(a.email, new_email);
     assert_eq!(a.login.as_str(), "alice@users.cn", "the login stays");
     assert_eq!((a.display_name, a.department), (None, Some(support.id)));
-    assert!(a.is_admin);
+    assert!(a.duties == citadel_core::Duties::SYSTEM);
     assert!(auth.find_session(&alice_s).await.expect("q").is_some());
     let clear = UserChanges {
         department: Some(None),
@@ -428,8 +430,8 @@ async fn reopened(store: &Store, kept: TenantId, kept_user: UserId, legacy: (Ten
     .await
     .expect("version"));
     assert_eq!(
-        version, 4,
-        "the identity, data model and permission group migrations ran on open"
+        version, 5,
+        "the identity, data model, permission group and duty migrations ran on open"
     );
     let login = LoginName::parse(LEGACY_LOGIN).expect("login");
     let old = db

@@ -65,7 +65,7 @@ async fn story(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) 
         .await
         .expect("query")
         .expect("admin of a");
-    assert!(user_a.is_admin && user_a.must_change_password);
+    assert!(user_a.duties.combined() && user_a.protected && user_a.must_change_password);
     assert!(
         db_a.auth()
             .find_user_by_login(&login_b)

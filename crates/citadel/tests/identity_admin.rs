@@ -224,12 +224,16 @@ async fn users_are_managed_by_admins(backend: Backend) {
     expect_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = patch(&server, &path, &cookie, &json!({"is_admin": true})).await;
     expect_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = patch(&server, &path, &t.admin, &json!({"is_admin": true})).await;
+    // All three duties (system, security, audit), given on purpose.
+    let all = json!({"is_admin": true, "security_admin": true, "audit_admin": true,
+                     "combine_duties": true});
+    let r = patch(&server, &path, &t.admin, &all).await;
     assert_eq!(body(r, StatusCode::OK).await["is_admin"], true);
     for p in member_only {
         body(server.get(p, Some(&cookie)).await, StatusCode::OK).await;
     }
-    let r = patch(&server, &path, &t.admin, &json!({"is_admin": false})).await;
+    let none = json!({"is_admin": false, "security_admin": false, "audit_admin": false});
+    let r = patch(&server, &path, &t.admin, &none).await;
     assert_eq!(body(r, StatusCode::OK).await["is_admin"], false);
     let r = server.get("/api/v1/users", Some(&cookie)).await;
     expect_problem(r, StatusCode::FORBIDDEN, "forbidden").await;

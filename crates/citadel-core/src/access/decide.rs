@@ -10,6 +10,7 @@
 //! and the fields the user may not see or write.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
@@ -21,7 +22,7 @@ use crate::data::query::{FilterContext, Predicate, SqlValue, resolve};
 use crate::data::table::{SystemField, Target};
 use crate::data::{FieldDef, TableSchema};
 use crate::filter::Comparison;
-use crate::{FieldId, TenantId, TenantStatus, UserId, filter};
+use crate::{DepartmentId, FieldId, TenantId, TenantStatus, UserId, filter};
 
 /// The operations, as types, so a proof for one cannot stand in for another.
 pub mod ops {
@@ -78,10 +79,11 @@ impl ReadsRows for ops::Export {}
 #[derive(Debug)]
 pub struct TableAccess<Op> {
     tenant: TenantId,
-    user: UserId,
+    /// The user decided for; `None` for support access.
+    user: Option<UserId>,
     schema: TableSchema,
     /// The schema without hidden fields, when some are hidden.
-    visible: Option<TableSchema>,
+    visible: Option<Arc<TableSchema>>,
     read_only: Vec<FieldId>,
     rows: Option<Predicate>,
     _op: PhantomData<Op>,
@@ -92,7 +94,7 @@ impl<Op: TableOperation> TableAccess<Op> {
         self.tenant
     }
 
-    pub fn user(&self) -> UserId {
+    pub fn user(&self) -> Option<UserId> {
         self.user
     }
 
@@ -106,7 +108,7 @@ impl<Op: TableOperation> TableAccess<Op> {
     /// sorts and field lists are resolved against (a hidden field is then
     /// "no such field", which tells nothing about it).
     pub fn schema(&self) -> &TableSchema {
-        self.visible.as_ref().unwrap_or(&self.schema)
+        self.visible.as_deref().unwrap_or(&self.schema)
     }
 
     pub fn is_hidden(&self, field: FieldId) -> bool {
@@ -193,14 +195,14 @@ pub(super) fn person_for(
     )?
     .into_tenant()
     .ok_or(Denied::Forbidden)?;
-    let Principal::TenantUser { user, admin, .. } = principal else {
+    let Principal::TenantUser { user, duties, .. } = principal else {
         return Err(Denied::Forbidden);
     };
     Ok((
         scope.tenant(),
         Person {
             id: *user,
-            admin: *admin,
+            admin: duties.system,
             department: model.department_of(*user),
         },
     ))
@@ -214,6 +216,9 @@ pub(super) fn decide<Op>(
     op: Operation,
     now: Now,
 ) -> Result<TableAccess<Op>, Denied> {
+    if let Principal::SupportOperator { .. } = principal {
+        return support_read(principal, tenant, model, schema, op);
+    }
     let (tenant, person) = person_for(principal, tenant, model, op)?;
     let found = verdicts(model, &person, &schema, op);
     decide_for(tenant, &person, model, &found, schema, op, now)
@@ -234,7 +239,7 @@ pub(super) fn decide_for<Op>(
     }
     let rows = match op {
         Operation::Read | Operation::Update | Operation::Delete | Operation::Export => {
-            let scopes: Vec<&RowScope> = granting.iter().filter_map(|v| v.rows.as_ref()).collect();
+            let scopes: Vec<&RowScope> = granting.iter().filter_map(|v| v.rows).collect();
             if scopes.iter().any(|s| **s == RowScope::All) {
                 None
             } else {
@@ -262,22 +267,56 @@ pub(super) fn decide_for<Op>(
             FieldRule::ReadWrite => {}
         }
     }
-    let visible = (!hidden.is_empty()).then(|| TableSchema {
-        fields: schema
-            .fields
-            .iter()
-            .filter(|f| !hidden.contains(&f.id))
-            .cloned()
-            .collect(),
-        ..schema.clone()
-    });
+    let visible = (!hidden.is_empty()).then(|| model.visible_schema(&schema, &hidden));
     Ok(TableAccess {
         tenant,
-        user: person.id,
+        user: Some(person.id),
         schema,
         visible,
         read_only,
         rows,
+        _op: PhantomData,
+    })
+}
+
+/// What a support grant reads: every record of every table, but not the
+/// values of the sensitive types (resident ID, bank card, unified social
+/// credit code), and nothing it could change.
+fn support_read<Op>(
+    principal: &Principal,
+    tenant: TenantResource,
+    model: &AccessModel,
+    schema: TableSchema,
+    op: Operation,
+) -> Result<TableAccess<Op>, Denied> {
+    if op != Operation::Read {
+        return Err(Denied::Forbidden);
+    }
+    let scope = authorize(
+        principal,
+        Action::ReadData,
+        Resource::Tenant {
+            id: tenant.id,
+            status: tenant.status,
+        },
+    )?
+    .into_tenant()
+    .ok_or(Denied::Forbidden)?;
+    let hidden: Vec<FieldId> = schema
+        .fields
+        .iter()
+        .filter(|f| f.kind.is_sensitive())
+        .map(|f| f.id)
+        .collect();
+    let visible = (!hidden.is_empty()).then(|| model.visible_schema(&schema, &hidden));
+    let read_only = schema.fields.iter().map(|f| f.id).collect();
+    Ok(TableAccess {
+        tenant: scope.tenant(),
+        user: None,
+        schema,
+        visible,
+        read_only,
+        rows: None,
         _op: PhantomData,
     })
 }
@@ -291,6 +330,27 @@ pub(super) fn field_rule(found: &[GroupVerdict], field: FieldId) -> FieldRule {
         .map(|v| v.fields.get(&field).copied().unwrap_or_default())
         .max()
         .unwrap_or(FieldRule::Hidden)
+}
+
+/// Most creators a department scope names one by one; larger departments
+/// are looked up by the database instead.
+const MAX_LISTED_CREATORS: usize = 500;
+
+/// Records created by members of `departments`: their ids as bound values
+/// when there are few (one index look-up, no subquery per row), else a
+/// look-up of the users table in the query.
+fn created_in(model: &AccessModel, departments: Vec<DepartmentId>) -> Predicate {
+    match model.members_of(&departments, MAX_LISTED_CREATORS) {
+        Some(users) if users.is_empty() => Predicate::Any(Vec::new()),
+        Some(users) => Predicate::In {
+            target: Target::System(SystemField::CreatedBy),
+            values: users
+                .into_iter()
+                .map(|u| SqlValue::Text(u.to_string()))
+                .collect(),
+        },
+        None => Predicate::CreatorInDepartments(departments),
+    }
 }
 
 /// The rows one scope reaches, as a condition. A condition that no longer
@@ -312,10 +372,10 @@ fn scope_predicate(
         },
         RowScope::MyDepartment => person
             .department
-            .map_or_else(nothing, |d| Predicate::CreatorInDepartments(vec![d])),
-        RowScope::MyDepartmentTree => person.department.map_or_else(nothing, |d| {
-            Predicate::CreatorInDepartments(model.subtree(d))
-        }),
+            .map_or_else(nothing, |d| created_in(model, vec![d])),
+        RowScope::MyDepartmentTree => person
+            .department
+            .map_or_else(nothing, |d| created_in(model, model.subtree(d))),
         RowScope::Filter(text) => filter::parse(text)
             .ok()
             .and_then(|parsed| resolve(&parsed, table, context).ok())

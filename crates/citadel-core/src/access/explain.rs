@@ -14,11 +14,12 @@ use crate::authz::{Denied, Principal};
 use crate::data::TableSchema;
 use crate::{FieldId, GroupId};
 
-/// What one group contributes to a decision on one table.
+/// What one group contributes to a decision on one table. Borrowed from
+/// the access model: deciding allocates nothing per group.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupVerdict {
+pub struct GroupVerdict<'a> {
     pub group: GroupId,
-    pub name: String,
+    pub name: &'a str,
     pub builtin: Option<BuiltinGroup>,
     pub membership: Membership,
     /// Everything the group grants on the table.
@@ -26,19 +27,22 @@ pub struct GroupVerdict {
     /// Whether it grants the operation asked about.
     pub grants: bool,
     /// Its rules for the table's fields (fields not named are read-write).
-    pub fields: BTreeMap<FieldId, FieldRule>,
+    pub fields: &'a BTreeMap<FieldId, FieldRule>,
     /// The rows it lets the operation reach, when it grants an operation
     /// on existing rows.
-    pub rows: Option<RowScope>,
+    pub rows: Option<&'a RowScope>,
 }
 
+static NO_RULES: BTreeMap<FieldId, FieldRule> = BTreeMap::new();
+static ALL_ROWS: RowScope = RowScope::All;
+
 /// The verdict of every group `person` belongs to on `table` for `op`.
-pub(super) fn verdicts(
-    model: &AccessModel,
+pub(super) fn verdicts<'a>(
+    model: &'a AccessModel,
     person: &Person,
     table: &TableSchema,
     op: Operation,
-) -> Vec<GroupVerdict> {
+) -> Vec<GroupVerdict<'a>> {
     model
         .groups_of(person)
         .map(|(group, membership)| {
@@ -48,14 +52,14 @@ pub(super) fn verdicts(
             let grants = operations.contains(op);
             GroupVerdict {
                 group: group.id,
-                name: group.name.clone(),
+                name: &group.name,
                 builtin: group.builtin,
                 membership,
                 operations,
                 grants,
-                fields: rules.map(|r| r.fields.clone()).unwrap_or_default(),
+                fields: rules.map_or(&NO_RULES, |r| &r.fields),
                 rows: if grants {
-                    rules.map_or(Some(RowScope::All), |r| r.rows.of(op).cloned())
+                    rules.map_or(Some(&ALL_ROWS), |r| r.rows.of(op))
                 } else {
                     None
                 },
@@ -66,12 +70,12 @@ pub(super) fn verdicts(
 
 /// The answer to "may this user do `op` on this table (and field)?".
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Explanation {
+pub struct Explanation<'a> {
     pub operation: Operation,
     /// `None` when allowed; otherwise why not.
     pub denied: Option<Denied>,
     /// The groups the user belongs to, each with what it contributes.
-    pub groups: Vec<GroupVerdict>,
+    pub groups: Vec<GroupVerdict<'a>>,
     /// The rows the operation reaches, one scope per granting group; empty
     /// when denied or when the operation is not about existing rows.
     pub rows: Vec<RowScope>,
@@ -81,15 +85,15 @@ pub struct Explanation {
 
 /// Explains `op` on `table` (and `field`) for `principal`, by making the
 /// decision and keeping what it was made from.
-pub fn explain(
+pub fn explain<'a>(
     principal: &Principal,
     tenant: TenantResource,
-    model: &AccessModel,
+    model: &'a AccessModel,
     table: &TableSchema,
     op: Operation,
     field: Option<FieldId>,
     now: Now,
-) -> Explanation {
+) -> Explanation<'a> {
     let (tenant_id, person) = match person_for(principal, tenant, model, op) {
         Ok(found) => found,
         Err(denied) => {
@@ -106,7 +110,7 @@ pub fn explain(
     let decided =
         decide_for::<()>(tenant_id, &person, model, &groups, table.clone(), op, now).err();
     let rows = if decided.is_none() {
-        groups.iter().filter_map(|v| v.rows.clone()).collect()
+        groups.iter().filter_map(|v| v.rows.cloned()).collect()
     } else {
         Vec::new()
     };

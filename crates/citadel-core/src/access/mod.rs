@@ -9,6 +9,7 @@ pub mod policy;
 pub mod visibility;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 pub use decide::{
     Now, ReadsRows, TableAccess, TableOperation, TenantResource, authorize_table, ops,
@@ -20,8 +21,9 @@ pub use policy::{
 };
 pub use visibility::{authorize_new_table, describe_table, table_operations};
 
+use crate::data::TableSchema;
 use crate::department::MAX_DEPTH;
-use crate::{DepartmentId, GroupId, UserId};
+use crate::{DepartmentId, FieldId, GroupId, TableId, UserId};
 
 /// One permission group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,11 +45,33 @@ pub struct Person {
 
 /// A tenant's groups, its department tree and its users' departments: all
 /// that deciding an operation on a table needs besides the table.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct AccessModel {
     pub groups: Vec<Group>,
     parents: HashMap<DepartmentId, Option<DepartmentId>>,
     departments_of: HashMap<UserId, DepartmentId>,
+    members_of: HashMap<DepartmentId, Vec<UserId>>,
+    /// Tables as users with some fields hidden see them, made once per
+    /// table version and set of hidden fields for as long as the model
+    /// lives (cloning a schema per request was most of what hiding cost).
+    visible: Mutex<HashMap<VisibleKey, Arc<TableSchema>>>,
+}
+
+type VisibleKey = (TableId, i64, Vec<FieldId>);
+
+/// Most visible schemas one model keeps.
+const MAX_VISIBLE: usize = 1024;
+
+impl Clone for AccessModel {
+    fn clone(&self) -> Self {
+        Self {
+            groups: self.groups.clone(),
+            parents: self.parents.clone(),
+            departments_of: self.departments_of.clone(),
+            members_of: self.members_of.clone(),
+            visible: Mutex::default(),
+        }
+    }
 }
 
 /// Why a user belongs to a group.
@@ -69,11 +93,70 @@ impl AccessModel {
         departments: impl IntoIterator<Item = (DepartmentId, Option<DepartmentId>)>,
         users: impl IntoIterator<Item = (UserId, DepartmentId)>,
     ) -> Self {
+        let departments_of: HashMap<UserId, DepartmentId> = users.into_iter().collect();
+        let mut members_of: HashMap<DepartmentId, Vec<UserId>> = HashMap::new();
+        for (user, department) in &departments_of {
+            members_of.entry(*department).or_default().push(*user);
+        }
+        for members in members_of.values_mut() {
+            members.sort();
+        }
         Self {
             groups,
             parents: departments.into_iter().collect(),
-            departments_of: users.into_iter().collect(),
+            departments_of,
+            members_of,
+            visible: Mutex::default(),
         }
+    }
+
+    /// `table` without the `hidden` fields (sorted), shared.
+    pub(crate) fn visible_schema(
+        &self,
+        table: &TableSchema,
+        hidden: &[FieldId],
+    ) -> Arc<TableSchema> {
+        let key = (table.id, table.schema_version, hidden.to_vec());
+        let mut cache = self.visible.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = cache.get(&key) {
+            return Arc::clone(found);
+        }
+        let made = Arc::new(TableSchema {
+            id: table.id,
+            app: table.app,
+            name: table.name.clone(),
+            description: table.description.clone(),
+            fields: table
+                .fields
+                .iter()
+                .filter(|f| !hidden.contains(&f.id))
+                .cloned()
+                .collect(),
+            schema_version: table.schema_version,
+        });
+        if cache.len() >= MAX_VISIBLE {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&made));
+        made
+    }
+
+    /// The users of these departments, if there are at most `limit`.
+    pub fn members_of(&self, departments: &[DepartmentId], limit: usize) -> Option<Vec<UserId>> {
+        let mut users = Vec::new();
+        for department in departments {
+            users.extend(
+                self.members_of
+                    .get(department)
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            );
+            if users.len() > limit {
+                return None;
+            }
+        }
+        Some(users)
     }
 
     /// The same model with `group` in place of the group of its id (or
@@ -138,51 +221,56 @@ impl AccessModel {
 
     /// Whether and why `person` belongs to `group`.
     pub fn membership(&self, group: &Group, person: &Person) -> Option<Membership> {
-        match group.builtin {
-            Some(BuiltinGroup::Member) => return Some(Membership::Everyone),
-            Some(BuiltinGroup::TenantAdmin) => {
-                return person.admin.then_some(Membership::Administrator);
-            }
-            None => {}
-        }
         let chain = person.department.map(|d| self.chain(d)).unwrap_or_default();
-        group.members.iter().find_map(|member| match *member {
-            Member::User(id) if id == person.id => Some(Membership::Named),
-            Member::Department {
-                id,
-                include_subdepartments,
-            } => {
-                let position = chain.iter().position(|d| *d == id)?;
-                (position == 0 || include_subdepartments).then_some(Membership::Department(id))
-            }
-            Member::User(_) => None,
-        })
+        member_through(group, person, &chain)
     }
 
     /// The groups `person` belongs to, with why.
-    pub fn groups_of<'a>(
-        &'a self,
-        person: &'a Person,
-    ) -> impl Iterator<Item = (&'a Group, Membership)> + 'a {
+    pub fn groups_of(&self, person: &Person) -> impl Iterator<Item = (&Group, Membership)> + '_ {
+        let person = *person;
+        // Walked up once for all the groups.
+        let chain = person.department.map(|d| self.chain(d)).unwrap_or_default();
         self.groups
             .iter()
-            .filter_map(move |g| self.membership(g, person).map(|m| (g, m)))
+            .filter_map(move |g| member_through(g, &person, &chain).map(|m| (g, m)))
     }
+}
+
+/// Whether and why `person`, whose department and those above it are
+/// `chain` (nearest first), belongs to `group`.
+fn member_through(group: &Group, person: &Person, chain: &[DepartmentId]) -> Option<Membership> {
+    match group.builtin {
+        Some(BuiltinGroup::Member) => return Some(Membership::Everyone),
+        Some(BuiltinGroup::TenantAdmin) => {
+            return person.admin.then_some(Membership::Administrator);
+        }
+        None => {}
+    }
+    group.members.iter().find_map(|member| match *member {
+        Member::User(id) if id == person.id => Some(Membership::Named),
+        Member::Department {
+            id,
+            include_subdepartments,
+        } => {
+            let position = chain.iter().position(|d| *d == id)?;
+            (position == 0 || include_subdepartments).then_some(Membership::Department(id))
+        }
+        Member::User(_) => None,
+    })
 }
 
 /// What the built-in admin group grants: everything, on every table.
-pub fn admin_policy() -> GroupPolicy {
-    GroupPolicy {
-        all_apps: Operations::EVERY,
-        ..GroupPolicy::default()
-    }
-}
+static ADMIN_POLICY: std::sync::LazyLock<GroupPolicy> = std::sync::LazyLock::new(|| GroupPolicy {
+    all_apps: Operations::EVERY,
+    ..GroupPolicy::default()
+});
 
-/// A group's effective policy: the built-in admin group's is fixed.
-pub fn effective_policy(group: &Group) -> std::borrow::Cow<'_, GroupPolicy> {
+/// A group's effective policy: the built-in admin group's is fixed,
+/// whatever is stored.
+pub fn effective_policy(group: &Group) -> &GroupPolicy {
     match group.builtin {
-        Some(BuiltinGroup::TenantAdmin) => std::borrow::Cow::Owned(admin_policy()),
-        _ => std::borrow::Cow::Borrowed(&group.policy),
+        Some(BuiltinGroup::TenantAdmin) => &ADMIN_POLICY,
+        _ => &group.policy,
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::decide::{Now, TenantResource};
 use super::explain::explain;
 use super::*;
-use crate::authz::{Credential, Denied, Pending, Principal};
+use crate::authz::{Credential, Denied, Duties, Pending, Principal};
 use crate::data::TableSchema;
 use crate::data::query::{Predicate, SqlValue};
 use crate::data::test_support::table;
@@ -43,7 +43,7 @@ fn user(w: &World, id: UserId, admin: bool) -> Principal {
     Principal::TenantUser {
         tenant: w.tenant,
         user: id,
-        admin,
+        duties: if admin { Duties::ALL } else { Duties::NONE },
         pending: Pending::Nothing,
         via: Credential::Session,
     }
@@ -138,7 +138,7 @@ fn the_tenant_level_rules_come_first() {
     let pending = Principal::TenantUser {
         tenant: w.tenant,
         user: id,
-        admin: true,
+        duties: Duties::ALL,
         pending: Pending::PasswordChange,
         via: Credential::Session,
     };
@@ -149,7 +149,7 @@ fn the_tenant_level_rules_come_first() {
     let elsewhere = Principal::TenantUser {
         tenant: TenantId::generate(),
         user: id,
-        admin: true,
+        duties: Duties::ALL,
         pending: Pending::Nothing,
         via: Credential::Session,
     };
@@ -267,7 +267,25 @@ fn row_scopes_are_united_and_all_rows_wins() {
         panic!("a scoped read: {:?}", access.rows());
     };
     assert!(parts.iter().any(|p| matches!(p, Predicate::Compare { value: SqlValue::Text(me), .. } if *me == id.to_string())));
-    assert!(parts.contains(&Predicate::CreatorInDepartments(vec![east])));
+    // The department tree of `east` has one member: named one by one.
+    let creators = Predicate::In {
+        target: crate::data::table::Target::System(crate::data::table::SystemField::CreatedBy),
+        values: vec![SqlValue::Text(id.to_string())],
+    };
+    assert!(parts.contains(&creators), "{parts:?}");
+    // A department too large to list is looked up by the database.
+    let crowd: Vec<(UserId, DepartmentId)> = std::iter::once((id, east))
+        .chain((0..600).map(|_| (UserId::generate(), east)))
+        .collect();
+    let model = AccessModel::new(groups.clone(), [(sales, None), (east, Some(sales))], crowd);
+    let access = read(&w, &user(&w, id, false), &model).unwrap();
+    let Some(Predicate::Any(parts)) = access.rows() else {
+        panic!("a scoped read: {:?}", access.rows());
+    };
+    assert!(
+        parts.contains(&Predicate::CreatorInDepartments(vec![east])),
+        "{parts:?}"
+    );
 
     // Without sub-departments, membership of `sales` does not reach `east`.
     groups[3].members = vec![Member::Department {
@@ -330,6 +348,44 @@ fn custom_scopes_bind_me_and_fail_closed() {
         access.rows(),
         Some(&Predicate::Any(vec![Predicate::Any(Vec::new())]))
     );
+}
+
+#[test]
+fn support_access_reads_all_rows_without_sensitive_values_and_writes_nothing() {
+    let w = World {
+        tenant: TenantId::generate(),
+        table: table(&[
+            json!({"name": "名称", "type": "text"}),
+            json!({"name": "身份证号", "type": "resident_id"}),
+            json!({"name": "银行卡", "type": "bank_card"}),
+        ]),
+    };
+    let model = AccessModel::new(builtins(GroupPolicy::default()), [], []);
+    let support = Principal::SupportOperator {
+        operator: crate::OperatorId::generate(),
+        tenant: w.tenant,
+    };
+    let access = read(&w, &support, &model).unwrap();
+    assert!(access.rows().is_none() && access.user().is_none());
+    let names: Vec<&str> = access
+        .schema()
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, ["名称"]);
+    for denied in [
+        authorize_table::<ops::Update>(&support, active(&w), &model, w.table.clone(), now()).err(),
+        authorize_table::<ops::Export>(&support, active(&w), &model, w.table.clone(), now()).err(),
+        authorize_table::<ops::Create>(&support, active(&w), &model, w.table.clone(), now()).err(),
+    ] {
+        assert_eq!(denied, Some(Denied::Forbidden));
+    }
+    let elsewhere = Principal::SupportOperator {
+        operator: crate::OperatorId::generate(),
+        tenant: TenantId::generate(),
+    };
+    assert_eq!(read(&w, &elsewhere, &model).unwrap_err(), Denied::Forbidden);
 }
 
 #[test]

@@ -279,6 +279,15 @@ impl FieldKind {
         )
     }
 
+    /// Identifiers of people and organisations that are personal or
+    /// regulated data (resident ID, bank card, unified social credit code).
+    pub fn is_sensitive(&self) -> bool {
+        matches!(
+            self,
+            Self::ResidentId | Self::BankCard | Self::SocialCreditCode
+        )
+    }
+
     /// Many-to-many links live in a junction table, not in a column.
     pub fn has_column(&self) -> bool {
         !matches!(self, Self::Link { multiple: true, .. })

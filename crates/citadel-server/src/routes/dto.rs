@@ -71,7 +71,14 @@ pub struct UserView {
     pub email: String,
     pub display_name: Option<String>,
     pub department_id: Option<String>,
+    /// System administration: users, departments, groups, apps.
     pub is_admin: bool,
+    /// Security administration: the security policy and IP bans.
+    pub security_admin: bool,
+    /// Audit administration: the sign-in log and security events.
+    pub audit_admin: bool,
+    /// A protected system account: cannot be disabled or lose a duty.
+    pub protected: bool,
     /// `active`, `disabled`, or `locked` (after too many failed sign-ins).
     pub state: String,
     pub totp_enabled: bool,
@@ -89,7 +96,10 @@ impl From<&UserRecord> for UserView {
             email: u.email.to_string(),
             display_name: u.display_name.as_ref().map(ToString::to_string),
             department_id: u.department.map(|d| d.to_string()),
-            is_admin: u.is_admin,
+            is_admin: u.duties.system,
+            security_admin: u.duties.security,
+            audit_admin: u.duties.audit,
+            protected: u.protected,
             state: match state {
                 AccountState::Active => "active",
                 AccountState::Disabled => "disabled",

@@ -221,8 +221,18 @@ pub struct CreateUserRequest {
     pub email: String,
     pub display_name: Option<String>,
     pub department_id: Option<String>,
+    /// System administration (users, departments, groups, apps).
     #[serde(default)]
     pub is_admin: bool,
+    /// Security administration (security policy, IP bans).
+    #[serde(default)]
+    pub security_admin: bool,
+    /// Audit administration (sign-in log, security events).
+    #[serde(default)]
+    pub audit_admin: bool,
+    /// Needed to give one person all three duties.
+    #[serde(default)]
+    pub combine_duties: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -245,6 +255,14 @@ pub struct UpdateUserRequest {
     #[schema(value_type = Option<String>)]
     pub department_id: Option<Option<String>>,
     pub is_admin: Option<bool>,
+    pub security_admin: Option<bool>,
+    pub audit_admin: Option<bool>,
+    /// Needed to give one person all three duties.
+    #[serde(default)]
+    pub combine_duties: bool,
+    /// Protect or unprotect the account (alone in its request when it
+    /// is to be disabled or lose a duty afterwards).
+    pub protected: Option<bool>,
     /// `active` or `disabled`.
     pub status: Option<String>,
 }

@@ -13,6 +13,7 @@ pub mod me;
 pub mod platform;
 pub mod records;
 pub mod security;
+pub mod support;
 pub mod transfer;
 pub mod users;
 pub mod views;
@@ -89,6 +90,7 @@ impl utoipa::Modify for SessionCookies {
         (name = "fields", description = "Tenant admins: online changes to a table's fields"),
         (name = "records", description = "Records: single and batch writes, listing with filters and cursors, history"),
         (name = "groups", description = "Tenant admins: permission groups, previews of their changes, explanations of decisions"),
+        (name = "support", description = "Support access: tenants grant a named operator time-limited, read-only, audited access"),
         (name = "views", description = "Saved views of a table, personal or shared"),
         (name = "transfer", description = "Import of records from CSV and XLSX (dry run, then all or nothing) and export of a table, view or filter")
     )
@@ -191,6 +193,11 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(groups::preview_group))
         .routes(routes!(groups::explain))
+        .routes(routes!(support::list_grants, support::create_grant))
+        .routes(routes!(support::revoke_grant))
+        .routes(routes!(support::support_apps))
+        .routes(routes!(support::support_records))
+        .routes(routes!(support::support_record))
         .routes(routes!(transfer::import_records))
         .routes(routes!(transfer::export_records))
 }

@@ -1,5 +1,6 @@
-//! Tenant admins' security console: IP bans, the security policy, security
-//! events and everyone's sign-in history.
+//! The security console: IP bans and the security policy (security
+//! administrators), security events and everyone's sign-in history (audit
+//! administrators).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,7 +27,7 @@ pub async fn list_bans(
     State(state): State<AppState>,
     caller: TenantCaller,
 ) -> Result<Json<Vec<BanView>>, ApiError> {
-    let (scope, _) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, _) = caller.authorize(Action::ManageSecurity)?;
     let bans = state.store().tenant(&scope).await?.list_ip_bans().await?;
     Ok(Json(bans.iter().map(BanView::from).collect()))
 }
@@ -41,7 +42,7 @@ pub async fn create_ban(
     caller: TenantCaller,
     ApiJson(body): ApiJson<CreateBanRequest>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
-    let (scope, session) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, session) = caller.authorize(Action::ManageSecurity)?;
     let prefix: IpPrefix = body
         .prefix
         .parse()
@@ -75,7 +76,7 @@ pub async fn delete_ban(
     caller: TenantCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (scope, session) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, session) = caller.authorize(Action::ManageSecurity)?;
     let id = path_id("id", &id, EntryId::parse)?;
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
     accounts::unban(&ctx, id).await?;
@@ -89,7 +90,7 @@ pub async fn get_policy(
     State(state): State<AppState>,
     caller: TenantCaller,
 ) -> Result<Json<SecurityPolicyBody>, ApiError> {
-    let (scope, _) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, _) = caller.authorize(Action::ManageSecurity)?;
     let policy = state
         .store()
         .tenant(&scope)
@@ -109,7 +110,7 @@ pub async fn put_policy(
     caller: TenantCaller,
     ApiJson(body): ApiJson<SecurityPolicyBody>,
 ) -> Result<Json<SecurityPolicyBody>, ApiError> {
-    let (scope, session) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, session) = caller.authorize(Action::ManageSecurity)?;
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
     let policy = body
         .try_into()
@@ -127,7 +128,7 @@ pub async fn security_events(
     caller: TenantCaller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Vec<SecurityEventView>>, ApiError> {
-    let (scope, _) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, _) = caller.authorize(Action::ReadAudit)?;
     let page = page(query.before.as_deref(), query.limit)?;
     let events = state
         .store()
@@ -147,7 +148,7 @@ pub async fn login_history(
     caller: TenantCaller,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Vec<LoginAttemptView>>, ApiError> {
-    let (scope, _) = caller.authorize(Action::ManageIdentity)?;
+    let (scope, _) = caller.authorize(Action::ReadAudit)?;
     let user = query
         .user_id
         .as_deref()

@@ -218,7 +218,7 @@ pub async fn export_records(
         query.filter.as_deref(),
         query.sort.as_deref(),
         query.fields.as_deref(),
-        actor_user(actor)?,
+        Some(actor_user(actor)?),
     )
     .await?;
     let name = access.schema().name.to_string();

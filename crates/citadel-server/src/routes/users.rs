@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use citadel_core::{Action, DepartmentId, DisplayName, Email, LoginName, UserId, UserStatus};
+use citadel_core::{
+    Action, DepartmentId, DisplayName, Duties, Email, LoginName, UserId, UserStatus,
+};
 use citadel_store::UserChanges;
 
 use crate::auth::TenantCaller;
@@ -15,7 +17,7 @@ use crate::routes::identity_dto::{
     CreateDepartmentRequest, CreateUserRequest, CreatedUserView, DepartmentView,
     OneTimePasswordView, UpdateDepartmentRequest, UpdateUserRequest,
 };
-use crate::services::accounts::{self, AdminContext, NewAccount};
+use crate::services::accounts::{self, AdminContext, DutyChanges, NewAccount};
 use crate::state::AppState;
 
 fn department(field: &'static str, raw: Option<&str>) -> Result<Option<DepartmentId>, ApiError> {
@@ -56,7 +58,12 @@ pub async fn create_user(
         email: Email::parse(&body.email).map_err(|e| ApiError::invalid_field("email", e))?,
         display_name: display_name("display_name", body.display_name.as_deref())?,
         department: department("department_id", body.department_id.as_deref())?,
-        is_admin: body.is_admin,
+        duties: Duties {
+            system: body.is_admin,
+            security: body.security_admin,
+            audit: body.audit_admin,
+        },
+        combine_duties: body.combine_duties,
     };
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
     let created = accounts::create_user(&state, &ctx, account).await?;
@@ -105,7 +112,12 @@ pub async fn update_user(
 ) -> Result<Json<UserView>, ApiError> {
     // Admin rights and account status decide who gets in: a session is
     // needed for those, a profile edit may come from a script's token.
-    let action = if body.is_admin.is_some() || body.status.is_some() {
+    let action = if body.is_admin.is_some()
+        || body.security_admin.is_some()
+        || body.audit_admin.is_some()
+        || body.protected.is_some()
+        || body.status.is_some()
+    {
         Action::AdministerCredentials
     } else {
         Action::ManageIdentity
@@ -126,7 +138,8 @@ pub async fn update_user(
             .department_id
             .map(|d| department("department_id", d.as_deref()))
             .transpose()?,
-        is_admin: body.is_admin,
+        duties: None,
+        protected: body.protected,
         status: body
             .status
             .as_deref()
@@ -134,7 +147,13 @@ pub async fn update_user(
             .transpose()?,
     };
     let ctx = AdminContext::open(&state, &scope, session, client.ip).await?;
-    let user = accounts::update_user(&ctx, id, changes).await?;
+    let duties = DutyChanges {
+        system: body.is_admin,
+        security: body.security_admin,
+        audit: body.audit_admin,
+        combine: body.combine_duties,
+    };
+    let user = accounts::update_user(&ctx, id, changes, duties).await?;
     Ok(Json(UserView::from(&user)))
 }
 

@@ -7,7 +7,7 @@ use citadel_core::access::{
     authorize_table, describe_table, table_operations,
 };
 use citadel_core::data::TableSchema;
-use citadel_core::{AppId, TableId};
+use citadel_core::{AppId, Principal, TableId};
 use citadel_store::TenantDb;
 use citadel_store::data::{Actor, TableRecord};
 
@@ -33,10 +33,21 @@ pub async fn decide<Op: TableOperation>(
     session: &TenantSession,
     schema: TableSchema,
 ) -> Result<TableAccess<Op>, ApiError> {
+    decide_for(db, &session.principal, tenant_of(session), schema).await
+}
+
+/// Decides `Op` on `schema` for any principal of the tenant (support
+/// access has no session of the tenant's).
+pub async fn decide_for<Op: TableOperation>(
+    db: &TenantDb,
+    principal: &Principal,
+    tenant: TenantResource,
+    schema: TableSchema,
+) -> Result<TableAccess<Op>, ApiError> {
     let model = db.access_model().await?;
     Ok(authorize_table::<Op>(
-        &session.principal,
-        tenant_of(session),
+        principal,
+        tenant,
         &model,
         schema,
         now(),

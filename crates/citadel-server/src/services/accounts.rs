@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use citadel_core::{
-    DepartmentId, DisplayName, Email, EntryId, IpPrefix, LoginName, SecurityPolicy, TenantScope,
-    UserId, UserStatus,
+    DepartmentId, DisplayName, Duties, Email, EntryId, IpPrefix, LoginName, SecurityPolicy,
+    TenantScope, UserId, UserStatus,
 };
 use citadel_crypto::SecretString;
 use citadel_crypto::password::generate_one_time_password;
@@ -84,7 +84,9 @@ pub struct NewAccount {
     pub email: Email,
     pub display_name: Option<DisplayName>,
     pub department: Option<DepartmentId>,
-    pub is_admin: bool,
+    pub duties: Duties,
+    /// The caller confirmed that one person is to hold all three duties.
+    pub combine_duties: bool,
 }
 
 pub async fn create_user(
@@ -92,6 +94,7 @@ pub async fn create_user(
     ctx: &AdminContext<'_>,
     account: NewAccount,
 ) -> Result<CreatedUser, ApiError> {
+    refuse_combined(account.duties, account.combine_duties)?;
     let one_time_password = generate_one_time_password();
     let password_hash = state
         .passwords()
@@ -107,7 +110,8 @@ pub async fn create_user(
             department: account.department,
             password_hash,
             must_change_password: true,
-            is_admin: account.is_admin,
+            duties: account.duties,
+            protected: false,
         })
         .await?;
     let user = ctx
@@ -118,7 +122,7 @@ pub async fn create_user(
     ctx.event(
         "user_created",
         Some(id),
-        json!({ "login": user.login.as_str(), "is_admin": user.is_admin }),
+        json!({ "login": user.login.as_str(), "duties": duty_names(user.duties) }),
     )
     .await?;
     Ok(CreatedUser {
@@ -127,30 +131,113 @@ pub async fn create_user(
     })
 }
 
-/// Applies an admin's changes. An admin cannot disable or demote
-/// themselves (the tenant could be left without one).
+/// Changes to a user's duties: `None` keeps one as it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DutyChanges {
+    pub system: Option<bool>,
+    pub security: Option<bool>,
+    pub audit: Option<bool>,
+    /// The caller confirmed that one person is to hold all three.
+    pub combine: bool,
+}
+
+impl DutyChanges {
+    fn is_empty(&self) -> bool {
+        self.system.is_none() && self.security.is_none() && self.audit.is_none()
+    }
+
+    fn applied_to(&self, current: Duties) -> Duties {
+        Duties {
+            system: self.system.unwrap_or(current.system),
+            security: self.security.unwrap_or(current.security),
+            audit: self.audit.unwrap_or(current.audit),
+        }
+    }
+}
+
+/// The names of the duties held, for events and answers.
+pub fn duty_names(duties: Duties) -> Vec<&'static str> {
+    [
+        (duties.system, "system_admin"),
+        (duties.security, "security_admin"),
+        (duties.audit, "audit_admin"),
+    ]
+    .into_iter()
+    .filter_map(|(held, name)| held.then_some(name))
+    .collect()
+}
+
+/// 三员分立: no one holds system, security and audit administration
+/// together unless the tenant says so deliberately.
+fn refuse_combined(duties: Duties, confirmed: bool) -> Result<(), ApiError> {
+    if duties.combined() && !confirmed {
+        return Err(ApiError::Refused {
+            code: "duties_combined",
+            detail: "system, security and audit administration are kept apart: give them \
+                     to different people, or send \"combine_duties\": true to give one \
+                     person all three on purpose"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// Applies an admin's changes. An admin cannot disable themselves or give
+/// up their own system duty (the tenant could be left without one); a
+/// protected account cannot be disabled or lose a duty until it is
+/// unprotected, in a request of its own.
 pub async fn update_user(
     ctx: &AdminContext<'_>,
     id: UserId,
-    changes: UserChanges,
+    mut changes: UserChanges,
+    duties: DutyChanges,
 ) -> Result<UserRecord, ApiError> {
-    if id == ctx.admin
-        && (changes.status == Some(UserStatus::Disabled) || changes.is_admin == Some(false))
-    {
+    let current = ctx
+        .db
+        .find_user(id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let next = duties.applied_to(current.duties);
+    let loses_duty = (current.duties.system && !next.system)
+        || (current.duties.security && !next.security)
+        || (current.duties.audit && !next.audit);
+    let disables = changes.status == Some(UserStatus::Disabled);
+    if id == ctx.admin && (disables || (current.duties.system && !next.system)) {
         return Err(ApiError::Refused {
             code: "cannot_lock_out_self",
-            detail: "you cannot disable your own account or remove your own admin right; \
-                     ask another admin"
+            detail: "you cannot disable your own account or give up your own system \
+                     administration; ask another administrator"
                 .into(),
         });
+    }
+    if current.protected && changes.protected != Some(false) && (disables || loses_duty) {
+        return Err(ApiError::Conflict(
+            "this is a protected system account: it cannot be disabled or lose a duty; \
+             unprotect it first (\"protected\": false) if that is really meant"
+                .into(),
+        ));
+    }
+    if current.protected && changes.protected == Some(false) && (disables || loses_duty) {
+        return Err(ApiError::Conflict(
+            "unprotect the account in a request of its own, then change it".into(),
+        ));
+    }
+    if !duties.is_empty() {
+        if next != current.duties {
+            refuse_combined(next, duties.combine)?;
+        }
+        changes.duties = Some(next);
     }
     ctx.db.update_user(id, &changes).await?;
     let mut detail = serde_json::Map::new();
     if let Some(status) = changes.status {
         detail.insert("status".into(), json!(status.as_str()));
     }
-    if let Some(admin) = changes.is_admin {
-        detail.insert("is_admin".into(), json!(admin));
+    if next != current.duties {
+        detail.insert("duties".into(), json!(duty_names(next)));
+    }
+    if let Some(protected) = changes.protected {
+        detail.insert("protected".into(), json!(protected));
     }
     if changes.email.is_some() || changes.display_name.is_some() || changes.department.is_some() {
         detail.insert("profile".into(), json!(true));

@@ -334,7 +334,7 @@ pub async fn remove_totp(
         .security_policy()
         .await?
         .require_totp
-        .applies_to(user.is_admin)
+        .applies_to(user.duties.any())
     {
         return Err(ApiError::Refused {
             code: "totp_required_by_policy",

@@ -204,16 +204,17 @@ pub fn record_deletions(items: &[BatchDeleteItem]) -> Result<Vec<RecordDeletion>
         .collect()
 }
 
-/// A view the caller may use: shared, or their own.
+/// A view the caller may use: shared, or their own (`None`: a caller who
+/// is no user, such as support access, sees only shared views).
 pub async fn visible_view(
     db: &TenantDb,
     table: &TableSchema,
     raw_id: &str,
-    user: UserId,
+    user: Option<UserId>,
 ) -> Result<ViewRecord, ApiError> {
     let id = ViewId::parse(raw_id).map_err(|e| ApiError::invalid_field("view", e))?;
     let view = db.view(id).await?;
-    if view.table != table.id || view.owner.is_some_and(|owner| owner != user) {
+    if view.table != table.id || view.owner.is_some_and(|owner| Some(owner) != user) {
         return Err(ApiError::NotFound("view"));
     }
     Ok(view)
@@ -225,12 +226,14 @@ pub async fn typed_filter(
     db: &TenantDb,
     table: &TableSchema,
     text: &str,
-    user: UserId,
+    user: Option<UserId>,
 ) -> Result<Predicate, ApiError> {
     let parsed = filter::parse(text).map_err(in_param("filter"))?;
     let mut context = FilterContext::at(Utc::now(), tenant_offset());
-    context.me = Some(user);
-    if text.contains("$my_department") {
+    context.me = user;
+    if let Some(user) = user
+        && text.contains("$my_department")
+    {
         context.my_department = db.find_user(user).await?.and_then(|u| u.department);
     }
     resolve(&parsed, table, &context).map_err(in_param("filter"))
@@ -246,7 +249,7 @@ pub async fn list_request(
     filter: Option<&str>,
     sort: Option<&str>,
     fields: Option<&str>,
-    user: UserId,
+    user: Option<UserId>,
 ) -> Result<ListRequest, ApiError> {
     let view = match view {
         Some(id) => Some(visible_view(db, table, id, user).await?.definition),
@@ -293,7 +296,7 @@ pub async fn list_records(
     db: &TenantDb,
     access: &TableAccess<ops::Read>,
     query: &ListRecordsQuery,
-    user: UserId,
+    user: Option<UserId>,
 ) -> Result<Listed, ApiError> {
     let table = access.schema();
     let mut request = list_request(

@@ -72,7 +72,7 @@ fn principal_of(db: &TenantDb, user: &UserRecord) -> Principal {
     Principal::TenantUser {
         tenant: db.tenant(),
         user: user.id,
-        admin: user.is_admin,
+        duties: user.duties,
         pending: Pending::Nothing,
         via: Credential::Session,
     }
@@ -181,7 +181,7 @@ pub async fn explain_decision(
             .iter()
             .map(|v| GroupVerdictView {
                 id: v.group.to_string(),
-                name: v.name.clone(),
+                name: v.name.to_owned(),
                 builtin: v.builtin.map(|b| b.name()),
                 membership: serde_json::to_value(v.membership).unwrap_or_default(),
                 operations: v.operations.iter().map(Operation::name).collect(),

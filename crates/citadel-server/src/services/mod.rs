@@ -10,5 +10,6 @@ pub mod login;
 pub mod maintenance;
 pub mod passwords;
 pub mod sessions;
+pub mod support;
 pub mod tenants;
 pub mod transfer;

@@ -74,7 +74,7 @@ fn split_access_token(value: &str) -> Option<(TenantId, &str)> {
 pub fn pending_for(user: &UserRecord, policy: &SecurityPolicy, now: i64) -> Pending {
     if user.must_change_password || policy.password_expired(user.password_changed_at, now) {
         Pending::PasswordChange
-    } else if policy.require_totp.applies_to(user.is_admin) && !user.totp_enabled {
+    } else if policy.require_totp.applies_to(user.duties.any()) && !user.totp_enabled {
         Pending::TotpEnrolment
     } else {
         Pending::Nothing
@@ -141,7 +141,7 @@ async fn principal_for(
     Ok(Some(Principal::TenantUser {
         tenant: db.tenant(),
         user: user.id,
-        admin: user.is_admin,
+        duties: user.duties,
         pending: pending_for(user, &policy, now),
         via,
     }))

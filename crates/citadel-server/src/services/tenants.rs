@@ -31,7 +31,11 @@ pub async fn create_tenant(
         email: admin_email,
         password_hash,
         must_change_password: true,
-        is_admin: true,
+        // The tenant's first account must be able to set everything up,
+        // so it holds all three duties (and cannot be disabled or lose a
+        // duty by mistake) until they are handed to separate people.
+        duties: citadel_core::Duties::ALL,
+        protected: true,
     };
     let created = store.create_tenant(scope, slug, suite, &admin).await?;
     Ok((created, one_time))

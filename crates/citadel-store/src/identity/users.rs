@@ -12,8 +12,8 @@ use crate::records::{AccessTokenRecord, NewUser, UserChanges, UserRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
 const USER_COLUMNS: &str = "id, login, email, display_name, department_id, password_hash, \
-     password_changed_at, must_change_password, is_admin, status, failed_logins, locked_until, \
-     totp_secret, created_at";
+     password_changed_at, must_change_password, is_admin, is_security_admin, is_audit_admin, \
+     is_protected, status, failed_logins, locked_until, totp_secret, created_at";
 
 /// Keeps this many old hashes per user: the longest history a policy may ask.
 const HISTORY_KEPT: i64 = 24;
@@ -36,7 +36,12 @@ macro_rules! user_from_row {
             password_hash: row.try_get("password_hash")?,
             password_changed_at: row.try_get("password_changed_at")?,
             must_change_password: row.try_get("must_change_password")?,
-            is_admin: row.try_get("is_admin")?,
+            duties: citadel_core::Duties {
+                system: row.try_get("is_admin")?,
+                security: row.try_get("is_security_admin")?,
+                audit: row.try_get("is_audit_admin")?,
+            },
+            protected: row.try_get("is_protected")?,
             status: UserStatus::parse(&row.try_get::<String, _>("status")?)?,
             failed_logins: row.try_get("failed_logins")?,
             locked_until: row.try_get("locked_until")?,
@@ -55,8 +60,9 @@ macro_rules! insert_user {
         let now = $crate::db::now_millis();
         let inserted = sqlx::query(
             "INSERT INTO users (id, login, email, display_name, department_id, password_hash, \
-             password_changed_at, must_change_password, is_admin, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $7, $7)",
+             password_changed_at, must_change_password, is_admin, is_security_admin, \
+             is_audit_admin, is_protected, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $7, $7)",
         )
         .bind(user.id.to_string())
         .bind(user.login.as_str())
@@ -66,7 +72,10 @@ macro_rules! insert_user {
         .bind(&user.password_hash)
         .bind(now)
         .bind(user.must_change_password)
-        .bind(user.is_admin)
+        .bind(user.duties.system)
+        .bind(user.duties.security)
+        .bind(user.duties.audit)
+        .bind(user.protected)
         .execute($conn)
         .await;
         match inserted {
@@ -287,9 +296,12 @@ impl TenantDb {
                    display_name = CASE WHEN $2 THEN $3 ELSE display_name END, \
                    department_id = CASE WHEN $4 THEN $5 ELSE department_id END, \
                    is_admin = COALESCE($6, is_admin), \
-                   status = COALESCE($7, status), \
-                   updated_at = $8 \
-                 WHERE id = $9",
+                   is_security_admin = COALESCE($7, is_security_admin), \
+                   is_audit_admin = COALESCE($8, is_audit_admin), \
+                   is_protected = COALESCE($9, is_protected), \
+                   status = COALESCE($10, status), \
+                   updated_at = $11 \
+                 WHERE id = $12",
             )
             .bind(changes.email.as_ref().map(|e| e.as_str().to_owned()))
             .bind(changes.display_name.is_some())
@@ -301,7 +313,10 @@ impl TenantDb {
             )
             .bind(changes.department.is_some())
             .bind(changes.department.flatten().map(|d| d.to_string()))
-            .bind(changes.is_admin)
+            .bind(changes.duties.map(|d| d.system))
+            .bind(changes.duties.map(|d| d.security))
+            .bind(changes.duties.map(|d| d.audit))
+            .bind(changes.protected)
             .bind(changes.status.map(UserStatus::as_str))
             .bind(now)
             .bind(id.to_string())

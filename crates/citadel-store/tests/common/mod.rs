@@ -24,7 +24,7 @@ pub fn scope(tenant: TenantId) -> TenantScope {
     let user = Principal::TenantUser {
         tenant,
         user: UserId::generate(),
-        admin: true,
+        duties: citadel_core::Duties::ALL,
         pending: citadel_core::Pending::Nothing,
         via: citadel_core::Credential::Session,
     };
@@ -51,7 +51,8 @@ pub fn admin(email: &str) -> NewUser {
         department: None,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
         must_change_password: true,
-        is_admin: true,
+        duties: citadel_core::Duties::ALL,
+        protected: true,
     }
 }
 
@@ -143,7 +144,7 @@ pub async fn full<Op: citadel_core::access::TableOperation>(
     let admin = Principal::TenantUser {
         tenant: db.tenant(),
         user: UserId::generate(),
-        admin: true,
+        duties: citadel_core::Duties::ALL,
         pending: citadel_core::Pending::Nothing,
         via: citadel_core::Credential::Session,
     };

@@ -169,6 +169,9 @@ pub fn valid_body(method: &str, template: &str) -> Value {
         }
         (_, "/api/v1/tables/{table}/views") => json!({"name": "我的视图", "sort": "-名称"}),
         (_, "/api/v1/views/{view}") => json!({"name": "改名视图"}),
+        (_, "/api/v1/support-grants") => {
+            json!({"operator": "ops", "hours": 1, "reason": "排查"})
+        }
         (_, "/api/v1/groups" | "/api/v1/groups/{group}" | "/api/v1/groups/{group}/preview") => {
             json!({"name": "新组", "grants": {"all_apps": ["read"]}})
         }

@@ -37,7 +37,7 @@ pub async fn export_request(
     filter: Option<&str>,
     sort: Option<&str>,
     fields: Option<&str>,
-    user: UserId,
+    user: Option<UserId>,
 ) -> Result<ListRequest, ApiError> {
     crate::services::data::list_request(db, table, view, filter, sort, fields, user).await
 }
