@@ -20,6 +20,7 @@ const ID_NUMBER: &str = "11010519491231002X";
 
 struct World {
     tenant: Tenant,
+    app: String,
     table: String,
     member_group: String,
     sales_group: String,
@@ -121,6 +122,7 @@ async fn world(server: &TestServer) -> World {
         .await);
     World {
         tenant,
+        app,
         table,
         member_group,
         sales_group,
@@ -360,6 +362,50 @@ async fn story(backend: Backend) {
             (StatusCode::FORBIDDEN, "forbidden"),
         )
         .await;
+
+    // A record can fail for a hidden field (required, no default): the
+    // error does not name it.
+    let secret = admin
+        .create(
+            &format!("/api/v1/apps/{}/tables", w.app),
+            json!({"name": "机密", "fields": [
+                {"name": "标题", "type": "text"},
+                {"name": "口令密文", "type": "text", "required": true},
+            ]}),
+        )
+        .await;
+    let hidden = secret["fields"][1]["id"]
+        .as_str()
+        .expect("field")
+        .to_owned();
+    let secret = id(&secret);
+    let group = admin
+        .get(&format!("/api/v1/groups/{}", w.sales_group))
+        .await;
+    let mut grants = group["grants"].clone();
+    grants["tables"][secret.as_str()] =
+        json!({"operations": ["read", "create"], "fields": {hidden: "hidden"}});
+    admin
+        .ok(
+            Method::PUT,
+            &format!("/api/v1/groups/{}", w.sales_group),
+            json!({"name": "销售组", "members": group["members"], "grants": grants}),
+            StatusCode::OK,
+        )
+        .await;
+    let r = alice
+        .send(
+            Method::POST,
+            &records(&secret),
+            json!({"fields": {"标题": "甲"}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let text = r.text().await.unwrap_or_default();
+    assert!(
+        !text.contains("口令密文") && text.contains("hidden from you"),
+        "{text}"
+    );
 
     // Built-in groups stay what they are; removing the sales group takes
     // its rights away at once.

@@ -20,7 +20,7 @@ use crate::routes::data_dto::{
     RecordPageView, RecordView, RecordsView, RevisionView,
 };
 use crate::routes::dto::Problem;
-use crate::services::access::{refuse_unwritable, table_access};
+use crate::services::access::{conceal, refuse_unwritable, table_access};
 use crate::services::data;
 use crate::state::AppState;
 
@@ -86,8 +86,11 @@ pub async fn create_record(
 ) -> Result<Response, ApiError> {
     let (db, actor, access) = table_access::<ops::Create>(&state, &caller, &raw).await?;
     refuse_unwritable(&access, body.fields.keys())?;
-    let write = data::new_record(access.full_schema(), &body)?;
-    let mut rows = db.create_records(&access, vec![write], actor).await?;
+    let write = data::new_record(access.full_schema(), &body).map_err(|e| conceal(&access, e))?;
+    let mut rows = db
+        .create_records(&access, vec![write], actor)
+        .await
+        .map_err(|e| conceal(&access, e.into()))?;
     let row = rows
         .pop()
         .ok_or(ApiError::Internal("no record created".into()))?;
@@ -129,7 +132,10 @@ pub async fn update_record(
         if_match(&headers)?,
         &body.fields,
     )?;
-    let mut rows = db.update_records(&access, vec![change], actor).await?;
+    let mut rows = db
+        .update_records(&access, vec![change], actor)
+        .await
+        .map_err(|e| conceal(&access, e.into()))?;
     let row = rows.pop().ok_or(ApiError::NotFound("record"))?;
     Ok(with_etag(StatusCode::OK, access.schema(), &row))
 }
@@ -190,8 +196,12 @@ pub async fn create_records(
 ) -> Result<Response, ApiError> {
     let (db, actor, access) = table_access::<ops::Create>(&state, &caller, &raw).await?;
     refuse_unwritable(&access, body.records.iter().flat_map(|r| r.fields.keys()))?;
-    let writes = data::new_records(access.full_schema(), &body.records)?;
-    let rows = db.create_records(&access, writes, actor).await?;
+    let writes =
+        data::new_records(access.full_schema(), &body.records).map_err(|e| conceal(&access, e))?;
+    let rows = db
+        .create_records(&access, writes, actor)
+        .await
+        .map_err(|e| conceal(&access, e.into()))?;
     let records = rows
         .iter()
         .map(|r| data::record_view(access.schema(), r))
@@ -213,7 +223,10 @@ pub async fn update_records(
     let (db, actor, access) = table_access::<ops::Update>(&state, &caller, &raw).await?;
     refuse_unwritable(&access, body.records.iter().flat_map(|r| r.fields.keys()))?;
     let changes = data::record_changes(access.full_schema(), &body.records)?;
-    let rows = db.update_records(&access, changes, actor).await?;
+    let rows = db
+        .update_records(&access, changes, actor)
+        .await
+        .map_err(|e| conceal(&access, e.into()))?;
     let records = rows
         .iter()
         .map(|r| data::record_view(access.schema(), r))

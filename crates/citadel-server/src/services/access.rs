@@ -154,3 +154,36 @@ pub fn may_see_app(
     tables.iter().any(|t| may_see(model, session, app, t.id))
         || authorize_new_table(&session.principal, tenant_of(session), model, app).is_ok()
 }
+
+/// What a hidden field is called in errors about it: a record can fail
+/// for one (a required field without a default), but its name must not
+/// leave the server.
+pub const HIDDEN_FIELD: &str = "(a field hidden from you)";
+
+/// `text` with the names of the fields hidden by `access` replaced.
+pub fn conceal_names<Op: TableOperation>(access: &TableAccess<Op>, text: &str) -> String {
+    let mut text = text.to_owned();
+    for field in &access.full_schema().fields {
+        if access.is_hidden(field.id) && text.contains(field.name.as_str()) {
+            text = text.replace(field.name.as_str(), HIDDEN_FIELD);
+        }
+    }
+    text
+}
+
+/// An error of a write, with hidden fields' names concealed.
+pub fn conceal<Op: TableOperation>(access: &TableAccess<Op>, error: ApiError) -> ApiError {
+    match error {
+        ApiError::BadRequest {
+            code,
+            detail,
+            field,
+        } => ApiError::BadRequest {
+            code,
+            detail: conceal_names(access, &detail),
+            field: field.map(|f| conceal_names(access, &f)),
+        },
+        ApiError::Conflict(detail) => ApiError::Conflict(conceal_names(access, &detail)),
+        other => other,
+    }
+}

@@ -35,7 +35,7 @@ pub use read::{RawRow, each_row};
 
 use crate::error::ApiError;
 use crate::routes::transfer::{ImportColumn, ImportReport, ImportRowError};
-use crate::services::access::refuse_fields;
+use crate::services::access::{conceal_names, refuse_fields};
 use crate::state::AppState;
 
 /// The largest file an import takes.
@@ -492,6 +492,14 @@ async fn check_file(
     while let Some(Parsed::Rows(rows)) = parsed.recv().await {
         let count = rows.len() as u64;
         let (_, errors, failed) = checks.chunk(rows).await?;
+        let errors: Vec<RowError> = errors
+            .into_iter()
+            .map(|e| RowError {
+                field: e.field.map(|f| conceal_names(access, &f)),
+                reason: conceal_names(access, &e.reason),
+                ..e
+            })
+            .collect();
         if first.is_none() {
             first = errors.first().cloned();
         }
