@@ -259,6 +259,28 @@ async fn story(backend: Backend) {
             "{text}"
         );
     }
+    // A shared view filtering and sorting on a hidden field: its
+    // conditions are withheld, and using it is refused without a name.
+    let view = admin
+        .create(
+            &format!("/api/v1/tables/{}/views", w.table),
+            json!({"name": "高薪", "shared": true, "filter": "工资 > 1000", "sort": "-工资"}),
+        )
+        .await;
+    let views = alice
+        .get(&format!("/api/v1/tables/{}/views", w.table))
+        .await;
+    assert_no_secret(&views.to_string(), "views");
+    assert_eq!(views[0]["filter"], "(on fields hidden from you)", "{views}");
+    let r = alice
+        .send(
+            Method::GET,
+            &format!("{rec}?view={}", id(&view)),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_no_secret(&r.text().await.unwrap_or_default(), "a view's refusal");
     // History leaves out the hidden fields' changes.
     let history = alice.get(&format!("{rec}/{a1}/history")).await;
     assert_no_secret(&history.to_string(), "history");

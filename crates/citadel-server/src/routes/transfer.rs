@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::routes::apps::actor_user;
 use crate::routes::dto::Problem;
-use crate::services::access::table_access;
+use crate::services::access::{conceal, table_access};
 use crate::services::transfer::{self, Format, ImportOutcome, ImportRequest, XLSX_TYPE};
 use crate::state::AppState;
 
@@ -220,7 +220,8 @@ pub async fn export_records(
         query.fields.as_deref(),
         Some(actor_user(actor)?),
     )
-    .await?;
+    .await
+    .map_err(|e| conceal(&access, e))?;
     let name = access.schema().name.to_string();
     let (body, kind) = match format {
         Format::Csv => (

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use citadel_core::access::ops;
+use citadel_core::access::{TableAccess, ops};
 use citadel_core::data::TableSchema;
 use citadel_core::{Action, ViewId};
 use citadel_store::TenantDb;
@@ -17,7 +17,7 @@ use crate::extract::{ApiJson, path_id};
 use crate::routes::apps::{actor_user, name, open};
 use crate::routes::data_dto::{CreateViewRequest, UpdateViewRequest, ViewView};
 use crate::routes::dto::Problem;
-use crate::services::access::{self, table_access};
+use crate::services::access::{self, conceal_names, table_access};
 use crate::services::data;
 use crate::state::AppState;
 
@@ -46,6 +46,27 @@ async fn changeable(
     Ok((db, actor, view, shown))
 }
 
+/// A view as a reader sees it: a shared view's filter or sort may name
+/// fields hidden from them, whose names must not reach them.
+/// Such a filter or sort is not shown at all (its values would tell
+/// something of the hidden field too); using the view is refused like a
+/// filter on a field that does not exist.
+fn shown(access: &TableAccess<ops::Read>, view: &ViewRecord) -> ViewView {
+    let mut shown = data::view_view(access.schema(), view);
+    let withheld = |text: String| {
+        if conceal_names(access, &text) == text {
+            text
+        } else {
+            HIDDEN_CONDITION.to_owned()
+        }
+    };
+    shown.filter = shown.filter.map(withheld);
+    shown.sort = shown.sort.map(withheld);
+    shown
+}
+
+const HIDDEN_CONDITION: &str = "(on fields hidden from you)";
+
 /// The shared views of a table and the caller's own.
 #[utoipa::path(get, path = "/api/v1/tables/{table}/views", security(("tenant_session" = []), ("access_token" = [])), tag = "views",
     params(("table" = String, Path, description = "Table id")),
@@ -58,9 +79,7 @@ pub async fn list_views(
     let (db, actor, access) = table_access::<ops::Read>(&state, &caller, &table).await?;
     let schema = access.schema();
     let views = db.list_views(schema.id, actor.0).await?;
-    Ok(Json(
-        views.iter().map(|v| data::view_view(schema, v)).collect(),
-    ))
+    Ok(Json(views.iter().map(|v| shown(&access, v)).collect()))
 }
 
 /// Saves a view; `shared` views need schema rights.
@@ -118,7 +137,7 @@ pub async fn get_view(
     }
     let table = db.table_schema(view.table).await?;
     let access = access::decide::<ops::Read>(&db, caller.session()?, table).await?;
-    Ok(Json(data::view_view(access.schema(), &view)))
+    Ok(Json(shown(&access, &view)))
 }
 
 /// Changes a view's name, filter, sort or fields (`null` clears one).

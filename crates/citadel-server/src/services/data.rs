@@ -22,6 +22,7 @@ use crate::routes::data_dto::{
     BatchDeleteItem, BatchUpdateItem, ListRecordsQuery, RecordInput, RecordPageView, RecordView,
     RevisionView, ViewView,
 };
+use crate::services::access::conceal;
 
 /// The tenant's time zone, for dates typed without an offset and for
 /// "today" in filters. Fixed at China Standard Time until tenant settings
@@ -299,6 +300,8 @@ pub async fn list_records(
     user: Option<UserId>,
 ) -> Result<Listed, ApiError> {
     let table = access.schema();
+    // A shared view's stored filter may name a field hidden from this
+    // reader: the refusal must not name it.
     let mut request = list_request(
         db,
         table,
@@ -308,7 +311,8 @@ pub async fn list_records(
         query.fields.as_deref(),
         user,
     )
-    .await?;
+    .await
+    .map_err(|e| conceal(access, e))?;
     request.limit = match query.limit.as_deref() {
         None => DEFAULT_PAGE,
         Some(text) => text.trim().parse::<u32>().unwrap_or(0),
