@@ -3,97 +3,22 @@
 //! at all, listing with filters, sorts and cursors, history, views and the
 //! recycle bin.
 
-use chrono::FixedOffset;
-use citadel_core::data::input::{read_changes, read_new_record};
-use citadel_core::data::listing::{Cursor, resolve_sort};
-use citadel_core::data::query::{FilterContext, resolve};
-use citadel_core::data::{Cell, Decimal, FieldDef, FieldSpec, SchemaName, TableSchema};
-use citadel_core::{FieldId, filter};
+use citadel_core::FieldId;
+use citadel_core::data::input::read_changes;
+use citadel_core::data::{Cell, Decimal};
 use citadel_store::data::{
-    Actor, Deleted, ListRequest, NewField, RecordChange, RecordDeletion, RecordWrite,
-    ViewDefinition,
+    Actor, Deleted, RecordChange, RecordDeletion, RecordWrite, ViewDefinition,
 };
-use citadel_store::{Store, StoreConfig, StoreError, TenantDb, now_millis};
+use citadel_store::{Store, StoreConfig, StoreError, now_millis};
 use common::{
     assert_conflict, assert_not_found, fresh_tenant, full, postgres_config, read, sqlite_config,
 };
 use serde_json::{Value as Json, json};
 
 mod common;
+mod data_support;
 
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("offset")
-}
-
-fn sn(s: &str) -> SchemaName {
-    SchemaName::parse(s).expect("name")
-}
-
-fn new_field(spec: Json) -> NewField {
-    let spec: FieldSpec = serde_json::from_value(spec).expect("spec");
-    let def = FieldDef::new(FieldId::generate(), spec.check().expect("valid spec"), 0);
-    let default = def
-        .options
-        .default
-        .as_ref()
-        .map(|d| def.accept(d, beijing()).expect("default"));
-    NewField { def, default }
-}
-
-fn write(table: &TableSchema, record: Json) -> RecordWrite {
-    let object = record.as_object().expect("object");
-    RecordWrite {
-        cells: read_new_record(table, object, beijing()).expect("valid record"),
-    }
-}
-
-fn cell<'a>(table: &TableSchema, row: &'a citadel_store::data::RecordRow, name: &str) -> &'a Cell {
-    let id = table.field_by_key(name).expect("field").id;
-    &row.cells.iter().find(|(f, _)| *f == id).expect("cell").1
-}
-
-async fn list(
-    db: &TenantDb,
-    me: citadel_core::UserId,
-    table: &TableSchema,
-    text: &str,
-    sort: &str,
-    limit: u32,
-) -> Vec<i64> {
-    let mut request = ListRequest {
-        filter: (!text.is_empty()).then(|| {
-            let parsed = filter::parse(text).expect("filter");
-            let mut context = FilterContext::at(chrono::Utc::now(), beijing());
-            context.me = Some(me);
-            resolve(&parsed, table, &context).expect("typed filter")
-        }),
-        sort: if sort.is_empty() {
-            Vec::new()
-        } else {
-            resolve_sort(sort, table).expect("sort")
-        },
-        limit,
-        count: true,
-        ..ListRequest::default()
-    };
-    let mut ids = Vec::new();
-    loop {
-        let page = db
-            .list_records(&read(db, table).await, &request)
-            .await
-            .expect("list");
-        assert!(page.total.is_some_and(|t| t >= page.records.len() as i64));
-        ids.extend(page.records.iter().map(|r| r.id.0));
-        match page.next {
-            Some(next) => {
-                // The cursor survives its text form, as clients carry it.
-                let text = next.encode(&request.sort);
-                request.after = Some(Cursor::decode(&text, &request.sort).expect("cursor"));
-            }
-            None => return ids,
-        }
-    }
-}
+use data_support::{beijing, cell, list, new_field, sn, write};
 
 async fn story(config: StoreConfig) {
     let store = Store::open(&config, common::master_key())
