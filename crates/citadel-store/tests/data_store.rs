@@ -239,6 +239,43 @@ async fn story(config: StoreConfig) {
         .id
         .to_string();
     assert_eq!(history[1].changes[&level], json!(["普通", "VIP"]));
+    // Two changes of one record in a batch: the second is compared with
+    // the first one's result, and the answer is what is stored.
+    let twice = db
+        .update_records(
+            &full(&db, &customers).await,
+            vec![
+                change(Some(2), json!({"等级": "普通"})),
+                change(None, json!({"等级": "VIP"})),
+            ],
+            me,
+        )
+        .await
+        .expect("two changes");
+    assert_eq!(twice[0].version, 4);
+    assert_eq!(
+        cell(&customers, &twice[0], "等级"),
+        &Cell::Text("VIP".into())
+    );
+    let stored = db
+        .get_record(&read(&db, &customers).await, target)
+        .await
+        .expect("get");
+    assert_eq!(
+        (stored.version, stored.updated_at, stored.cells.clone()),
+        (
+            twice[0].version,
+            twice[0].updated_at,
+            twice[0].cells.clone()
+        )
+    );
+    let history = db
+        .record_history(&read(&db, &customers).await, target)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 4);
+    assert_eq!(history[2].changes[&level], json!(["VIP", "普通"]));
+    assert_eq!(history[3].changes[&level], json!(["普通", "VIP"]));
 
     // Links: to existing records only; deleting the target clears them.
     let order = write(
@@ -278,7 +315,7 @@ async fn story(config: StoreConfig) {
         vec![
             RecordDeletion {
                 id: target,
-                expected_version: Some(2),
+                expected_version: Some(4),
             },
             RecordDeletion {
                 id: created[1].id,
@@ -304,7 +341,7 @@ async fn story(config: StoreConfig) {
             .await
             .expect("history")
             .len(),
-        3
+        5
     );
 
     // Views keep a filter, a sort and visible fields.

@@ -299,13 +299,14 @@ macro_rules! update_body {
         check_references!(tx, table, cell_sets.iter().copied());
         let mut revisions = Vec::new();
         let mut link_writes: Vec<(i64, Vec<(FieldId, Cell)>)> = Vec::new();
-        let mut versions: HashMap<i64, i64> = HashMap::new();
+        // The rows as they are stored, kept up to date here rather than read
+        // back (the writer is the tenant's bottleneck, and a read is a round
+        // trip); a second change of one record in a batch is compared with
+        // the first change's result.
+        let mut after: HashMap<i64, RecordRow> = current;
         for change in &changes {
-            let before = &current[&change.id.0];
-            let version = versions
-                .get(&change.id.0)
-                .copied()
-                .unwrap_or(before.version);
+            let before = &after[&change.id.0];
+            let version = before.version;
             let mut diff = Vec::new();
             let mut params = Params::on(&*tx);
             let mut sets = Vec::new();
@@ -352,7 +353,18 @@ macro_rules! update_body {
             .execute(&mut *tx)
             .await
             .map_err(unique_refused(table))?;
-            versions.insert(change.id.0, next);
+            if let Some(row) = after.get_mut(&change.id.0) {
+                for (field_id, cell) in &change.cells {
+                    if diff.iter().any(|(changed, _, _)| changed == field_id)
+                        && let Some(slot) = row.cells.iter_mut().find(|(id, _)| id == field_id)
+                    {
+                        slot.1 = cell.clone();
+                    }
+                }
+                row.version = next;
+                row.updated_at = at;
+                row.updated_by = actor.text();
+            }
             if !links.is_empty() {
                 link_writes.push((change.id.0, links));
             }
@@ -367,7 +379,6 @@ macro_rules! update_body {
         }
         write_links!(tx, table, link_writes.iter().map(|(id, c)| (id, c)), true);
         insert_revisions!(tx, table.id, revisions);
-        let mut after = current_rows!(tx, table, &ids, None, dialect);
         let mut rows = Vec::with_capacity(ids.len());
         for id in &ids {
             if let Some(row) = after.remove(id) {
