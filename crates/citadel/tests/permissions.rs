@@ -429,6 +429,40 @@ async fn story(backend: Backend) {
         "{text}"
     );
 
+    // A schema manager retyping a field hidden from their reads learns
+    // which records would not convert, but not their values.
+    let group = admin
+        .get(&format!("/api/v1/groups/{}", w.sales_group))
+        .await;
+    let mut grants = group["grants"].clone();
+    grants["tables"][w.table.as_str()]["operations"] =
+        json!(["read", "create", "update", "export", "manage_schema"]);
+    admin
+        .ok(
+            Method::PUT,
+            &format!("/api/v1/groups/{}", w.sales_group),
+            json!({"name": "销售组", "members": group["members"], "grants": grants}),
+            StatusCode::OK,
+        )
+        .await;
+    let dry = alice
+        .ok(
+            Method::POST,
+            &format!(
+                "/api/v1/tables/{}/fields/工资/type-change?dry_run=true",
+                w.table
+            ),
+            json!({"type": "integer"}),
+            StatusCode::OK,
+        )
+        .await;
+    assert!(dry["failed"].as_u64().is_some_and(|n| n > 0), "{dry}");
+    assert!(!dry["failures"].to_string().contains(SALARY), "{dry}");
+    assert_eq!(
+        dry["failures"][0]["reason"], "the value does not convert to the new type",
+        "{dry}"
+    );
+
     // Built-in groups stay what they are; removing the sales group takes
     // its rights away at once.
     let groups = admin.get("/api/v1/groups").await;

@@ -123,9 +123,17 @@ pub async fn change_field_type(
     let schema = access.full_schema();
     let target = data::retyped_field(field(schema, &key)?, &body)?;
     let name = target.name.to_string();
-    let (report, schema) = db
+    // The reasons quote values: of a field hidden from the caller's reads,
+    // they say only that a value does not convert.
+    let hidden = access.is_hidden(target.id);
+    let (mut report, schema) = db
         .change_field_type(schema.id, target, query.dry_run, data::tenant_offset())
         .await?;
+    if hidden {
+        for (_, reason) in &mut report.failures {
+            *reason = "the value does not convert to the new type".into();
+        }
+    }
     if !query.dry_run && !report.applied {
         let first = report
             .failures
