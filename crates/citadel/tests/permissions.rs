@@ -132,6 +132,22 @@ async fn world(server: &TestServer) -> World {
     }
 }
 
+/// Changes a group's grants, keeping its name and members.
+async fn regrant(admin: &Api<'_>, group: &str, edit: impl FnOnce(&mut Value)) {
+    let path = format!("/api/v1/groups/{group}");
+    let current = admin.get(&path).await;
+    let mut grants = current["grants"].clone();
+    edit(&mut grants);
+    admin
+        .ok(
+            Method::PUT,
+            &path,
+            json!({"name": current["name"], "members": current["members"], "grants": grants}),
+            StatusCode::OK,
+        )
+        .await;
+}
+
 fn names(page: &Value) -> Vec<String> {
     let mut names: Vec<String> = page["records"]
         .as_array()
@@ -401,20 +417,11 @@ async fn story(backend: Backend) {
         .expect("field")
         .to_owned();
     let secret = id(&secret);
-    let group = admin
-        .get(&format!("/api/v1/groups/{}", w.sales_group))
-        .await;
-    let mut grants = group["grants"].clone();
-    grants["tables"][secret.as_str()] =
-        json!({"operations": ["read", "create"], "fields": {hidden: "hidden"}});
-    admin
-        .ok(
-            Method::PUT,
-            &format!("/api/v1/groups/{}", w.sales_group),
-            json!({"name": "销售组", "members": group["members"], "grants": grants}),
-            StatusCode::OK,
-        )
-        .await;
+    regrant(&admin, &w.sales_group, |grants| {
+        grants["tables"][secret.as_str()] =
+            json!({"operations": ["read", "create"], "fields": {hidden: "hidden"}});
+    })
+    .await;
     let r = alice
         .send(
             Method::POST,
@@ -431,20 +438,11 @@ async fn story(backend: Backend) {
 
     // A schema manager retyping a field hidden from their reads learns
     // which records would not convert, but not their values.
-    let group = admin
-        .get(&format!("/api/v1/groups/{}", w.sales_group))
-        .await;
-    let mut grants = group["grants"].clone();
-    grants["tables"][w.table.as_str()]["operations"] =
-        json!(["read", "create", "update", "export", "manage_schema"]);
-    admin
-        .ok(
-            Method::PUT,
-            &format!("/api/v1/groups/{}", w.sales_group),
-            json!({"name": "销售组", "members": group["members"], "grants": grants}),
-            StatusCode::OK,
-        )
-        .await;
+    regrant(&admin, &w.sales_group, |grants| {
+        grants["tables"][w.table.as_str()]["operations"] =
+            json!(["read", "create", "update", "export", "manage_schema"]);
+    })
+    .await;
     let dry = alice
         .ok(
             Method::POST,
