@@ -18,9 +18,9 @@ use super::explain::{GroupVerdict, verdicts};
 use super::policy::{FieldRule, Operation, RowScope};
 use super::{AccessModel, Person};
 use crate::authz::{Action, Denied, Principal, Resource, authorize};
+use crate::data::TableSchema;
 use crate::data::query::{FilterContext, Predicate, SqlValue, resolve};
 use crate::data::table::{SystemField, Target};
-use crate::data::{FieldDef, TableSchema};
 use crate::filter::Comparison;
 use crate::{DepartmentId, FieldId, TenantId, TenantStatus, UserId, filter};
 
@@ -133,14 +133,6 @@ impl<Op: TableOperation> TableAccess<Op> {
             .filter_map(|id| self.schema.field(id).map(|f| f.name.as_str()))
             .collect()
     }
-
-    /// The visible fields this user may not write.
-    pub fn read_only_fields(&self) -> impl Iterator<Item = &FieldDef> {
-        self.schema()
-            .fields
-            .iter()
-            .filter(|f| self.read_only.contains(&f.id))
-    }
 }
 
 /// The tenant resource a table belongs to.
@@ -148,6 +140,16 @@ impl<Op: TableOperation> TableAccess<Op> {
 pub struct TenantResource {
     pub id: TenantId,
     pub status: TenantStatus,
+}
+
+impl TenantResource {
+    /// The same tenant as the tenant-level choke point names it.
+    pub fn resource(self) -> Resource {
+        Resource::Tenant {
+            id: self.id,
+            status: self.status,
+        }
+    }
 }
 
 /// The clock and zone custom row conditions are read in.
@@ -185,16 +187,9 @@ pub(super) fn person_for(
     model: &AccessModel,
     op: Operation,
 ) -> Result<(TenantId, Person), Denied> {
-    let scope = authorize(
-        principal,
-        tenant_action(op),
-        Resource::Tenant {
-            id: tenant.id,
-            status: tenant.status,
-        },
-    )?
-    .into_tenant()
-    .ok_or(Denied::Forbidden)?;
+    let scope = authorize(principal, tenant_action(op), tenant.resource())?
+        .into_tenant()
+        .ok_or(Denied::Forbidden)?;
     let Principal::TenantUser { user, duties, .. } = principal else {
         return Err(Denied::Forbidden);
     };
@@ -292,16 +287,9 @@ fn support_read<Op>(
     if op != Operation::Read {
         return Err(Denied::Forbidden);
     }
-    let scope = authorize(
-        principal,
-        Action::ReadData,
-        Resource::Tenant {
-            id: tenant.id,
-            status: tenant.status,
-        },
-    )?
-    .into_tenant()
-    .ok_or(Denied::Forbidden)?;
+    let scope = authorize(principal, Action::ReadData, tenant.resource())?
+        .into_tenant()
+        .ok_or(Denied::Forbidden)?;
     let hidden: Vec<FieldId> = schema
         .fields
         .iter()

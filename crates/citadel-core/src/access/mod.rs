@@ -219,12 +219,6 @@ impl AccessModel {
         found
     }
 
-    /// Whether and why `person` belongs to `group`.
-    pub fn membership(&self, group: &Group, person: &Person) -> Option<Membership> {
-        let chain = person.department.map(|d| self.chain(d)).unwrap_or_default();
-        member_through(group, person, &chain)
-    }
-
     /// The groups `person` belongs to, with why.
     pub fn groups_of(&self, person: &Person) -> impl Iterator<Item = (&Group, Membership)> + '_ {
         let person = *person;

@@ -99,7 +99,8 @@ pub fn refuse_fields<Op: TableOperation>(
     })
 }
 
-fn tenant_of(session: &TenantSession) -> TenantResource {
+/// The session's tenant as the choke point decides on it.
+pub fn tenant_of(session: &TenantSession) -> TenantResource {
     TenantResource {
         id: session.tenant.id,
         status: session.tenant.status,

@@ -18,7 +18,7 @@ use crate::routes::groups::{
     ExplainQuery, ExplanationView, FieldVerdictView, GroupInput, GroupVerdictView, PreviewChange,
     PreviewView,
 };
-use crate::services::access::now;
+use crate::services::access::{now, tenant_of};
 use crate::services::sessions::TenantSession;
 
 /// Most users × tables a preview compares: beyond it the admin is asked
@@ -75,13 +75,6 @@ fn principal_of(db: &TenantDb, user: &UserRecord) -> Principal {
         duties: user.duties,
         pending: Pending::Nothing,
         via: Credential::Session,
-    }
-}
-
-fn tenant_of(session: &TenantSession) -> TenantResource {
-    TenantResource {
-        id: session.tenant.id,
-        status: session.tenant.status,
     }
 }
 

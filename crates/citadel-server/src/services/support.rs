@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use citadel_core::access::{TableAccess, TenantResource, ops};
 use citadel_core::{
-    Action, OperatorAuthScope, OperatorId, Principal, Resource, TableId, TenantSlug, authorize,
+    Action, OperatorAuthScope, OperatorId, Principal, TableId, TenantSlug, authorize,
 };
 use citadel_store::{SupportGrant, TenantDb, now_millis};
 use serde_json::json;
@@ -67,16 +67,9 @@ pub async fn open(
         id: record.id,
         status: record.status,
     };
-    let tenant_scope = authorize(
-        &principal,
-        Action::ReadData,
-        Resource::Tenant {
-            id: tenant.id,
-            status: tenant.status,
-        },
-    )?
-    .into_tenant()
-    .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
+    let tenant_scope = authorize(&principal, Action::ReadData, tenant.resource())?
+        .into_tenant()
+        .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
     let db = store.tenant(&tenant_scope).await?;
     db.auth()
         .security_event(
