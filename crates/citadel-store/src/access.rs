@@ -11,7 +11,7 @@ use citadel_core::{DepartmentId, GroupId, TenantId, UserId};
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{BeginWrite, now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, on_pool, write_on_pool};
 use crate::fresh::FreshMap;
 use crate::tenant_db::TenantDb;
 
@@ -211,7 +211,7 @@ impl TenantDb {
         let policy = check_definition(definition)?;
         let id = GroupId::generate();
         let now = now_millis();
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let count: i64 = sqlx::query("SELECT COUNT(*) FROM permission_groups")
                 .fetch_one(&mut *tx)
@@ -272,7 +272,7 @@ impl TenantDb {
             }
         }
         let now = now_millis();
-        let changed = on_pool!(&self.pool, |p| {
+        let changed = write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE permission_groups SET name = $1, name_key = $2, description = $3, \
@@ -314,7 +314,7 @@ impl TenantDb {
                 builtin.name()
             )));
         }
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             sqlx::query("DELETE FROM permission_groups WHERE id = $1 AND builtin IS NULL")
                 .bind(id.to_string())
                 .execute(p)

@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, SqlitePool};
 
-pub(crate) use crate::group_commit::GroupWriter;
+use crate::StoreError;
+pub(crate) use crate::group_commit::{GroupWriter, WriterPause};
 
 /// A connection pool to either backend.
 #[derive(Clone, Debug)]
@@ -18,6 +19,15 @@ pub enum DbPool {
 }
 
 impl DbPool {
+    /// Holds a tenant database's group writer for a write made on a pool
+    /// connection; nothing to hold elsewhere.
+    pub(crate) async fn pause_writer(&self) -> Result<Option<WriterPause>, StoreError> {
+        match self {
+            Self::Sqlite(_, Some(writer)) => writer.pause().await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Sqlite(p, writer) => {
@@ -42,6 +52,19 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// [`on_pool!`] for a body that writes: on a tenant's SQLite database the
+/// group writer is paused first (see [`crate::group_commit::WriterPause`]),
+/// so the write is not starved of SQLite's lock by a stream of record
+/// writes. The body must not write through the writer itself.
+macro_rules! write_on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {{
+        let pool: &$crate::db::DbPool = $pool;
+        let _pause = pool.pause_writer().await?;
+        $crate::db::on_pool!(pool, |$p| $body)
+    }};
+}
+pub(crate) use write_on_pool;
 
 /// A transaction that will write after reading. On SQLite it takes the
 /// write lock at `BEGIN IMMEDIATE`: a deferred transaction that read first

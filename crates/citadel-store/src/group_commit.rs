@@ -32,7 +32,19 @@ type JobFn = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> JobFuture<'c> +
 
 enum Message {
     Job { run: JobFn, done: Answer },
+    Pause(oneshot::Sender<WriterPause>),
     Close(oneshot::Sender<()>),
+}
+
+/// Held by a write made on a pool connection instead of through the
+/// writer: until it is dropped the writer starts no group, so that write
+/// gets SQLite's write lock. Without it, a writer kept busy by a stream of
+/// record writes would take the lock again within microseconds of each
+/// commit, and the other connection, retrying in sleeps of up to 100 ms,
+/// would reach its busy timeout and fail.
+#[must_use = "the writer resumes when the pause is dropped"]
+pub(crate) struct WriterPause {
+    _resume: oneshot::Sender<()>,
 }
 
 /// A handle on one database's writer task. Cheap to clone.
@@ -49,10 +61,34 @@ impl GroupWriter {
     /// Starts the writer on its own connection. With a database `file`,
     /// the connection must commit without an fsync (`synchronous=NORMAL`)
     /// and without automatic checkpoints: both run beside the writer.
-    pub(crate) fn start(connection: SqliteConnection, file: Option<DatabaseFile>) -> Self {
+    ///
+    /// The group loop runs on a thread of its own. A job is several round
+    /// trips to the connection's thread; on the shared runtime each answer
+    /// woke the job behind up to sixteen requests' TLS and JSON work, and
+    /// the writer, which every write waits for, spent most of its time
+    /// queued rather than writing.
+    pub(crate) fn start(
+        connection: SqliteConnection,
+        file: Option<DatabaseFile>,
+    ) -> Result<Self, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(connection, jobs, file.map(Housekeeping::start)));
-        Self { queue }
+        // The fsync and checkpoint tasks stay on the caller's runtime.
+        let housekeeping = file.map(Housekeeping::start);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| StoreError::Io {
+                path: "the database writer's runtime".into(),
+                source,
+            })?;
+        std::thread::Builder::new()
+            .name("citadel-writer".into())
+            .spawn(move || runtime.block_on(run(connection, jobs, housekeeping)))
+            .map_err(|source| StoreError::Io {
+                path: "the database writer's thread".into(),
+                source,
+            })?;
+        Ok(Self { queue })
     }
 
     /// Runs `job` in the next group and returns its value once the group's
@@ -83,6 +119,19 @@ impl GroupWriter {
             .map_err(|_| StoreError::Corrupt("group commit returned the wrong type".into()))
     }
 
+    /// Waits for the writes queued before this call to commit, then holds
+    /// the writer until the returned pause is dropped. A pause must not
+    /// be held across a call that writes through the writer, or across a
+    /// second pause: either would wait for itself.
+    pub(crate) async fn pause(&self) -> Result<WriterPause, StoreError> {
+        let (paused, granted) = oneshot::channel();
+        self.queue
+            .send(Message::Pause(paused))
+            .await
+            .map_err(|_| stopped())?;
+        granted.await.map_err(|_| stopped())
+    }
+
     /// Finishes the queued writes and closes the connection.
     pub(crate) async fn close(&self) {
         let (done, closed) = oneshot::channel();
@@ -103,10 +152,15 @@ async fn run(
             break;
         };
         let mut group = Vec::with_capacity(MAX_GROUP);
+        let mut pause = None;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Job { run, done } => group.push((run, done)),
+                Message::Pause(paused) => {
+                    pause = Some(paused);
+                    break;
+                }
                 Message::Close(ack) => {
                     closing = Some(ack);
                     break;
@@ -116,23 +170,15 @@ async fn run(
                 next = queue.try_recv().ok();
             }
         }
-        if group.is_empty() {
-            continue;
+        if !group.is_empty() {
+            commit_and_hand_over(&mut conn, group, housekeeping.as_ref()).await;
         }
-        let Some(house) = &housekeeping else {
-            // In memory: the commit is all there is.
-            answer(commit_group(&mut conn, group).await);
-            continue;
-        };
-        if house.failed() {
-            refuse_group(group, "an earlier write could not be made durable".into());
-            continue;
-        }
-        house.committed(commit_group(&mut conn, group).await);
-        if house.after_commit()
-            && let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
+        if let Some(paused) = pause {
+            let (resume, resumed) = oneshot::channel();
+            // A requester that has gone away leaves nothing to wait for.
+            if paused.send(WriterPause { _resume: resume }).is_ok() {
+                let _ = resumed.await;
+            }
         }
     }
     if let Some(house) = housekeeping {
@@ -144,6 +190,30 @@ async fn run(
     let _ = conn.close().await;
     if let Some(ack) = closing {
         let _ = ack.send(());
+    }
+}
+
+/// Commits a group and answers it: in memory at once, for a database file
+/// once the housekeeping has synced the WAL.
+async fn commit_and_hand_over(
+    conn: &mut SqliteConnection,
+    group: Vec<(JobFn, Answer)>,
+    housekeeping: Option<&Housekeeping>,
+) {
+    let Some(house) = housekeeping else {
+        // In memory: the commit is all there is.
+        answer(commit_group(conn, group).await);
+        return;
+    };
+    if house.failed() {
+        refuse_group(group, "an earlier write could not be made durable".into());
+        return;
+    }
+    house.committed(commit_group(conn, group).await);
+    if house.after_commit()
+        && let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
+    {
+        tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
     }
 }
 
@@ -249,7 +319,7 @@ mod tests {
         let conn = SqliteConnection::connect("sqlite::memory:")
             .await
             .expect("in-memory database");
-        let writer = GroupWriter::start(conn, None);
+        let writer = GroupWriter::start(conn, None).expect("writer");
         writer
             .write(job("CREATE TABLE t (n INTEGER PRIMARY KEY)", ()))
             .await
@@ -290,6 +360,69 @@ mod tests {
         writer.close().await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paused_writer_leaves_the_lock_to_another_connection() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        use sqlx::ConnectOptions;
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("data.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let writer =
+            GroupWriter::start(options.connect().await.expect("writer"), None).expect("writer");
+        writer
+            .write(job("CREATE TABLE t (n INTEGER)", ()))
+            .await
+            .expect("create");
+        // A stream of writes that keeps the writer taking the lock.
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut streams = Vec::new();
+        for _ in 0..4 {
+            let (writer, stop) = (writer.clone(), Arc::clone(&stop));
+            streams.push(tokio::spawn(async move {
+                let mut written = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    writer
+                        .write(job("INSERT INTO t VALUES (1)", ()))
+                        .await
+                        .expect("stream write");
+                    written += 1;
+                }
+                written
+            }));
+        }
+        // No busy timeout: the insert fails at once if the lock is taken.
+        let mut other = options
+            .busy_timeout(std::time::Duration::ZERO)
+            .connect()
+            .await
+            .expect("other connection");
+        for _ in 0..20 {
+            let pause = writer.pause().await.expect("pause");
+            other
+                .execute("INSERT INTO t VALUES (2)")
+                .await
+                .expect("the lock is free while the writer is paused");
+            drop(pause);
+            tokio::task::yield_now().await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        for stream in streams {
+            assert!(stream.await.expect("stream") > 0, "the writer resumed");
+        }
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t WHERE n = 2")
+            .fetch_one(&mut other)
+            .await
+            .expect("count");
+        assert_eq!(seen, 20);
+        writer.close().await;
+    }
+
     #[tokio::test]
     async fn nothing_is_acknowledged_before_the_wal_is_synced() {
         use sqlx::ConnectOptions;
@@ -313,7 +446,8 @@ mod tests {
                 readers: readers.clone(),
                 wal: dir.path().join("missing").join("data.db-wal"),
             }),
-        );
+        )
+        .expect("writer");
         let first = broken.write(job("CREATE TABLE t (n INTEGER)", ())).await;
         assert!(
             matches!(first, Err(StoreError::CommitFailed(_))),
@@ -332,7 +466,8 @@ mod tests {
                 readers,
                 wal: path.with_file_name("data.db-wal"),
             }),
-        );
+        )
+        .expect("writer");
         writer
             .write(job("CREATE TABLE u (n INTEGER)", ()))
             .await

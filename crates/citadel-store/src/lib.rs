@@ -144,7 +144,7 @@ impl Store {
     /// one key wins and the other start is refused.
     async fn check_master_key(&self) -> Result<(), StoreError> {
         let candidate = self.master_key.check_value();
-        let inserted = db::on_pool!(&self.platform, |p| {
+        let inserted = db::write_on_pool!(&self.platform, |p| {
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
             )

@@ -7,7 +7,7 @@ use citadel_core::{
 use citadel_crypto::token::hashes_equal;
 use sqlx::Row;
 
-use crate::db::{now_millis, on_pool};
+use crate::db::{now_millis, on_pool, write_on_pool};
 use crate::records::{NewOperator, OperatorRecord, SessionRecord, TenantRecord};
 use crate::{Store, StoreError};
 
@@ -46,7 +46,7 @@ impl Store {
     }
 
     pub(crate) async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        on_pool!(&self.platform, |p| {
+        write_on_pool!(&self.platform, |p| {
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -103,7 +103,7 @@ impl Store {
         presented_hash: &[u8],
         operator: NewOperator,
     ) -> Result<BootstrapOutcome, StoreError> {
-        on_pool!(&self.platform, |p| {
+        write_on_pool!(&self.platform, |p| {
             let mut tx = p.begin().await?;
             let stored: Option<Vec<u8>> =
                 sqlx::query_scalar("DELETE FROM settings WHERE key = $1 RETURNING value")
@@ -161,7 +161,7 @@ impl Store {
         operator: OperatorId,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        on_pool!(&self.platform, |p| {
+        write_on_pool!(&self.platform, |p| {
             sqlx::query(
                 "INSERT INTO operator_sessions (token_hash, operator_id, created_at, last_seen_at) \
                  VALUES ($1, $2, $3, $3)",
@@ -205,7 +205,7 @@ impl Store {
         token_hash: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.platform, |p| {
+        write_on_pool!(&self.platform, |p| {
             sqlx::query("UPDATE operator_sessions SET last_seen_at = $1 WHERE token_hash = $2")
                 .bind(now)
                 .bind(token_hash)
@@ -221,7 +221,7 @@ impl Store {
         _scope: &OperatorAuthScope,
         token_hash: &[u8],
     ) -> Result<(), StoreError> {
-        on_pool!(&self.platform, |p| {
+        write_on_pool!(&self.platform, |p| {
             sqlx::query("DELETE FROM operator_sessions WHERE token_hash = $1")
                 .bind(token_hash)
                 .execute(p)
@@ -315,7 +315,7 @@ impl Store {
         // Forgotten before and after: a request between the two reads the
         // registry itself.
         self.tenant_rows.forget_where(|_| true);
-        let changed = on_pool!(&self.platform, |p| {
+        let changed = write_on_pool!(&self.platform, |p| {
             sqlx::query("UPDATE tenants SET status = $1 WHERE slug = $2")
                 .bind(status.as_str())
                 .bind(slug.as_str())
@@ -333,7 +333,7 @@ impl Store {
         {
             // A destroy began between the check above and the update: it
             // wins, and the tenant stays suspended.
-            on_pool!(&self.platform, |p| {
+            write_on_pool!(&self.platform, |p| {
                 sqlx::query("UPDATE tenants SET status = $1 WHERE id = $2")
                     .bind(TenantStatus::Suspended.as_str())
                     .bind(t.id.to_string())

@@ -115,7 +115,7 @@ pub(crate) async fn open_tenant(
         readers: pool.clone(),
         wal: path.with_file_name("data.db-wal"),
     };
-    let writer = GroupWriter::start(writer_options.connect().await?, Some(file));
+    let writer = GroupWriter::start(writer_options.connect().await?, Some(file))?;
     Ok((pool, writer))
 }
 

@@ -8,7 +8,7 @@ use citadel_core::{
 };
 use sqlx::Row;
 
-use crate::db::on_pool;
+use crate::db::{on_pool, write_on_pool};
 use crate::{Store, StoreError};
 
 /// One grant, live or not.
@@ -67,7 +67,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<SupportGrant, StoreError> {
         let id = EntryId::generate();
-        let inserted = on_pool!(&self.platform, |p| {
+        let inserted = write_on_pool!(&self.platform, |p| {
             sqlx::query(
                 "INSERT INTO support_grants (id, tenant_id, operator_id, operator_login, reason, \
                  granted_by, created_at, expires_at) \
@@ -120,7 +120,7 @@ impl Store {
         id: EntryId,
         now: i64,
     ) -> Result<(), StoreError> {
-        let changed = on_pool!(&self.platform, |p| {
+        let changed = write_on_pool!(&self.platform, |p| {
             sqlx::query(
                 "UPDATE support_grants SET revoked_at = COALESCE(revoked_at, $1) \
                  WHERE id = $2 AND tenant_id = $3",

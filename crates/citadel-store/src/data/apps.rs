@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::sql::{Dialect, ident};
 use super::{Actor, AppRecord, TableRecord};
 use crate::StoreError;
-use crate::db::{BeginWrite, DbPool, now_millis, on_pool};
+use crate::db::{BeginWrite, DbPool, now_millis, on_pool, write_on_pool};
 use crate::tenant_db::TenantDb;
 
 pub(crate) fn dialect(pool: &DbPool) -> Dialect {
@@ -69,7 +69,7 @@ impl TenantDb {
     ) -> Result<AppRecord, StoreError> {
         let id = AppId::generate();
         let now = now_millis();
-        let position = on_pool!(&self.pool, |p| {
+        let position = write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let names: Vec<String> =
                 sqlx::query_scalar("SELECT name FROM apps WHERE deleted_at IS NULL")
@@ -140,7 +140,7 @@ impl TenantDb {
         name: Option<&SchemaName>,
         description: Option<Option<&str>>,
     ) -> Result<AppRecord, StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             if let Some(name) = name {
                 let names: Vec<String> = sqlx::query_scalar(
@@ -200,7 +200,7 @@ impl TenantDb {
                  updated_by TEXT COLLATE \"C\")"
             ),
         };
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let live: Option<String> =
                 sqlx::query_scalar("SELECT id FROM apps WHERE id = $1 AND deleted_at IS NULL")
@@ -345,7 +345,7 @@ impl TenantDb {
         description: Option<Option<&str>>,
     ) -> Result<TableSchema, StoreError> {
         let app = self.fresh_schema(id).await?.app;
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             if let Some(name) = name {
                 let names: Vec<String> = sqlx::query_scalar(

@@ -10,7 +10,7 @@ use super::apps::dialect;
 use super::rows::cell_param;
 use super::sql::{BindParams, ColumnType, Dialect, ident, index_key};
 use crate::StoreError;
-use crate::db::{BeginWrite, now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, write_on_pool};
 use crate::tenant_db::TenantDb;
 
 macro_rules! bump_schema {
@@ -156,7 +156,7 @@ impl TenantDb {
         let physical = ident(&physical_table(table))?;
         let position = schema.fields.iter().map(|f| f.position).max().unwrap_or(0) + 1;
         let auto = matches!(def.kind, FieldKind::AutoNumber);
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             for statement in ddl {
                 sqlx::query(sqlx::AssertSqlSafe(statement))
@@ -264,7 +264,7 @@ impl TenantDb {
         let physical = ident(&physical_table(table))?;
         let column = ident(&old.column)?;
         let dialect = dialect(&self.pool);
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             for choice in &removed {
                 let in_use = match (&old.kind, dialect) {
@@ -323,7 +323,7 @@ impl TenantDb {
                 reason: "must list every field of the table exactly once".into(),
             }));
         }
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             for (position, id) in order.iter().enumerate() {
                 sqlx::query("UPDATE data_fields SET position = $1 WHERE id = $2")
@@ -360,7 +360,7 @@ impl TenantDb {
         } else {
             ddl.push(format!("DROP TABLE {}", ident(&junction_table(field))?));
         }
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             for statement in ddl {
                 sqlx::query(sqlx::AssertSqlSafe(statement))

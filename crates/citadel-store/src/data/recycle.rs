@@ -11,7 +11,7 @@ use super::super::sql::{Dialect, ident};
 use super::super::{Actor, AppRecord, Deleted, RECYCLE_DAYS, TableRecord};
 use super::{APP_COLUMNS, LIVE_TABLE, TABLE_COLUMNS, dialect, taken};
 use crate::StoreError;
-use crate::db::{BeginWrite, now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, on_pool, write_on_pool};
 use crate::tenant_db::TenantDb;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -63,7 +63,7 @@ fn linked(found: Vec<String>) -> StoreError {
 impl TenantDb {
     /// Moves an app and its tables to the recycle bin.
     pub async fn delete_app(&self, id: AppId, actor: Actor) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM data_tables WHERE app_id = $1 AND deleted_at IS NULL",
@@ -99,7 +99,7 @@ impl TenantDb {
     }
 
     pub async fn restore_app(&self, id: AppId) -> Result<AppRecord, StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let name: String = sqlx::query_scalar(
                 "SELECT name FROM apps WHERE id = $1 AND deleted_at IS NOT NULL",
@@ -130,7 +130,7 @@ impl TenantDb {
     /// Moves a table to the recycle bin, unless live tables link to it.
     pub async fn delete_table(&self, id: TableId, actor: Actor) -> Result<(), StoreError> {
         self.fresh_schema(id).await?;
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let found = links_into!(tx, &[id]);
             if !found.is_empty() {
@@ -152,7 +152,7 @@ impl TenantDb {
     }
 
     pub async fn restore_table(&self, id: TableId) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let row = sqlx::query(
                 "SELECT t.app_id, t.name, a.deleted_at AS app_deleted FROM data_tables t \
@@ -231,7 +231,7 @@ impl TenantDb {
             Dialect::Sqlite => "",
             Dialect::Postgres => " CASCADE",
         };
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let expired: Vec<String> = sqlx::query_scalar(
                 "SELECT t.id FROM data_tables t JOIN apps a ON a.id = t.app_id \

@@ -12,7 +12,7 @@ use super::apps::dialect;
 use super::rows::{ReadRow, cell_param};
 use super::sql::{BindParams, ColumnType, Param, ident, index_key};
 use crate::StoreError;
-use crate::db::{BeginWrite, now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, write_on_pool};
 use crate::tenant_db::TenantDb;
 
 /// Records listed in a report at most; the count covers all.
@@ -68,7 +68,7 @@ impl TenantDb {
         let old_column = ident(&old.column)?;
         let new_column = ident(&target.column)?;
         let dialect = dialect(&self.pool);
-        let report = on_pool!(&self.pool, |p| async {
+        let report = write_on_pool!(&self.pool, |p| async {
             let mut tx = p.begin_write().await?;
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, {old_column} FROM {physical} ORDER BY id"

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::Actor;
 use crate::StoreError;
-use crate::db::{now_millis, on_pool};
+use crate::db::{now_millis, on_pool, write_on_pool};
 use crate::tenant_db::TenantDb;
 
 /// What a view shows. The filter and sort are kept as text in the filter
@@ -78,7 +78,7 @@ impl TenantDb {
         let id = ViewId::generate();
         let now = now_millis();
         let encoded = encode(definition)?;
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "INSERT INTO data_views (id, table_id, name, owner_id, definition, position, \
                  created_at, created_by, updated_at) VALUES ($1, $2, $3, $4, $5, \
@@ -140,7 +140,7 @@ impl TenantDb {
         definition: Option<&ViewDefinition>,
     ) -> Result<ViewRecord, StoreError> {
         let encoded = definition.map(encode).transpose()?;
-        let changed = on_pool!(&self.pool, |p| {
+        let changed = write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "UPDATE data_views SET name = COALESCE($1, name), \
                  definition = COALESCE($2, definition), updated_at = $3 WHERE id = $4",
@@ -160,7 +160,7 @@ impl TenantDb {
     }
 
     pub async fn delete_view(&self, id: ViewId) -> Result<(), StoreError> {
-        let changed = on_pool!(&self.pool, |p| {
+        let changed = write_on_pool!(&self.pool, |p| {
             sqlx::query("DELETE FROM data_views WHERE id = $1")
                 .bind(id.to_string())
                 .execute(p)

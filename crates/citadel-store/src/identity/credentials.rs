@@ -6,7 +6,7 @@ use citadel_crypto::SecretBytes;
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{now_millis, on_pool};
+use crate::db::{now_millis, on_pool, write_on_pool};
 use crate::identity::conflict_on_unique;
 use crate::records::{AccessTokenRecord, ClientInfo, SessionEntry, SessionRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
@@ -61,7 +61,7 @@ impl TenantAuthDb {
         client: &ClientInfo,
     ) -> Result<SessionId, StoreError> {
         let id = SessionId::generate();
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query(
                 "INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, ip, user_agent) \
                  VALUES ($1, $2, $3, $4, $4, $5, $6)",
@@ -102,7 +102,7 @@ impl TenantAuthDb {
     }
 
     pub async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
                 .bind(now)
                 .bind(token_hash)
@@ -115,7 +115,7 @@ impl TenantAuthDb {
 
     /// Ends a session (sign-out, or an expired one found during lookup).
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                 .bind(token_hash)
                 .execute(p)
@@ -144,7 +144,7 @@ impl TenantAuthDb {
     }
 
     pub async fn touch_access_token(&self, id: TokenId, now: i64) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id.to_string())
@@ -168,7 +168,7 @@ impl TenantAuthDb {
     /// every step accepted before for this user (RFC 6238 §5.2).
     pub async fn accept_totp_step(&self, user: UserId, step: u64) -> Result<bool, StoreError> {
         let step = i64::try_from(step).unwrap_or(i64::MAX);
-        let changed = on_pool!(&self.0.pool, |p| {
+        let changed = write_on_pool!(&self.0.pool, |p| {
             sqlx::query(
                 "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
             )
@@ -187,7 +187,7 @@ impl TenantAuthDb {
         user: UserId,
         code_hash: &[u8],
     ) -> Result<bool, StoreError> {
-        let deleted = on_pool!(&self.0.pool, |p| {
+        let deleted = write_on_pool!(&self.0.pool, |p| {
             sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2")
                 .bind(user.to_string())
                 .bind(code_hash)
@@ -264,7 +264,7 @@ impl TenantDb {
         user: UserId,
         what: &'static str,
     ) -> Result<(), StoreError> {
-        let deleted = on_pool!(&self.pool, |p| {
+        let deleted = write_on_pool!(&self.pool, |p| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE id = $1 AND user_id = $2"
             )))
@@ -285,7 +285,7 @@ impl TenantDb {
         record: &AccessTokenRecord,
         token_hash: &[u8],
     ) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "INSERT INTO access_tokens (id, token_hash, user_id, name, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -335,7 +335,7 @@ impl TenantDb {
         secret: &SecretBytes,
     ) -> Result<(), StoreError> {
         let sealed = self.key.seal(&totp_aad(self, user), secret.expose());
-        let found = on_pool!(&self.pool, |p| {
+        let found = write_on_pool!(&self.pool, |p| {
             sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
                 .bind(sealed)
                 .bind(user.to_string())
@@ -370,7 +370,7 @@ impl TenantDb {
         recovery_code_hashes: &[[u8; 32]],
     ) -> Result<(), StoreError> {
         let step = i64::try_from(step).unwrap_or(i64::MAX);
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let moved = sqlx::query(
                 "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = $1 \
@@ -418,7 +418,7 @@ impl TenantDb {
 
     /// Removes the user's second factor and recovery codes.
     pub async fn remove_totp(&self, user: UserId) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let found = sqlx::query(
                 "UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = $1",

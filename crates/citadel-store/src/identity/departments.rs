@@ -9,7 +9,7 @@ use citadel_core::{DepartmentId, DisplayName};
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{BeginWrite, now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, on_pool, write_on_pool};
 use crate::records::DepartmentRecord;
 use crate::tenant_db::TenantDb;
 
@@ -109,7 +109,7 @@ impl TenantDb {
 
     async fn insert_department(&self, record: &DepartmentRecord) -> Result<(), StoreError> {
         let parent = record.parent;
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_serializable().await?;
             read_tree!(tx).check_new(parent).map_err(tree_error)?;
             sqlx::query(
@@ -159,7 +159,7 @@ impl TenantDb {
         id: DepartmentId,
         name: Option<&DisplayName>,
     ) -> Result<(), StoreError> {
-        let found = on_pool!(&self.pool, |p| {
+        let found = write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "UPDATE departments SET name = COALESCE($1, name), updated_at = $2 WHERE id = $3",
             )
@@ -182,7 +182,7 @@ impl TenantDb {
         name: Option<&DisplayName>,
         new_parent: Option<DepartmentId>,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_serializable().await?;
             let tree = read_tree!(tx);
             if !tree.contains(id) {
@@ -207,7 +207,7 @@ impl TenantDb {
 
     /// Deletes an empty department (no members, no sub-departments).
     pub async fn delete_department(&self, id: DepartmentId) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             let in_use: i64 = sqlx::query_scalar(
                 "SELECT (SELECT COUNT(*) FROM users WHERE department_id = $1) + \

@@ -8,7 +8,7 @@ use citadel_core::{EntryId, IpPrefix, SecurityPolicy, UserId};
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{BeginWrite, now_millis, on_pool};
+use crate::db::{BeginWrite, now_millis, on_pool, write_on_pool};
 use crate::identity::credentials::clip_user_agent;
 use crate::identity::guards::Guards;
 use crate::identity::{conflict_on_unique, page_bounds};
@@ -95,7 +95,7 @@ impl TenantAuthDb {
         user: Option<UserId>,
         outcome: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query(
                 "INSERT INTO login_attempts (id, at, ip, user_agent, login, user_id, outcome) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -124,7 +124,7 @@ impl TenantAuthDb {
     ) -> Result<bool, StoreError> {
         let now = now_millis();
         let prefix = prefix.to_string();
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             let mut tx = p.begin_write().await?;
             let known: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM usual_networks WHERE user_id = $1")
@@ -172,7 +172,7 @@ impl TenantAuthDb {
         ip: Option<IpAddr>,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query(
                 "INSERT INTO security_events (id, at, kind, user_id, ip, detail) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -198,7 +198,7 @@ impl TenantAuthDb {
         title: &str,
         body: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query(
                 "INSERT INTO notifications (id, user_id, at, kind, title, body) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -225,7 +225,7 @@ impl TenantDb {
     pub async fn set_security_policy(&self, policy: &SecurityPolicy) -> Result<(), StoreError> {
         let json = serde_json::to_string(policy)
             .map_err(|e| StoreError::Corrupt(format!("security policy: {e}")))?;
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "INSERT INTO tenant_settings (key, value, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -331,7 +331,7 @@ impl TenantDb {
         user: UserId,
         id: EntryId,
     ) -> Result<(), StoreError> {
-        let found = on_pool!(&self.pool, |p| {
+        let found = write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3",
             )
@@ -386,7 +386,7 @@ impl TenantDb {
     }
 
     pub async fn create_ip_ban(&self, ban: &IpBan) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "INSERT INTO ip_bans (id, prefix, reason, created_at, created_by, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -407,7 +407,7 @@ impl TenantDb {
     }
 
     pub async fn delete_ip_ban(&self, id: EntryId) -> Result<IpPrefix, StoreError> {
-        let prefix: Option<String> = on_pool!(&self.pool, |p| {
+        let prefix: Option<String> = write_on_pool!(&self.pool, |p| {
             sqlx::query_scalar("DELETE FROM ip_bans WHERE id = $1 RETURNING prefix")
                 .bind(id.to_string())
                 .fetch_optional(p)

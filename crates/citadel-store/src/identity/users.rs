@@ -7,7 +7,7 @@ use citadel_core::{
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{now_millis, on_pool};
+use crate::db::{now_millis, on_pool, write_on_pool};
 use crate::records::{AccessTokenRecord, NewUser, UserChanges, UserRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
@@ -184,7 +184,7 @@ impl TenantAuthDb {
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
         let until = now.saturating_add(policy.lockout_ms());
-        let row: Option<(Option<i64>, i64)> = on_pool!(&self.0.pool, |p| {
+        let row: Option<(Option<i64>, i64)> = write_on_pool!(&self.0.pool, |p| {
             sqlx::query_as(
                 "UPDATE users SET \
                    locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
@@ -209,7 +209,7 @@ impl TenantAuthDb {
     /// concurrent failures while this attempt's password was being hashed
     /// still holds. Returns whether the sign-in may go on.
     pub async fn admit(&self, user: UserId, now: i64) -> Result<bool, StoreError> {
-        let admitted = on_pool!(&self.0.pool, |p| {
+        let admitted = write_on_pool!(&self.0.pool, |p| {
             sqlx::query(
                 "UPDATE users SET failed_logins = 0, locked_until = NULL \
                  WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)",
@@ -242,7 +242,7 @@ impl TenantAuthDb {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        write_on_pool!(&self.0.pool, |p| {
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
                 .bind(new_hash)
                 .bind(user.to_string())
@@ -288,7 +288,7 @@ impl TenantDb {
     /// the same transaction.
     pub async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<(), StoreError> {
         let now = now_millis();
-        let result = on_pool!(&self.pool, |p| {
+        let result = write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let found = sqlx::query(
                 "UPDATE users SET \
@@ -342,7 +342,7 @@ impl TenantDb {
 
     /// Lifts a lock and clears the failure count.
     pub async fn unlock_user(&self, id: UserId) -> Result<(), StoreError> {
-        let found = on_pool!(&self.pool, |p| {
+        let found = write_on_pool!(&self.pool, |p| {
             sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
                 .bind(id.to_string())
                 .execute(p)
@@ -384,7 +384,7 @@ impl TenantDb {
         keep_session: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             let changed = sqlx::query(
                 "UPDATE users SET password_hash = $1, must_change_password = $2, \
