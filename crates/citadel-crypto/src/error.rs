@@ -12,6 +12,8 @@ pub enum CryptoError {
     Decrypt,
     #[error("malformed sealed value")]
     Malformed,
+    #[error("the signature does not verify")]
+    BadSignature,
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
     #[error("TOTP: {0}")]

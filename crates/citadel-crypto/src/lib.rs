@@ -10,9 +10,11 @@ pub mod master_key;
 pub mod password;
 pub mod scram;
 pub mod secret;
+pub mod suite;
 pub mod token;
 pub mod totp;
 
 pub use error::CryptoError;
 pub use master_key::MasterKey;
 pub use secret::{SecretBytes, SecretString};
+pub use suite::Suite;
