@@ -8,6 +8,10 @@ pub enum CryptoError {
         "master key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
     )]
     MasterKeyPermissions { path: String, mode: u32 },
+    #[error("the master key command {0}")]
+    MasterKeyCommand(String),
+    #[error("{0}")]
+    MasterKeyPassphrase(String),
     #[error("decryption failed: wrong key, or the data was altered or moved")]
     Decrypt,
     #[error("malformed sealed value")]

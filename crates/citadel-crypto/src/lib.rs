@@ -6,7 +6,9 @@
 //! drop and never prints its contents.
 
 mod error;
+pub mod kms;
 pub mod master_key;
+mod passphrase;
 pub mod password;
 pub mod scram;
 pub mod secret;
@@ -15,6 +17,7 @@ pub mod token;
 pub mod totp;
 
 pub use error::CryptoError;
+pub use kms::{Kms, LocalKms};
 pub use master_key::MasterKey;
 pub use secret::{SecretBytes, SecretString};
 pub use suite::Suite;

@@ -1,32 +1,39 @@
 //! The master key (KEK): 256 bits kept in a file of mode 0600 in the data
 //! directory, or supplied by the operator. Everything the platform must keep
-//! secret at rest (tenant database credentials now, tenant data keys later)
-//! is sealed under it with AES-256-GCM.
+//! secret at rest (tenant data keys, tenant database credentials, TOTP
+//! seeds) is sealed under it, with AES-256-GCM or, for the `sm` suite,
+//! SM4-GCM under a 128-bit key derived from it with HMAC-SM3.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::{Aes256Gcm, AesGcm, Nonce};
+use hmac::{Hmac, Mac};
 use zeroize::Zeroizing;
 
-use crate::CryptoError;
+use crate::{CryptoError, Suite};
+
+type Sm4Gcm = AesGcm<sm4::Sm4, U12>;
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
 /// Format byte of a sealed value: 1 = AES-256-GCM, 96-bit random nonce.
 const SEALED_V1: u8 = 1;
+/// 2 = SM4-GCM under the derived key, 96-bit random nonce.
+const SEALED_SM4: u8 = 2;
 const KEY_FILE_PREFIX: &str = "citadel-master-key-v1:";
-/// Sealed under the key at first start and stored with the data, so a later
-/// start with another key is refused before it touches anything.
-const CHECK_PURPOSE: &[u8] = b"citadel/master-key-check/v1";
-const CHECK_PLAINTEXT: &[u8] = b"citadel master key check";
+/// What the SM4 key-encryption key is derived for (HMAC-SM3 of this label
+/// under the master key, first 128 bits).
+const SM4_KEK_LABEL: &[u8] = b"citadel/master-key/sm4-kek/v1";
 
 /// The platform master key. Zeroized on drop; `Debug` is redacted.
 pub struct MasterKey {
     cipher: Aes256Gcm,
+    sm4: Sm4Gcm,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -43,11 +50,17 @@ impl MasterKey {
         Self::from_bytes(&bytes)
     }
 
-    fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
-        // The cipher keeps its own expanded copy; aes-gcm's `zeroize`
-        // feature wipes it on drop.
+    pub(crate) fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
+        // The ciphers keep their own expanded copies; aes-gcm's `zeroize`
+        // feature wipes them on drop.
         let cipher = Aes256Gcm::new(bytes.into());
-        Self { cipher }
+        let mut derive = <Hmac<sm3::Sm3> as hmac::KeyInit>::new_from_slice(bytes)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        derive.update(SM4_KEK_LABEL);
+        let derived = Zeroizing::new(<[u8; 32]>::from(derive.finalize().into_bytes()));
+        let sm4 = Sm4Gcm::new_from_slice(&derived[..16])
+            .unwrap_or_else(|_| unreachable!("16 bytes are an SM4 key"));
+        Self { cipher, sm4 }
     }
 
     /// Loads the key file, creating it (mode 0600, never overwriting) if it
@@ -97,6 +110,66 @@ impl MasterKey {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         rand::fill(&mut bytes[..]);
         let text = Zeroizing::new(format!("{KEY_FILE_PREFIX}{}\n", hex::encode(&bytes[..])));
+        write_new_private_file(path, text.as_bytes())?;
+        Ok(Self::from_bytes(&bytes))
+    }
+
+    /// Seals `plaintext` so that it opens only under this key and with the
+    /// same `aad` (which binds the value to its purpose and owner).
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        self.seal_with(Suite::Intl, aad, plaintext)
+    }
+
+    /// [`MasterKey::seal`] with the suite's cipher.
+    pub fn seal_with(&self, suite: Suite, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::fill(&mut nonce[..]);
+        let nonce_ga = Nonce::from(nonce);
+        let payload = Payload {
+            msg: plaintext,
+            aad,
+        };
+        // Encryption into a Vec with a correctly sized nonce cannot fail.
+        let (format, ciphertext) = match suite {
+            Suite::Intl => (SEALED_V1, self.cipher.encrypt(&nonce_ga, payload)),
+            Suite::Sm => (SEALED_SM4, self.sm4.encrypt(&nonce_ga, payload)),
+        };
+        let ciphertext = ciphertext.unwrap_or_default();
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        out.push(format);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        out
+    }
+
+    /// Opens a value made by [`MasterKey::seal`] or [`MasterKey::seal_with`]
+    /// with the same `aad`.
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let (format, rest) = sealed.split_first().ok_or(CryptoError::Malformed)?;
+        if rest.len() < NONCE_LEN + 16 {
+            return Err(CryptoError::Malformed);
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
+        let payload = Payload {
+            msg: ciphertext,
+            aad,
+        };
+        let opened = match *format {
+            SEALED_V1 => self.cipher.decrypt(&Nonce::from(nonce), payload),
+            SEALED_SM4 => self.sm4.decrypt(&Nonce::from(nonce), payload),
+            _ => return Err(CryptoError::Malformed),
+        };
+        opened.map(Zeroizing::new).map_err(|_| CryptoError::Decrypt)
+    }
+}
+
+/// Writes a new file of mode 0600 at `path`, atomically: the contents are
+/// written and synced to a temporary file beside it, which is then
+/// hard-linked to `path` (failing if `path` exists) and removed. Nobody
+/// ever sees a partial file under the real name.
+pub(crate) fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<(), CryptoError> {
+    {
         let mut suffix = [0u8; 8];
         rand::fill(&mut suffix[..]);
         let temp = path.with_extension(format!("new-{}", hex::encode(suffix)));
@@ -105,10 +178,7 @@ impl MasterKey {
             .create_new(true)
             .mode(0o600)
             .open(&temp)
-            .and_then(|mut file| {
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-            })
+            .and_then(|mut file| file.write_all(contents).and_then(|()| file.sync_all()))
             .and_then(|()| fs::hard_link(&temp, path));
         let _ = fs::remove_file(&temp);
         written.map_err(|e| file_error(path, &e.to_string()))?;
@@ -118,63 +188,8 @@ impl MasterKey {
                 .and_then(|d| d.sync_all())
                 .map_err(|e| file_error(path, &e.to_string()))?;
         }
-        Ok(Self::from_bytes(&bytes))
     }
-
-    /// Seals `plaintext` so that it opens only under this key and with the
-    /// same `aad` (which binds the value to its purpose and owner).
-    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::fill(&mut nonce[..]);
-        let nonce_ga = Nonce::from(nonce);
-        // Encryption into a Vec with a correctly sized nonce cannot fail.
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                &nonce_ga,
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        out.push(SEALED_V1);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        out
-    }
-
-    /// Opens a value made by [`MasterKey::seal`] with the same `aad`.
-    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let (format, rest) = sealed.split_first().ok_or(CryptoError::Malformed)?;
-        if *format != SEALED_V1 || rest.len() < NONCE_LEN + 16 {
-            return Err(CryptoError::Malformed);
-        }
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CryptoError::Malformed)?;
-        self.cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad,
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| CryptoError::Decrypt)
-    }
-
-    /// A value to store beside the data at first start; see [`MasterKey::verify_check_value`].
-    pub fn check_value(&self) -> Vec<u8> {
-        self.seal(CHECK_PURPOSE, CHECK_PLAINTEXT)
-    }
-
-    /// True if `check` was made by [`MasterKey::check_value`] under this key.
-    pub fn verify_check_value(&self, check: &[u8]) -> bool {
-        self.open(CHECK_PURPOSE, check)
-            .is_ok_and(|p| p.as_slice() == CHECK_PLAINTEXT)
-    }
+    Ok(())
 }
 
 fn file_error(path: &Path, reason: &str) -> CryptoError {
@@ -273,11 +288,19 @@ mod tests {
     }
 
     #[test]
-    fn check_value_detects_another_key() {
+    fn sm4_sealed_values_are_bound_to_key_and_aad_too() {
         let key = MasterKey::generate();
-        let check = key.check_value();
-        assert!(key.verify_check_value(&check));
-        assert!(!MasterKey::generate().verify_check_value(&check));
+        let sealed = key.seal_with(Suite::Sm, b"tenant-a", b"credential");
+        assert_eq!(sealed[0], SEALED_SM4);
+        assert_eq!(
+            key.open(b"tenant-a", &sealed).expect("open").as_slice(),
+            b"credential"
+        );
+        assert!(key.open(b"tenant-b", &sealed).is_err());
+        assert!(MasterKey::generate().open(b"tenant-a", &sealed).is_err());
+        let mut as_aes = sealed.clone();
+        as_aes[0] = SEALED_V1;
+        assert!(key.open(b"tenant-a", &as_aes).is_err());
     }
 
     #[test]

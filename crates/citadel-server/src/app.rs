@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use std::time::Duration;
 use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use citadel_core::{Action, Allowed, Principal, Resource, authorize};
+use citadel_crypto::kms::KEY_COMMAND_TIMEOUT;
 use citadel_crypto::token::{generate_token, token_hash};
-use citadel_crypto::{MasterKey, SecretString};
+use citadel_crypto::{Kms, LocalKms, SecretString};
 use citadel_store::{Store, StoreConfig, StoreError};
 
 use crate::config::{ServerConfig, Transport};
@@ -29,37 +31,55 @@ pub struct OpenedPlatform {
 /// missing key stops here, before anything is served or written.
 pub async fn open_platform(config: &ServerConfig) -> Result<OpenedPlatform, ServerError> {
     private_data_dir(&config.data_dir)?;
-    let key_path = config.master_key_path();
-    let existing =
-        config.master_key_file.is_some() || key_path.exists() || has_existing_data(config);
-    let (key, created) = if existing {
-        (MasterKey::load(&key_path)?, false)
-    } else {
-        (MasterKey::create_new(&key_path)?, true)
-    };
+    let (kms, made) = master_key(config)?;
+    tracing::info!(master_key = %kms.describe(), "master key loaded");
     let store_config = StoreConfig {
         data_dir: config.data_dir.clone(),
         database_url: config.database_url.clone(),
         max_open_tenants: config.max_open_tenants,
     };
-    let store = match Store::open(&store_config, Arc::new(key)).await {
+    let store = match Store::open(&store_config, kms).await {
         Ok(store) => store,
         // The database was set up with another key (a PostgreSQL database
-        // first used from another data directory): the key just made is
-        // useless, and must not be left to look like the right one.
-        Err(StoreError::WrongMasterKey) if created => {
-            let _ = std::fs::remove_file(&key_path);
-            return Err(ServerError::Config(format!(
-                "the database was set up with another master key; supply it with --master-key-file (no key was left at {})",
-                key_path.display()
-            )));
+        // first used from another data directory): the key file or salt
+        // just made is useless, and must not be left to look right.
+        Err(StoreError::WrongMasterKey) => {
+            if let Some(path) = &made {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(ServerError::Config(
+                "the master key does not match this data store (it was set up with another key); supply that key (--master-key-file or --master-key-cmd) or the passphrase it was derived from".into(),
+            ));
         }
         Err(e) => return Err(e.into()),
     };
     Ok(OpenedPlatform {
         store: Arc::new(store),
-        master_key_created: created,
+        master_key_created: made.is_some() && config.master_key_passphrase.is_none(),
     })
+}
+
+/// The master key from the configured source, and the file this start
+/// made for it (a new key file or passphrase salt), if any.
+fn master_key(config: &ServerConfig) -> Result<(Arc<dyn Kms>, Option<PathBuf>), ServerError> {
+    if let Some(command) = &config.master_key_command {
+        let kms = LocalKms::from_command(command, KEY_COMMAND_TIMEOUT)?;
+        return Ok((Arc::new(kms), None));
+    }
+    let fresh = !has_existing_data(config);
+    if let Some(passphrase) = &config.master_key_passphrase {
+        let salt = config.data_dir.join(PASSPHRASE_SALT_FILE);
+        let made = (fresh && !salt.exists()).then(|| salt.clone());
+        let kms = LocalKms::from_passphrase(passphrase, &salt, made.is_some())?;
+        return Ok((Arc::new(kms), made));
+    }
+    let key_path = config.master_key_path();
+    if config.master_key_file.is_some() || key_path.exists() || !fresh {
+        Ok((Arc::new(LocalKms::from_file(&key_path)?), None))
+    } else {
+        let kms = LocalKms::create_file(&key_path)?;
+        Ok((Arc::new(kms), Some(key_path)))
+    }
 }
 
 /// Creates the data directory readable by the server's user only, and
@@ -83,6 +103,9 @@ fn private_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
     }
     Ok(())
 }
+
+/// Where the passphrase's salt and argon2 parameters are kept.
+pub const PASSPHRASE_SALT_FILE: &str = "master-key.salt";
 
 /// An embedded store already in the directory must never get a new key.
 fn has_existing_data(config: &ServerConfig) -> bool {

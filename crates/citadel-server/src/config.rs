@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use citadel_core::session::SessionPolicy;
 use citadel_core::throttle::ThrottlePolicy;
+use citadel_crypto::SecretString;
 
 use crate::ServerError;
 
@@ -31,6 +32,11 @@ pub struct ServerConfig {
     pub transport: Transport,
     /// Defaults to `<data-dir>/master.key`, created on first start.
     pub master_key_file: Option<PathBuf>,
+    /// A command that prints the master key (an HSM or KMS client).
+    pub master_key_command: Option<String>,
+    /// A passphrase the master key is derived from (argon2id), with the
+    /// salt in `<data-dir>/master-key.salt`.
+    pub master_key_passphrase: Option<SecretString>,
     pub max_body_bytes: usize,
     pub sessions: SessionPolicy,
     pub login_throttle: ThrottlePolicy,
@@ -49,6 +55,12 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("transport", &self.transport)
             .field("master_key_file", &self.master_key_file)
+            // The command line may carry a KMS token: shown only as set.
+            .field(
+                "master_key_command",
+                &self.master_key_command.as_ref().map(|_| "<set>"),
+            )
+            .field("master_key_passphrase", &self.master_key_passphrase)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sessions", &self.sessions)
             .field("login_throttle", &self.login_throttle)
@@ -76,6 +88,8 @@ impl ServerConfig {
                 key: None,
             },
             master_key_file: None,
+            master_key_command: None,
+            master_key_passphrase: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sessions: SessionPolicy::default(),
             login_throttle: ThrottlePolicy::default(),
@@ -85,6 +99,14 @@ impl ServerConfig {
 
     /// Refuses combinations that would weaken the deployment.
     pub fn validate(&self) -> Result<(), ServerError> {
+        let key_sources = usize::from(self.master_key_file.is_some())
+            + usize::from(self.master_key_command.is_some())
+            + usize::from(self.master_key_passphrase.is_some());
+        if key_sources > 1 {
+            return Err(ServerError::Config(
+                "give the master key one way: --master-key-file, --master-key-cmd or a passphrase, not several".into(),
+            ));
+        }
         match &self.transport {
             Transport::PlainHttp if !self.listen.ip().is_loopback() => {
                 Err(ServerError::Config(format!(

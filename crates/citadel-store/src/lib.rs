@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use citadel_crypto::MasterKey;
+use citadel_crypto::Kms;
 use sqlx::postgres::PgConnectOptions;
 
 pub use db::{DbPool, now_millis};
@@ -82,7 +82,7 @@ pub(crate) enum Backend {
 pub struct Store {
     platform: DbPool,
     backend: Backend,
-    master_key: Arc<MasterKey>,
+    master_key: Arc<dyn Kms>,
     tenant_pools: TenantPools,
     schemas: Arc<data::SchemaCache>,
     guards: Arc<identity::GuardCache>,
@@ -102,10 +102,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating on first use) the platform store, applies migrations
     /// and checks that `master_key` is the key this store was set up with.
-    pub async fn open(
-        config: &StoreConfig,
-        master_key: Arc<MasterKey>,
-    ) -> Result<Self, StoreError> {
+    pub async fn open(config: &StoreConfig, master_key: Arc<dyn Kms>) -> Result<Self, StoreError> {
         let (platform, backend) = match config.database_url.as_deref() {
             None | Some("sqlite") => (
                 DbPool::Sqlite(sqlite::open_platform(&config.data_dir).await?, None),
@@ -143,7 +140,7 @@ impl Store {
     /// read back, so of two first starts racing with different keys only
     /// one key wins and the other start is refused.
     async fn check_master_key(&self) -> Result<(), StoreError> {
-        let candidate = self.master_key.check_value();
+        let candidate = citadel_crypto::kms::check_value(&*self.master_key)?;
         let inserted = db::write_on_pool!(&self.platform, |p| {
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
@@ -155,7 +152,7 @@ impl Store {
             .rows_affected()
         });
         match self.get_setting(MASTER_KEY_CHECK_SETTING).await? {
-            Some(check) if self.master_key.verify_check_value(&check) => {
+            Some(check) if citadel_crypto::kms::verify_check_value(&*self.master_key, &check) => {
                 if inserted == 1 {
                     tracing::info!("store bound to this master key");
                 }

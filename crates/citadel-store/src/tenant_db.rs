@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use citadel_core::TenantId;
-use citadel_crypto::MasterKey;
+use citadel_crypto::Kms;
 
 use crate::access::AccessCache;
 use crate::data::SchemaCache;
@@ -24,7 +24,7 @@ pub struct TenantDb {
     pub(crate) pool: DbPool,
     /// Seals the few secrets a tenant database must be able to read back
     /// (TOTP seeds), bound to tenant and user by the AAD.
-    pub(crate) key: Arc<MasterKey>,
+    pub(crate) key: Arc<dyn Kms>,
     /// Table schemas of every tenant, shared by the whole store.
     pub(crate) schemas: Arc<SchemaCache>,
     /// Bans and security policy of every tenant, shared likewise.
@@ -45,7 +45,7 @@ impl TenantDb {
     pub(crate) fn new(
         tenant: TenantId,
         pool: DbPool,
-        key: Arc<MasterKey>,
+        key: Arc<dyn Kms>,
         schemas: Arc<SchemaCache>,
         guards: Arc<GuardCache>,
         access: Arc<AccessCache>,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use citadel_core::{
     CryptoSuite, PlatformScope, TenantAuthScope, TenantId, TenantScope, TenantSlug, TenantStatus,
 };
-use citadel_crypto::SecretString;
 use citadel_crypto::token::generate_token;
+use citadel_crypto::{SecretString, Suite};
 use sqlx::Row;
 
 use crate::db::{DbPool, now_millis, on_pool};
@@ -87,9 +87,11 @@ impl Store {
             ));
         };
         let credential = generate_token();
-        let sealed = self
-            .master_key
-            .seal(&credential_aad(record.id), credential.expose().as_bytes());
+        let sealed = self.master_key.seal(
+            Suite::Intl,
+            &credential_aad(record.id),
+            credential.expose().as_bytes(),
+        )?;
         let mut tx = platform.begin().await?;
         postgres::provision(&mut tx, record.id, &credential, admin).await?;
         insert_tenant_row!(

@@ -10,7 +10,7 @@ use citadel_core::{
     UserId,
 };
 use citadel_crypto::token::token_hash;
-use citadel_crypto::{MasterKey, SecretBytes};
+use citadel_crypto::{LocalKms, SecretBytes};
 use citadel_store::{
     AccessTokenRecord, ClientInfo, IpBan, NewUser, Page, Store, StoreConfig, TenantDb, now_millis,
 };
@@ -503,7 +503,7 @@ async fn bans_and_policy(store: &Store) {
 }
 
 async fn all(config: StoreConfig) {
-    let store = Store::open(&config, std::sync::Arc::new(MasterKey::generate()))
+    let store = Store::open(&config, std::sync::Arc::new(LocalKms::generate()))
         .await
         .expect("open");
     credentials(&store).await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use citadel_core::{DepartmentId, Email, LoginName, SecurityPolicy, TenantId, UserId, UserStatus};
 use citadel_crypto::token::token_hash;
-use citadel_crypto::{MasterKey, SecretBytes};
+use citadel_crypto::{LocalKms, SecretBytes};
 use citadel_store::{DbPool, NewUser, Store, StoreConfig, TenantDb, UserChanges, now_millis};
 use common::{
     assert_conflict, assert_not_found, client, fresh_tenant, name, postgres_config, scope,
@@ -461,7 +461,7 @@ async fn reopened(store: &Store, kept: TenantId, kept_user: UserId, legacy: (Ten
 }
 
 async fn all(config: StoreConfig) {
-    let key = Arc::new(MasterKey::generate());
+    let key = Arc::new(LocalKms::generate());
     let store = Store::open(&config, key.clone()).await.expect("open");
     lockout(&store).await;
     passwords(&store).await;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use citadel_core::CryptoSuite;
-use citadel_crypto::MasterKey;
+use citadel_crypto::LocalKms;
 use citadel_store::{Store, StoreConfig, StoreError};
 use common::{admin, platform, postgres_config, slug, sqlite_config};
 
@@ -16,7 +16,7 @@ async fn other_roles_cannot_connect_to_the_citadel_database() {
     let db = citadel_testkit::TestDatabase::create().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = postgres_config(&dir, &db);
-    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+    let store = Store::open(&config, Arc::new(LocalKms::generate()))
         .await
         .expect("open");
     let admin = sqlx::PgPool::connect(&db.url).await.expect("admin");
@@ -45,7 +45,7 @@ async fn other_roles_cannot_connect_to_the_citadel_database() {
 /// conflicts, and no storage is left behind by the losers.
 async fn racing_creates(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) {
     let store = Arc::new(
-        Store::open(&config, Arc::new(MasterKey::generate()))
+        Store::open(&config, Arc::new(LocalKms::generate()))
             .await
             .expect("open"),
     );
@@ -118,7 +118,7 @@ async fn racing_creates_on_postgres() {
 #[tokio::test]
 async fn an_abandoned_destroy_can_be_run_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&sqlite_config(&dir), Arc::new(MasterKey::generate()))
+    let store = Store::open(&sqlite_config(&dir), Arc::new(LocalKms::generate()))
         .await
         .expect("open");
     for (i, micros) in [5u64, 50, 200, 500, 1_000, 2_000, 5_000, 20_000]
@@ -159,7 +159,7 @@ async fn concurrent_creates_and_destroys_on_postgres() {
     let db = citadel_testkit::TestDatabase::create().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(
-        Store::open(&postgres_config(&dir, &db), Arc::new(MasterKey::generate()))
+        Store::open(&postgres_config(&dir, &db), Arc::new(LocalKms::generate()))
             .await
             .expect("open"),
     );
@@ -220,7 +220,7 @@ async fn a_database_with_an_open_public_schema_is_refused() {
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let err = Store::open(&postgres_config(&dir, &db), Arc::new(MasterKey::generate()))
+    let err = Store::open(&postgres_config(&dir, &db), Arc::new(LocalKms::generate()))
         .await
         .expect_err("refused");
     assert!(matches!(err, StoreError::UnsafeDatabase(_)), "{err:?}");
@@ -231,7 +231,7 @@ async fn a_database_with_an_open_public_schema_is_refused() {
 /// Two admins moving A under B and B under A at the same moment: at most
 /// one move wins, and the tree never holds a cycle.
 async fn concurrent_moves_never_make_a_cycle(config: StoreConfig) {
-    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+    let store = Store::open(&config, Arc::new(LocalKms::generate()))
         .await
         .expect("open");
     let t = store

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use citadel_core::{CryptoSuite, LoginName, TenantId, TenantStatus};
-use citadel_crypto::MasterKey;
+use citadel_crypto::LocalKms;
 use citadel_crypto::token::token_hash;
 use citadel_store::{DbPool, Store, StoreConfig, StoreError};
 
@@ -12,12 +12,12 @@ use common::{admin, client, platform, postgres_config, scope, slug, sqlite_confi
 mod common;
 
 async fn story(config: StoreConfig, pg: Option<&citadel_testkit::TestDatabase>) {
-    let key = Arc::new(MasterKey::generate());
+    let key = Arc::new(LocalKms::generate());
     let store = Store::open(&config, key.clone()).await.expect("open store");
     store.ping().await.expect("ping");
 
     // The store remembers its master key: another key is refused.
-    let wrong = Store::open(&config, Arc::new(MasterKey::generate())).await;
+    let wrong = Store::open(&config, Arc::new(LocalKms::generate())).await;
     assert!(
         matches!(wrong, Err(StoreError::WrongMasterKey)),
         "{wrong:?}"
@@ -260,7 +260,7 @@ async fn unknown_database_urls_are_refused_without_leaking_passwords() {
         database_url: Some("mysql://root:hunter2@localhost/db".into()),
         max_open_tenants: 8,
     };
-    let err = Store::open(&config, Arc::new(MasterKey::generate()))
+    let err = Store::open(&config, Arc::new(LocalKms::generate()))
         .await
         .expect_err("refused");
     assert!(matches!(err, StoreError::UnsupportedUrl(_)));
@@ -275,7 +275,7 @@ async fn lru_keeps_open_tenant_databases_bounded() {
         database_url: None,
         max_open_tenants: 2,
     };
-    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+    let store = Store::open(&config, Arc::new(LocalKms::generate()))
         .await
         .expect("open");
     let p = platform();
@@ -307,7 +307,7 @@ async fn destroy_overwrites_the_tenant_files() {
         database_url: None,
         max_open_tenants: 8,
     };
-    let store = Store::open(&config, Arc::new(MasterKey::generate()))
+    let store = Store::open(&config, Arc::new(LocalKms::generate()))
         .await
         .expect("open");
     let p = platform();

@@ -36,6 +36,17 @@ pub struct GlobalArgs {
     /// An existing master key file (mode 0600) [default: <data-dir>/master.key, created on first start]
     #[arg(long, global = true, env = "CITADEL_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// A command that prints the master key (an HSM or cloud KMS client) instead of a key file
+    #[arg(
+        long,
+        global = true,
+        env = "CITADEL_MASTER_KEY_CMD",
+        hide_env_values = true
+    )]
+    pub master_key_cmd: Option<String>,
+    /// A file holding a passphrase to derive the master key from (argon2id); the variable CITADEL_MASTER_KEY_PASSPHRASE may hold it instead
+    #[arg(long, global = true, env = "CITADEL_MASTER_KEY_PASSPHRASE_FILE")]
+    pub master_key_passphrase_file: Option<PathBuf>,
     /// At most this many tenant databases open at once [default: 256]
     #[arg(long, global = true, env = "CITADEL_MAX_OPEN_TENANTS")]
     pub max_open_tenants: Option<usize>,

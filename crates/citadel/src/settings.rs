@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use citadel_core::session::SessionPolicy;
 use citadel_core::throttle::ThrottlePolicy;
+use citadel_crypto::SecretString;
 use citadel_server::{ServerConfig, Transport};
+
+/// The environment variable that may hold the master key passphrase.
+const PASSPHRASE_VARIABLE: &str = "CITADEL_MASTER_KEY_PASSPHRASE";
 use serde::Deserialize;
 
 use crate::cli::{GlobalArgs, ServeArgs};
@@ -23,6 +27,8 @@ pub struct FileSettings {
     pub tls_key: Option<PathBuf>,
     pub insecure_plain_http: Option<bool>,
     pub master_key_file: Option<PathBuf>,
+    pub master_key_cmd: Option<String>,
+    pub master_key_passphrase_file: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
@@ -77,6 +83,22 @@ pub fn base_config(global: &GlobalArgs, file: &FileSettings) -> Result<ServerCon
         .master_key_file
         .clone()
         .or_else(|| file.master_key_file.clone());
+    config.master_key_command = global
+        .master_key_cmd
+        .clone()
+        .or_else(|| file.master_key_cmd.clone());
+    config.master_key_passphrase = match global
+        .master_key_passphrase_file
+        .as_ref()
+        .or(file.master_key_passphrase_file.as_ref())
+    {
+        Some(path) => Some(SecretString::new(read_secret_file(path)?)),
+        // Never a flag: a passphrase on the command line is visible to
+        // every user of the machine.
+        None => std::env::var(PASSPHRASE_VARIABLE)
+            .ok()
+            .map(SecretString::new),
+    };
     if let Some(n) = global.max_open_tenants.or(file.max_open_tenants) {
         config.max_open_tenants = n;
     }

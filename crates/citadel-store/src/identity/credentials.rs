@@ -2,7 +2,7 @@
 //! TOTP seed with its replay guard, and recovery codes.
 
 use citadel_core::{DisplayName, SessionId, TokenId, UserId};
-use citadel_crypto::SecretBytes;
+use citadel_crypto::{SecretBytes, Suite};
 use sqlx::Row;
 
 use crate::StoreError;
@@ -334,7 +334,9 @@ impl TenantDb {
         user: UserId,
         secret: &SecretBytes,
     ) -> Result<(), StoreError> {
-        let sealed = self.key.seal(&totp_aad(self, user), secret.expose());
+        let sealed = self
+            .key
+            .seal(Suite::Intl, &totp_aad(self, user), secret.expose())?;
         let found = write_on_pool!(&self.pool, |p| {
             sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
                 .bind(sealed)

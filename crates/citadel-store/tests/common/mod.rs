@@ -131,8 +131,8 @@ pub async fn tick() {
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
 }
 
-pub fn master_key() -> std::sync::Arc<citadel_crypto::MasterKey> {
-    std::sync::Arc::new(citadel_crypto::MasterKey::generate())
+pub fn master_key() -> std::sync::Arc<citadel_crypto::LocalKms> {
+    std::sync::Arc::new(citadel_crypto::LocalKms::generate())
 }
 
 /// A tenant administrator's decision on `Op` for `table`, against the
