@@ -18,6 +18,8 @@ pub enum CryptoError {
     Malformed,
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("the value names key version {0}, which this keyring does not hold")]
+    UnknownKeyVersion(u32),
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
     #[error("TOTP: {0}")]

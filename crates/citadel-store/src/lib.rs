@@ -14,6 +14,7 @@ mod error;
 mod fresh;
 mod group_commit;
 mod identity;
+mod keyring;
 mod migrate;
 mod platform;
 mod pools;
@@ -35,6 +36,7 @@ use sqlx::postgres::PgConnectOptions;
 pub use db::{DbPool, now_millis};
 pub use error::StoreError;
 pub use group_commit::GroupWriter;
+pub use keyring::{KeyPurpose, Keyring, key_suite};
 pub use platform::BootstrapOutcome;
 pub use records::{
     AccessTokenRecord, ClientInfo, DepartmentRecord, IpBan, LoginAttempt, NewOperator, NewUser,
@@ -89,6 +91,8 @@ pub struct Store {
     access: Arc<access::AccessCache>,
     /// Registry rows read by every request's authentication.
     tenant_rows: fresh::FreshMap<citadel_core::TenantId, TenantRecord>,
+    /// Opened tenant keyrings.
+    keyrings: fresh::FreshMap<citadel_core::TenantId, Arc<keyring::Keyring>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -130,6 +134,7 @@ impl Store {
             guards: Arc::default(),
             access: Arc::default(),
             tenant_rows: fresh::FreshMap::default(),
+            keyrings: fresh::FreshMap::new(keyring::KEYRING_FRESH_FOR),
         };
         store.check_master_key().await?;
         Ok(store)

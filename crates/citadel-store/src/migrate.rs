@@ -22,6 +22,11 @@ pub(crate) const SQLITE_PLATFORM: &[Migration] = &[
         name: "support_grants",
         sql: include_str!("../migrations/sqlite/platform_0002_support_grants.sql"),
     },
+    Migration {
+        version: 3,
+        name: "tenant_keys",
+        sql: include_str!("../migrations/sqlite/platform_0003_tenant_keys.sql"),
+    },
 ];
 pub(crate) const SQLITE_TENANT: &[Migration] = &[
     Migration {
@@ -60,6 +65,11 @@ pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[
         version: 2,
         name: "support_grants",
         sql: include_str!("../migrations/postgres/platform_0002_support_grants.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "tenant_keys",
+        sql: include_str!("../migrations/postgres/platform_0003_tenant_keys.sql"),
     },
 ];
 pub(crate) const POSTGRES_TENANT: &[Migration] = &[

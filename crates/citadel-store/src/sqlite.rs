@@ -67,9 +67,11 @@ pub(crate) fn private_dir(path: &Path) -> Result<(), StoreError> {
 pub(crate) async fn open_platform(data_dir: &Path) -> Result<SqlitePool, StoreError> {
     private_dir(data_dir)?;
     let path = data_dir.join("platform.db");
+    // Deleted rows are overwritten with zeros, not left in free pages: a
+    // destroyed tenant's sealed keys must not be recoverable from the file.
     let pool = pool_options()
         .max_connections(4)
-        .connect_with(options(&path, true)?)
+        .connect_with(options(&path, true)?.pragma("secure_delete", "ON"))
         .await?;
     let mut tx = pool.begin().await?;
     apply_sqlite(&mut tx, SQLITE_PLATFORM).await?;

@@ -219,6 +219,10 @@ impl Store {
                 "tenant {slug} changed during the destroy"
             )));
         }
+        // Its keys go first: from here on, whatever of its files survives
+        // (a copy, a snapshot, blocks the wipe cannot reach) is ciphertext
+        // nobody can open.
+        self.shred_keys(record.id).await?;
         // Every connection must be closed (SQLite checkpoints and removes
         // its WAL on close) before the files are overwritten.
         if let Some(pool) = mark.closing.clone() {
