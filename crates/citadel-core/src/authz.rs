@@ -154,6 +154,9 @@ pub enum Action {
     /// Create, change and delete apps, tables, fields and shared views;
     /// the recycle bin (tenant admins).
     ManageSchema,
+    /// Sign, verify and digest with the tenant's own keys, and read its
+    /// public key: the signing service for apps. Every member.
+    UseCryptoService,
     /// Housekeeping of a tenant's data that nobody asks for: purging the
     /// recycle bin after 30 days. Only the server process itself.
     MaintainTenantData,
@@ -333,7 +336,8 @@ pub fn authorize(
             | Action::AdministerCredentials
             | Action::ReadData
             | Action::WriteData
-            | Action::ManageSchema,
+            | Action::ManageSchema
+            | Action::UseCryptoService,
             Resource::Tenant { id, status },
         ) => match principal {
             Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),

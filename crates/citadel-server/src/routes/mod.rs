@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod auth;
+pub mod crypto;
 pub mod data_dto;
 pub mod dto;
 pub mod fields;
@@ -89,6 +90,7 @@ impl utoipa::Modify for SessionCookies {
         (name = "apps", description = "Apps, their tables and the recycle bin"),
         (name = "fields", description = "Tenant admins: online changes to a table's fields"),
         (name = "records", description = "Records: single and batch writes, listing with filters and cursors, history"),
+        (name = "crypto", description = "The signing service: sign, verify and digest with the tenant's own keys (Ed25519/SHA-256 or SM2/SM3 by its suite)"),
         (name = "groups", description = "Tenant admins: permission groups, previews of their changes, explanations of decisions"),
         (name = "support", description = "Support access: tenants grant a named operator time-limited, read-only, audited access"),
         (name = "views", description = "Saved views of a table, personal or shared"),
@@ -118,6 +120,10 @@ async fn not_found() -> impl IntoResponse {
 /// Every route with its documentation, before layers and state.
 fn documented_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(crypto::sign))
+        .routes(routes!(crypto::verify))
+        .routes(routes!(crypto::digest))
+        .routes(routes!(crypto::public_key))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -243,11 +243,21 @@ impl TestServer {
 
     /// Creates a tenant through the API; returns (tenant JSON, admin login, one-time password).
     pub async fn create_tenant(&self, operator: &str, slug: &str) -> (Value, String, String) {
+        self.create_tenant_in_suite(operator, slug, "intl").await
+    }
+
+    /// [`TestServer::create_tenant`] with the algorithm suite `suite`.
+    pub async fn create_tenant_in_suite(
+        &self,
+        operator: &str,
+        slug: &str,
+        suite: &str,
+    ) -> (Value, String, String) {
         let r = self
             .post(
                 "/api/v1/platform/tenants",
                 Some(operator),
-                &json!({"slug": slug, "admin_email": format!("admin@{slug}.cn")}),
+                &json!({"slug": slug, "admin_email": format!("admin@{slug}.cn"), "suite": suite}),
             )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
@@ -270,7 +280,12 @@ impl TestServer {
     /// A tenant with its admin signed in and past the forced password
     /// change; returns the admin's session cookie.
     pub async fn tenant_admin(&self, operator: &str, slug: &str) -> String {
-        let (_, login, otp) = self.create_tenant(operator, slug).await;
+        self.tenant_admin_in_suite(operator, slug, "intl").await
+    }
+
+    /// [`TestServer::tenant_admin`] of a tenant in the suite `suite`.
+    pub async fn tenant_admin_in_suite(&self, operator: &str, slug: &str, suite: &str) -> String {
+        let (_, login, otp) = self.create_tenant_in_suite(operator, slug, suite).await;
         let r = self.login(slug, &login, &otp).await;
         assert_eq!(r.status(), StatusCode::OK);
         let cookie = cookie_from(&r, "citadel_session").expect("session cookie");

@@ -169,6 +169,10 @@ pub fn valid_body(method: &str, template: &str) -> Value {
         }
         (_, "/api/v1/tables/{table}/views") => json!({"name": "我的视图", "sort": "-名称"}),
         (_, "/api/v1/views/{view}") => json!({"name": "改名视图"}),
+        (_, "/api/v1/crypto/sign" | "/api/v1/crypto/digest") => json!({"data_base64": "YWJj"}),
+        (_, "/api/v1/crypto/verify") => {
+            json!({"data_base64": "YWJj", "signature_base64": "AAAA"})
+        }
         (_, "/api/v1/support-grants") => {
             json!({"operator": "ops", "hours": 1, "reason": "排查"})
         }
