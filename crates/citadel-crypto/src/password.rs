@@ -16,12 +16,25 @@
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
-use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::password_hash::phc::{Ident, Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::{CryptoError, SecretString};
+use crate::suite::MacKey;
+use crate::{CryptoError, SecretString, Suite};
+
+/// The PHC algorithm names of a peppered hash: argon2id's output keyed with
+/// the tenant's pepper under HMAC-SM3 (`sm` suite) or HMAC-SHA-256.
+const PEPPERED_SM3: &str = "argon2id-hmac-sm3";
+const PEPPERED_SHA256: &str = "argon2id-hmac-sha256";
+
+fn peppered_ident(pepper: &MacKey) -> &'static str {
+    match pepper.suite() {
+        Suite::Sm => PEPPERED_SM3,
+        Suite::Intl => PEPPERED_SHA256,
+    }
+}
 
 const SALT_LEN: usize = 16;
 pub const MEMORY_KIB: u32 = 19_456;
@@ -67,11 +80,18 @@ fn compute(
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     let mut random = Zeroizing::new([0u8; 24]);
     rand::fill(&mut random[..]);
-    hash_password(&SecretString::new(hex::encode(&random[..]))).unwrap_or_default()
+    hash_password(&SecretString::new(hex::encode(&random[..])), None).unwrap_or_default()
 });
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=4,p=1$…`).
-pub fn hash_password(password: &SecretString) -> Result<String, CryptoError> {
+/// With a pepper the argon2id output is keyed with it, and the string says
+/// so (`$argon2id-hmac-sm3$…`): the hash then cannot be checked, nor a
+/// guess tried against it, without the key, which is sealed by the KMS
+/// and never in the database the hash is stored in.
+pub fn hash_password(
+    password: &SecretString,
+    pepper: Option<&MacKey>,
+) -> Result<String, CryptoError> {
     let argon = current_argon();
     let mut salt = [0u8; SALT_LEN];
     rand::fill(&mut salt[..]);
@@ -83,8 +103,17 @@ pub fn hash_password(password: &SecretString) -> Result<String, CryptoError> {
             .unwrap_or(Params::DEFAULT_OUTPUT_LEN)
     ]);
     compute(&argon, password.expose().as_bytes(), &salt, &mut out)?;
+    let algorithm = match pepper {
+        Some(key) => {
+            let tag = key.hmac(&out);
+            let len = out.len().min(tag.len());
+            out[..len].copy_from_slice(&tag[..len]);
+            Ident::new(peppered_ident(key)).map_err(|e| CryptoError::PasswordHash(e.to_string()))?
+        }
+        None => Algorithm::Argon2id.ident(),
+    };
     let phc = PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
+        algorithm,
         version: Some(Version::default().into()),
         params: ParamsString::try_from(argon.params())
             .map_err(|e| CryptoError::PasswordHash(e.to_string()))?,
@@ -94,17 +123,22 @@ pub fn hash_password(password: &SecretString) -> Result<String, CryptoError> {
     Ok(phc.to_string())
 }
 
-/// True if `password` matches `phc`. Only argon2id hashes are accepted; a
-/// malformed stored hash never matches. The comparison is constant-time.
-pub fn verify_password(password: &SecretString, phc: &str) -> bool {
-    verify(password, phc).unwrap_or(false)
+/// True if `password` matches `phc`. Only argon2id hashes are accepted,
+/// plain or keyed with `pepper`; a peppered hash without its pepper, or a
+/// malformed stored hash, never matches. The comparison is constant-time.
+pub fn verify_password(password: &SecretString, phc: &str, pepper: Option<&MacKey>) -> bool {
+    verify(password, phc, pepper).unwrap_or(false)
 }
 
-fn verify(password: &SecretString, phc: &str) -> Option<bool> {
+fn verify(password: &SecretString, phc: &str, pepper: Option<&MacKey>) -> Option<bool> {
     let hash = PasswordHash::new(phc).ok()?;
-    if hash.algorithm != Algorithm::Argon2id.ident() {
-        return None;
-    }
+    let pepper = if hash.algorithm == Algorithm::Argon2id.ident() {
+        None
+    } else {
+        let key = pepper?;
+        (hash.algorithm.as_str() == peppered_ident(key)).then_some(key)?;
+        Some(key)
+    };
     let version = Version::try_from(hash.version.unwrap_or(Version::default().into())).ok()?;
     let params = Params::try_from(&hash).ok()?;
     let salt = hash.salt.as_ref()?;
@@ -120,6 +154,11 @@ fn verify(password: &SecretString, phc: &str) -> Option<bool> {
     )
     .ok()?;
     pad_work(padding);
+    if let Some(key) = pepper {
+        let tag = key.hmac(&out);
+        let len = out.len().min(tag.len());
+        out[..len].copy_from_slice(&tag[..len]);
+    }
     Some(out.as_slice().ct_eq(expected.as_bytes()).into())
 }
 
@@ -159,14 +198,20 @@ fn pad_work((passes, blocks): (u32, u32)) {
     }
 }
 
-/// Whether a stored hash was made with other parameters than today's (or
-/// cannot be read): the caller re-hashes the password it just verified.
-pub fn needs_rehash(phc: &str) -> bool {
+/// Whether a stored hash was made with other parameters than today's, is
+/// not keyed with the pepper there now is (or with another suite's), or
+/// cannot be read: the caller re-hashes the password it just verified.
+pub fn needs_rehash(phc: &str, pepper: Option<&MacKey>) -> bool {
     let Ok(hash) = PasswordHash::new(phc) else {
         return true;
     };
     let current = current_params();
-    hash.algorithm != Algorithm::Argon2id.ident()
+    let plain = Algorithm::Argon2id.ident();
+    let wanted: &str = match pepper {
+        Some(key) => peppered_ident(key),
+        None => plain.as_str(),
+    };
+    hash.algorithm.as_str() != wanted
         || Params::try_from(&hash).map_or(true, |p| {
             (p.m_cost(), p.t_cost(), p.p_cost())
                 != (current.m_cost(), current.t_cost(), current.p_cost())
@@ -175,8 +220,12 @@ pub fn needs_rehash(phc: &str) -> bool {
 
 /// Spends the time of one verification and returns false: for logins to
 /// accounts that do not exist.
-pub fn verify_against_dummy(password: &SecretString) -> bool {
-    let _ = verify_password(password, &DUMMY_HASH);
+pub fn verify_against_dummy(password: &SecretString, pepper: Option<&MacKey>) -> bool {
+    let _ = verify_password(password, &DUMMY_HASH, None);
+    // The HMAC a peppered verification adds, so that the time matches.
+    if let Some(key) = pepper {
+        let _ = key.hmac(password.expose().as_bytes());
+    }
     false
 }
 
@@ -215,18 +264,56 @@ mod tests {
     #[test]
     fn hash_and_verify() {
         let pw = SecretString::new("Correct-Horse-7".into());
-        let phc = hash_password(&pw).expect("hash");
+        let phc = hash_password(&pw, None).expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=4,p=1$"), "{phc}");
-        assert!(!needs_rehash(&phc));
-        assert!(verify_password(&pw, &phc));
+        assert!(!needs_rehash(&phc, None));
+        assert!(verify_password(&pw, &phc, None));
         assert!(!verify_password(
             &SecretString::new("correct-horse-7".into()),
-            &phc
+            &phc,
+            None
         ));
-        assert!(!verify_password(&pw, "not a hash"));
-        assert!(!verify_against_dummy(&pw));
-        let other = hash_password(&pw).expect("hash");
+        assert!(!verify_password(&pw, "not a hash", None));
+        assert!(!verify_against_dummy(&pw, None));
+        let other = hash_password(&pw, None).expect("hash");
         assert_ne!(phc, other, "a fresh salt each time");
+    }
+
+    #[test]
+    fn a_peppered_hash_needs_its_pepper() {
+        let pw = SecretString::new("Correct-Horse-7".into());
+        for suite in Suite::ALL {
+            let (pepper, _) = MacKey::generate(suite);
+            let phc = hash_password(&pw, Some(&pepper)).expect("hash");
+            let ident = if suite == Suite::Sm {
+                "$argon2id-hmac-sm3$v=19$m=19456,t=4,p=1$"
+            } else {
+                "$argon2id-hmac-sha256$v=19$m=19456,t=4,p=1$"
+            };
+            assert!(phc.starts_with(ident), "{phc}");
+            assert!(verify_password(&pw, &phc, Some(&pepper)));
+            assert!(!verify_password(&pw, &phc, None), "not without the pepper");
+            let (other, _) = MacKey::generate(suite);
+            assert!(
+                !verify_password(&pw, &phc, Some(&other)),
+                "not with another"
+            );
+            assert!(!verify_password(
+                &SecretString::new("x".into()),
+                &phc,
+                Some(&pepper)
+            ));
+            assert!(!needs_rehash(&phc, Some(&pepper)));
+            assert!(needs_rehash(&phc, None));
+            // A plain hash still verifies, and is upgraded at the next sign-in.
+            let plain = hash_password(&pw, None).expect("hash");
+            assert!(verify_password(&pw, &plain, Some(&pepper)));
+            assert!(needs_rehash(&plain, Some(&pepper)));
+            // Stripping the pepper's name does not make the tag a hash.
+            let renamed = phc.replacen(&ident[1..ident.find("$v").unwrap_or(1)], "argon2id", 1);
+            assert!(!verify_password(&pw, &renamed, Some(&pepper)));
+            assert!(!verify_password(&pw, &renamed, None));
+        }
     }
 
     /// Hashes made by the argon2 crate's own PHC code verify here, and ours
@@ -239,8 +326,8 @@ mod tests {
             .hash_password(pw.expose().as_bytes())
             .expect("hash")
             .to_string();
-        assert!(verify_password(&pw, &theirs));
-        assert!(needs_rehash(&theirs), "the crate's default is t = 2");
+        assert!(verify_password(&pw, &theirs, None));
+        assert!(needs_rehash(&theirs, None), "the crate's default is t = 2");
         assert_eq!(
             filler(&Params::default()),
             (2, 0),
@@ -260,8 +347,8 @@ mod tests {
             (0, 0),
             "dearer hashes need no filler"
         );
-        assert!(needs_rehash("garbage"));
-        let ours = hash_password(&pw).expect("hash");
+        assert!(needs_rehash("garbage", None));
+        let ours = hash_password(&pw, None).expect("hash");
         assert!(
             Argon2::default()
                 .verify_password(pw.expose().as_bytes(), ours.as_str())
@@ -269,7 +356,8 @@ mod tests {
         );
         assert!(!verify_password(
             &pw,
-            &theirs.replace("argon2id", "argon2i")
+            &theirs.replace("argon2id", "argon2i"),
+            None
         ));
     }
 

@@ -15,11 +15,12 @@ use std::time::Duration;
 
 use citadel_core::{CryptoSuite, TenantId, TenantScope};
 use citadel_crypto::suite::{DataKey, MacKey, PublicKey, SigningKey, sealed_header};
-use citadel_crypto::{CryptoError, Suite};
+use citadel_crypto::{CryptoError, Kms, Suite};
 use sqlx::Row;
 use zeroize::Zeroizing;
 
 use crate::db::{DbPool, now_millis, on_pool, write_on_pool};
+use crate::fresh::FreshMap;
 use crate::{Store, StoreError};
 
 /// How long an opened keyring is used before it is read again (a rotation
@@ -37,14 +38,17 @@ pub enum KeyPurpose {
     Integrity,
     /// Signs documents for the tenant's apps.
     Signing,
+    /// Keys the argon2id output of its users' password hashes.
+    Pepper,
 }
 
 impl KeyPurpose {
-    pub const ALL: [KeyPurpose; 4] = [
+    pub const ALL: [KeyPurpose; 5] = [
         KeyPurpose::Data,
         KeyPurpose::Index,
         KeyPurpose::Integrity,
         KeyPurpose::Signing,
+        KeyPurpose::Pepper,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +57,7 @@ impl KeyPurpose {
             KeyPurpose::Index => "index",
             KeyPurpose::Integrity => "integrity",
             KeyPurpose::Signing => "signing",
+            KeyPurpose::Pepper => "pepper",
         }
     }
 
@@ -86,6 +91,7 @@ pub struct Keyring {
     active_data: u32,
     index: MacKey,
     integrity: MacKey,
+    pepper: MacKey,
     signing: SigningKey,
     signing_version: u32,
 }
@@ -137,6 +143,11 @@ impl Keyring {
         &self.integrity
     }
 
+    /// The key password hashes are peppered with.
+    pub fn pepper_key(&self) -> &MacKey {
+        &self.pepper
+    }
+
     pub fn signing_key(&self) -> &SigningKey {
         &self.signing
     }
@@ -154,7 +165,7 @@ impl Keyring {
 fn generate(suite: Suite, purpose: KeyPurpose) -> Zeroizing<Vec<u8>> {
     match purpose {
         KeyPurpose::Data => DataKey::generate(suite, 1).1,
-        KeyPurpose::Index | KeyPurpose::Integrity => MacKey::generate(suite).1,
+        KeyPurpose::Index | KeyPurpose::Integrity | KeyPurpose::Pepper => MacKey::generate(suite).1,
         KeyPurpose::Signing => SigningKey::generate(suite).1,
     }
 }
@@ -165,19 +176,38 @@ struct StoredKey {
     material: Zeroizing<Vec<u8>>,
 }
 
-impl Store {
+/// Opens tenants' keyrings and keeps them for [`KEYRING_FRESH_FOR`]; shared
+/// by the store and every tenant handle it gives out.
+pub(crate) struct Keyrings {
+    platform: DbPool,
+    kms: Arc<dyn Kms>,
+    cache: FreshMap<TenantId, Arc<Keyring>>,
+}
+
+impl Keyrings {
+    pub(crate) fn new(platform: DbPool, kms: Arc<dyn Kms>) -> Self {
+        Self {
+            platform,
+            kms,
+            cache: FreshMap::new(KEYRING_FRESH_FOR),
+        }
+    }
+
     /// The tenant's keyring, made on its first use.
-    pub async fn keyring(&self, scope: &TenantScope) -> Result<Arc<Keyring>, StoreError> {
-        let tenant = scope.tenant();
-        if let Some(keyring) = self.keyrings.get(&tenant) {
+    pub(crate) async fn open(&self, tenant: TenantId) -> Result<Arc<Keyring>, StoreError> {
+        if let Some(keyring) = self.cache.get(&tenant) {
             return Ok(keyring);
         }
-        let reading = self.keyrings.reading();
-        let record = self
-            .find_tenant(tenant)
-            .await?
-            .ok_or(StoreError::NotFound("tenant"))?;
-        let suite = key_suite(record.suite);
+        let reading = self.cache.reading();
+        let suite: Option<String> = on_pool!(&self.platform, |p| {
+            sqlx::query_scalar("SELECT suite FROM tenants WHERE id = $1")
+                .bind(tenant.to_string())
+                .fetch_optional(p)
+                .await?
+        });
+        let suite = key_suite(CryptoSuite::parse(
+            &suite.ok_or(StoreError::NotFound("tenant"))?,
+        )?);
         let mut stored = self.stored_keys(tenant).await?;
         let missing: Vec<KeyPurpose> = KeyPurpose::ALL
             .into_iter()
@@ -188,7 +218,7 @@ impl Store {
             stored = self.stored_keys(tenant).await?;
         }
         let keyring = Arc::new(open_keyring(tenant, suite, stored)?);
-        self.keyrings.put(tenant, Arc::clone(&keyring), reading);
+        self.cache.put(tenant, Arc::clone(&keyring), reading);
         Ok(keyring)
     }
 
@@ -203,9 +233,9 @@ impl Store {
         let now = now_millis();
         for purpose in purposes {
             let material = generate(suite, *purpose);
-            let sealed =
-                self.master_key
-                    .seal(suite, &seal_context(tenant, *purpose, 1), &material)?;
+            let sealed = self
+                .kms
+                .seal(suite, &seal_context(tenant, *purpose, 1), &material)?;
             write_on_pool!(&self.platform, |p| {
                 sqlx::query(
                     "INSERT INTO tenant_keys (tenant_id, purpose, version, sealed, state, created_at) \
@@ -251,7 +281,7 @@ impl Store {
                 let version = u32::try_from(version)
                     .map_err(|_| StoreError::Corrupt("key version out of range".into()))?;
                 let material = self
-                    .master_key
+                    .kms
                     .open(&seal_context(tenant, purpose, version), &sealed)?;
                 Ok(StoredKey {
                     purpose,
@@ -264,8 +294,8 @@ impl Store {
 
     /// Deletes the tenant's keys: after this nothing it stored encrypted
     /// can be read by anyone, whatever copies of its files remain.
-    pub(crate) async fn shred_keys(&self, tenant: TenantId) -> Result<(), StoreError> {
-        self.keyrings.forget(&tenant);
+    pub(crate) async fn shred(&self, tenant: TenantId) -> Result<(), StoreError> {
+        self.cache.forget(&tenant);
         write_on_pool!(&self.platform, |p| {
             sqlx::query("DELETE FROM tenant_keys WHERE tenant_id = $1")
                 .bind(tenant.to_string())
@@ -273,7 +303,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        self.keyrings.forget(&tenant);
+        self.cache.forget(&tenant);
         if let DbPool::Sqlite(pool, _) = &self.platform {
             // The deleted rows' earlier page images are in the WAL: copy the
             // zeroed pages back and empty it. A reader holding an old
@@ -289,6 +319,13 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The tenant's keyring, made on its first use.
+    pub async fn keyring(&self, scope: &TenantScope) -> Result<Arc<Keyring>, StoreError> {
+        self.keyrings.open(scope.tenant()).await
+    }
+}
+
 fn open_keyring(
     tenant: TenantId,
     suite: Suite,
@@ -297,6 +334,7 @@ fn open_keyring(
     let mut data = BTreeMap::new();
     let mut index = None;
     let mut integrity = None;
+    let mut pepper = None;
     let mut signing = None;
     for key in stored {
         match key.purpose {
@@ -312,6 +350,7 @@ fn open_keyring(
             KeyPurpose::Integrity => {
                 integrity = Some(MacKey::from_material(suite, &key.material)?);
             }
+            KeyPurpose::Pepper => pepper = Some(MacKey::from_material(suite, &key.material)?),
             KeyPurpose::Signing => {
                 signing = Some((
                     SigningKey::from_material(suite, &key.material)?,
@@ -330,6 +369,7 @@ fn open_keyring(
         active_data,
         index: index.ok_or_else(|| missing("index"))?,
         integrity: integrity.ok_or_else(|| missing("integrity"))?,
+        pepper: pepper.ok_or_else(|| missing("pepper"))?,
         signing,
         signing_version,
     })

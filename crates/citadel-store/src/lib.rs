@@ -92,7 +92,7 @@ pub struct Store {
     /// Registry rows read by every request's authentication.
     tenant_rows: fresh::FreshMap<citadel_core::TenantId, TenantRecord>,
     /// Opened tenant keyrings.
-    keyrings: fresh::FreshMap<citadel_core::TenantId, Arc<keyring::Keyring>>,
+    keyrings: Arc<keyring::Keyrings>,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,6 +125,10 @@ impl Store {
             }
             Some(other) => return Err(StoreError::UnsupportedUrl(redact_url(other))),
         };
+        let keyrings = Arc::new(keyring::Keyrings::new(
+            platform.clone(),
+            Arc::clone(&master_key),
+        ));
         let store = Self {
             platform,
             backend,
@@ -134,7 +138,7 @@ impl Store {
             guards: Arc::default(),
             access: Arc::default(),
             tenant_rows: fresh::FreshMap::default(),
-            keyrings: fresh::FreshMap::new(keyring::KEYRING_FRESH_FOR),
+            keyrings,
         };
         store.check_master_key().await?;
         Ok(store)

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use citadel_core::TenantId;
 use citadel_crypto::Kms;
 
+use crate::StoreError;
 use crate::access::AccessCache;
 use crate::data::SchemaCache;
 use crate::db::DbPool;
 use crate::identity::GuardCache;
+use crate::keyring::{Keyring, Keyrings};
 
 /// A handle on one tenant's database. Cheap to clone; holds no other
 /// tenant's connection.
@@ -31,6 +33,8 @@ pub struct TenantDb {
     pub(crate) guards: Arc<GuardCache>,
     /// Access models of every tenant, likewise.
     pub(crate) access: Arc<AccessCache>,
+    /// Every tenant's keyrings, likewise.
+    pub(crate) keyrings: Arc<Keyrings>,
 }
 
 impl std::fmt::Debug for TenantDb {
@@ -49,6 +53,7 @@ impl TenantDb {
         schemas: Arc<SchemaCache>,
         guards: Arc<GuardCache>,
         access: Arc<AccessCache>,
+        keyrings: Arc<Keyrings>,
     ) -> Self {
         Self {
             tenant,
@@ -57,11 +62,17 @@ impl TenantDb {
             schemas,
             guards,
             access,
+            keyrings,
         }
     }
 
     pub fn tenant(&self) -> TenantId {
         self.tenant
+    }
+
+    /// This tenant's keyring, made on its first use.
+    pub async fn keyring(&self) -> Result<Arc<Keyring>, StoreError> {
+        self.keyrings.open(self.tenant).await
     }
 
     /// The sign-in part of this tenant, for a caller already allowed the
@@ -93,5 +104,10 @@ impl TenantAuthDb {
 
     pub fn tenant(&self) -> TenantId {
         self.0.tenant
+    }
+
+    /// This tenant's keyring: its pepper keys the password hashes.
+    pub async fn keyring(&self) -> Result<Arc<Keyring>, StoreError> {
+        self.0.keyring().await
     }
 }

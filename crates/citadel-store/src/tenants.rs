@@ -126,6 +126,7 @@ impl Store {
             Arc::clone(&self.schemas),
             Arc::clone(&self.guards),
             Arc::clone(&self.access),
+            Arc::clone(&self.keyrings),
         ))
     }
 
@@ -140,6 +141,7 @@ impl Store {
             Arc::clone(&self.schemas),
             Arc::clone(&self.guards),
             Arc::clone(&self.access),
+            Arc::clone(&self.keyrings),
         )))
     }
 
@@ -222,7 +224,7 @@ impl Store {
         // Its keys go first: from here on, whatever of its files survives
         // (a copy, a snapshot, blocks the wipe cannot reach) is ciphertext
         // nobody can open.
-        self.shred_keys(record.id).await?;
+        self.keyrings.shred(record.id).await?;
         // Every connection must be closed (SQLite checkpoints and removes
         // its WAL on close) before the files are overwritten.
         if let Some(pool) = mark.closing.clone() {

@@ -169,7 +169,7 @@ async fn a_destroyed_tenants_sealed_keys_leave_no_bytes_in_the_registry_file() {
             .await
             .expect("sealed keys");
     beside.close().await;
-    assert_eq!(sealed_keys.len(), 4);
+    assert_eq!(sealed_keys.len(), 5);
     let present = |key: &[u8]| {
         let mut bytes = std::fs::read(&file).expect("platform.db");
         bytes.extend(std::fs::read(file.with_extension("db-wal")).unwrap_or_default());

@@ -98,7 +98,10 @@ pub async fn create_user(
     let one_time_password = generate_one_time_password();
     let password_hash = state
         .passwords()
-        .hash(SecretString::new(one_time_password.expose().to_owned()))
+        .hash(
+            SecretString::new(one_time_password.expose().to_owned()),
+            Some(ctx.db.keyring().await?),
+        )
         .await?;
     let id = UserId::generate();
     ctx.db
@@ -272,7 +275,10 @@ pub async fn reset_password(
     let one_time_password = generate_one_time_password();
     let hash = state
         .passwords()
-        .hash(SecretString::new(one_time_password.expose().to_owned()))
+        .hash(
+            SecretString::new(one_time_password.expose().to_owned()),
+            Some(ctx.db.keyring().await?),
+        )
         .await?;
     ctx.db.set_password(id, &hash, true, None).await?;
     ctx.event("password_reset", Some(id), json!({})).await?;

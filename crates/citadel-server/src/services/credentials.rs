@@ -46,10 +46,15 @@ async fn reauthenticate(
             .await?;
         return Err(ApiError::InvalidCredentials);
     }
-    let verified = state
-        .passwords()
-        .verify(current, Some(user.password_hash.clone()))
-        .await;
+    let verified = match db.keyring().await {
+        Ok(keyring) => {
+            state
+                .passwords()
+                .verify(current, Some(user.password_hash.clone()), Some(keyring))
+                .await
+        }
+        Err(e) => Err(e.into()),
+    };
     let right = match verified {
         Ok(right) => right,
         Err(e) => {
@@ -86,11 +91,16 @@ pub async fn check_new_password(
 ) -> Result<(), ApiError> {
     password::check_policy(new.expose(), user.login.as_str())
         .map_err(|e| ApiError::invalid_field("new_password", e))?;
+    let keyring = db.keyring().await?;
     for old in db
         .password_history(user.id, policy.password_history)
         .await?
     {
-        if state.passwords().verify(copy(new), Some(old)).await? {
+        let reused = state
+            .passwords()
+            .verify(copy(new), Some(old), Some(keyring.clone()))
+            .await?;
+        if reused {
             return Err(ApiError::BadRequest {
                 code: "password_reused",
                 detail: format!(
@@ -119,7 +129,10 @@ pub async fn change_password(
     reauthenticate(state, &db, &user, current, client).await?;
     let policy = db.security_policy().await?;
     check_new_password(state, &db, &user, &policy, &new).await?;
-    let hash = state.passwords().hash(new).await?;
+    let hash = state
+        .passwords()
+        .hash(new, Some(db.keyring().await?))
+        .await?;
     db.set_password(
         user.id,
         &hash,

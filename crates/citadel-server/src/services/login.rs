@@ -101,11 +101,11 @@ async fn sign_in(
         recovery_code,
     } = input;
     let (Ok(slug), Ok(login_name)) = (TenantSlug::parse(&tenant), LoginName::parse(&login)) else {
-        state.passwords().verify(password, None).await?;
+        state.passwords().verify(password, None, None).await?;
         return Err(ApiError::InvalidCredentials);
     };
     let Some(tenant) = state.store().find_tenant_by_slug(&slug).await? else {
-        state.passwords().verify(password, None).await?;
+        state.passwords().verify(password, None, None).await?;
         return Err(ApiError::InvalidCredentials);
     };
     let resource = Resource::Tenant {
@@ -123,12 +123,17 @@ async fn sign_in(
     let policy = db.security_policy().await?;
     let user = db.find_user_by_login(&login_name).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    // Keep the password for re-hashing only when the stored hash is outdated.
+    let keyring = db.keyring().await?;
+    // Keep the password for re-hashing only when the stored hash is outdated
+    // (older parameters, or made before the tenant's pepper).
     let rehash = stored
         .as_deref()
-        .filter(|h| needs_rehash(h))
+        .filter(|h| needs_rehash(h, Some(keyring.pepper_key())))
         .map(|_| SecretString::new(password.expose().to_owned()));
-    let password_ok = state.passwords().verify(password, stored).await?;
+    let password_ok = state
+        .passwords()
+        .verify(password, stored, Some(std::sync::Arc::clone(&keyring)))
+        .await?;
     let Some(user) = user else {
         db.record_attempt(client, &login, None, "unknown_login")
             .await?;
@@ -201,7 +206,7 @@ async fn sign_in(
     // Best effort: the sign-in has used up its code by now and must not
     // fail because the hashing queue is full.
     if let Some(password) = rehash {
-        match state.passwords().hash(password).await {
+        match state.passwords().hash(password, Some(keyring)).await {
             Ok(new_hash) => {
                 db.upgrade_password_hash(user.id, &user.password_hash, &new_hash)
                     .await?;

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use citadel_crypto::{SecretString, password};
+use citadel_store::Keyring;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::ApiError;
@@ -82,8 +83,14 @@ impl PasswordWork {
             .map_err(|_| ApiError::Internal("password hashing job was dropped".into()))
     }
 
-    pub async fn hash(&self, secret: SecretString) -> Result<String, ApiError> {
-        self.run(move || password::hash_password(&secret))
+    /// Hashes a password; a tenant user's with the tenant's pepper
+    /// (`pepper`: its keyring), a platform operator's without.
+    pub async fn hash(
+        &self,
+        secret: SecretString,
+        pepper: Option<Arc<Keyring>>,
+    ) -> Result<String, ApiError> {
+        self.run(move || password::hash_password(&secret, pepper.as_ref().map(|k| k.pepper_key())))
             .await?
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
@@ -94,10 +101,14 @@ impl PasswordWork {
         &self,
         secret: SecretString,
         stored: Option<String>,
+        pepper: Option<Arc<Keyring>>,
     ) -> Result<bool, ApiError> {
-        self.run(move || match stored {
-            Some(phc) => password::verify_password(&secret, &phc),
-            None => password::verify_against_dummy(&secret),
+        self.run(move || {
+            let pepper = pepper.as_ref().map(|k| k.pepper_key());
+            match stored {
+                Some(phc) => password::verify_password(&secret, &phc, pepper),
+                None => password::verify_against_dummy(&secret, pepper),
+            }
         })
         .await
     }
@@ -111,26 +122,27 @@ mod tests {
     async fn hashes_and_verifies_on_the_workers() {
         let work = PasswordWork::new();
         let phc = work
-            .hash(SecretString::new("Correct-Horse-7".into()))
+            .hash(SecretString::new("Correct-Horse-7".into()), None)
             .await
             .expect("hash");
         assert!(
             work.verify(
                 SecretString::new("Correct-Horse-7".into()),
-                Some(phc.clone())
+                Some(phc.clone()),
+                None
             )
             .await
             .expect("verify")
         );
         assert!(
             !work
-                .verify(SecretString::new("wrong".into()), Some(phc))
+                .verify(SecretString::new("wrong".into()), Some(phc), None)
                 .await
                 .expect("verify")
         );
         assert!(
             !work
-                .verify(SecretString::new("x".into()), None)
+                .verify(SecretString::new("x".into()), None, None)
                 .await
                 .expect("dummy")
         );
@@ -142,11 +154,11 @@ mod tests {
         let held: Vec<_> = (0..MAX_QUEUED)
             .map(|_| work.admission.try_acquire().expect("permit"))
             .collect();
-        let refused = work.verify(SecretString::new("x".into()), None).await;
+        let refused = work.verify(SecretString::new("x".into()), None, None).await;
         assert!(matches!(refused, Err(ApiError::Busy)), "{refused:?}");
         drop(held);
         assert!(
-            work.verify(SecretString::new("x".into()), None)
+            work.verify(SecretString::new("x".into()), None, None)
                 .await
                 .is_ok()
         );

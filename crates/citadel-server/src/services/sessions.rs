@@ -273,7 +273,7 @@ pub async fn bootstrap_operator(
     password::check_policy(secret.expose(), login.as_str())
         .map_err(|e| ApiError::invalid_field("password", e))?;
     let id = OperatorId::generate();
-    let password_hash = state.passwords().hash(secret).await?;
+    let password_hash = state.passwords().hash(secret, None).await?;
     let operator = NewOperator {
         id,
         login,
@@ -312,7 +312,7 @@ pub async fn operator_login(
             Err(_) => None,
         };
         let stored = operator.as_ref().map(|o| o.password_hash.clone());
-        if !state.passwords().verify(secret, stored).await? {
+        if !state.passwords().verify(secret, stored, None).await? {
             return Err(ApiError::InvalidCredentials);
         }
         let operator = operator.ok_or(ApiError::InvalidCredentials)?;

@@ -22,7 +22,9 @@ pub async fn create_tenant(
     let login = LoginName::parse(admin_email.as_str())
         .map_err(|e| ApiError::invalid_field("admin_email", e))?;
     let one_time = generate_one_time_password();
-    let password_hash = passwords.hash(one_time.clone()).await?;
+    // Not peppered: the tenant and its keys do not exist yet. The first
+    // sign-in re-hashes it with the pepper, then it must be changed.
+    let password_hash = passwords.hash(one_time.clone(), None).await?;
     let admin = NewUser {
         display_name: None,
         department: None,
