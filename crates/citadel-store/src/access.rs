@@ -11,9 +11,13 @@ use citadel_core::{DepartmentId, GroupId, TenantId, UserId};
 use sqlx::Row;
 
 use crate::StoreError;
+use crate::access_seal::{SealCheck, StoredGroup, check_group, group_seal, reseal_group};
 use crate::db::{BeginWrite, now_millis, on_pool, write_on_pool};
 use crate::fresh::FreshMap;
 use crate::tenant_db::TenantDb;
+
+/// Member rows by group id, as stored.
+type MembersByGroup = std::collections::HashMap<String, Vec<crate::access_seal::MemberRow>>;
 
 /// Most groups a tenant may have: every decision walks them all.
 pub const MAX_GROUPS: usize = 500;
@@ -92,27 +96,6 @@ fn member_from(kind: &str, id: &str, subtree: bool) -> Result<Member, StoreError
 const GROUP_COLUMNS: &str =
     "id, name, description, builtin, policy, version, created_at, updated_at";
 
-macro_rules! group_from_row {
-    ($row:expr, $members:expr) => {{
-        let row = $row;
-        let builtin: Option<String> = row.try_get("builtin")?;
-        let policy: String = row.try_get("policy")?;
-        GroupRecord {
-            group: Group {
-                id: GroupId::parse(&row.try_get::<String, _>("id")?)?,
-                name: row.try_get("name")?,
-                builtin: builtin.as_deref().and_then(BuiltinGroup::parse),
-                members: $members,
-                policy: serde_json::from_str(&policy).map_err(corrupt)?,
-            },
-            description: row.try_get("description")?,
-            version: row.try_get("version")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        }
-    }};
-}
-
 /// Writes a group's members, replacing any it had.
 macro_rules! write_members {
     ($tx:expr, $id:expr, $members:expr) => {{
@@ -156,44 +139,140 @@ fn name_taken(e: sqlx::Error) -> StoreError {
 }
 
 impl TenantDb {
-    /// Every group with its members, built-in groups first.
+    /// Every group with its members, built-in groups first, each checked
+    /// against its seal (see [`crate::access_seal`]).
     pub async fn list_groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
+        let keyring = self.keyring().await?;
+        let key = keyring.integrity_key();
+        let (stored, mut members) = self.stored_groups().await?;
+        let mut unsealed = Vec::new();
+        let mut broken = Vec::new();
+        for group in &stored {
+            let rows = members.get(&group.id).map_or(&[][..], Vec::as_slice);
+            match check_group(key, self.tenant, group, rows) {
+                SealCheck::Intact => {}
+                SealCheck::Unsealed => unsealed.push(group),
+                SealCheck::Broken => broken.push(group.id.clone()),
+            }
+        }
+        if !unsealed.is_empty() && broken.is_empty() {
+            if self.keyrings.access_sealed(self.tenant).await? {
+                broken.extend(unsealed.iter().map(|g| g.id.clone()));
+            } else {
+                self.seal_first_time(key, &unsealed, &members).await?;
+            }
+        }
+        if !broken.is_empty() {
+            self.auth()
+                .security_event(
+                    "access_data_tampered",
+                    None,
+                    None,
+                    &serde_json::json!({"permission_groups": broken}),
+                )
+                .await?;
+            return Err(StoreError::Tampered(format!(
+                "permission group(s) {} changed outside Citadel",
+                broken.join(", ")
+            )));
+        }
+        stored
+            .into_iter()
+            .map(|g| {
+                let rows = members.remove(&g.id).unwrap_or_default();
+                let members = rows
+                    .iter()
+                    .map(|(kind, id, subtree)| member_from(kind, id, *subtree))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(GroupRecord {
+                    group: Group {
+                        id: GroupId::parse(&g.id)?,
+                        name: g.name,
+                        builtin: g.builtin.as_deref().and_then(BuiltinGroup::parse),
+                        members,
+                        policy: serde_json::from_str(&g.policy).map_err(corrupt)?,
+                    },
+                    description: g.description,
+                    version: g.version,
+                    created_at: g.created_at,
+                    updated_at: g.updated_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The groups' rows and member rows as stored.
+    async fn stored_groups(&self) -> Result<(Vec<StoredGroup>, MembersByGroup), StoreError> {
         on_pool!(&self.pool, |p| {
             let mut conn = p.acquire().await?;
-            let members = sqlx::query(
+            let member_rows = sqlx::query(
                 "SELECT group_id, kind, member_id, include_subdepartments FROM group_members \
                  ORDER BY group_id, kind, member_id",
             )
             .fetch_all(&mut *conn)
             .await?;
-            let mut by_group: std::collections::HashMap<String, Vec<Member>> =
-                std::collections::HashMap::new();
-            for row in &members {
-                let group: String = row.try_get(0)?;
-                let member = member_from(
-                    &row.try_get::<String, _>(1)?,
-                    &row.try_get::<String, _>(2)?,
-                    row.try_get(3)?,
-                )?;
-                by_group.entry(group).or_default().push(member);
+            let mut members = MembersByGroup::new();
+            for row in &member_rows {
+                members
+                    .entry(row.try_get::<String, _>(0)?)
+                    .or_default()
+                    .push((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?));
             }
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {GROUP_COLUMNS} FROM permission_groups \
+                "SELECT {GROUP_COLUMNS}, seal FROM permission_groups \
                  ORDER BY CASE builtin WHEN 'tenant_admin' THEN 0 WHEN 'member' THEN 1 \
                  ELSE 2 END, name_key"
             )))
             .fetch_all(&mut *conn)
             .await?;
-            rows.iter()
+            let groups = rows
+                .iter()
                 .map(|row| {
-                    let id: String = row.try_get("id")?;
-                    Ok(group_from_row!(
-                        row,
-                        by_group.remove(&id).unwrap_or_default()
-                    ))
+                    Ok(StoredGroup {
+                        id: row.try_get("id")?,
+                        name: row.try_get("name")?,
+                        builtin: row.try_get("builtin")?,
+                        policy: row.try_get("policy")?,
+                        version: row.try_get("version")?,
+                        description: row.try_get("description")?,
+                        created_at: row.try_get("created_at")?,
+                        updated_at: row.try_get("updated_at")?,
+                        seal: row.try_get("seal")?,
+                    })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok((groups, members))
         })
+    }
+
+    /// Seals the groups written before seals existed, once per tenant, and
+    /// records in the registry that it happened. Each seal is written only
+    /// if the group is still at the version it was computed from.
+    async fn seal_first_time(
+        &self,
+        key: &citadel_crypto::suite::MacKey,
+        groups: &[&StoredGroup],
+        members: &MembersByGroup,
+    ) -> Result<(), StoreError> {
+        for group in groups {
+            let rows = members.get(&group.id).map_or(&[][..], Vec::as_slice);
+            let seal = group_seal(key, self.tenant, group, rows);
+            write_on_pool!(&self.pool, |p| {
+                sqlx::query(
+                    "UPDATE permission_groups SET seal = $1 \
+                     WHERE id = $2 AND version = $3 AND seal IS NULL",
+                )
+                .bind(&seal[..])
+                .bind(&group.id)
+                .bind(group.version)
+                .execute(p)
+                .await?
+                .rows_affected()
+            });
+        }
+        self.keyrings.mark_access_sealed(self.tenant).await?;
+        tracing::info!(tenant = %self.tenant, groups = groups.len(), "permission groups sealed");
+        Ok(())
     }
 
     pub async fn group(&self, id: GroupId) -> Result<GroupRecord, StoreError> {
@@ -209,6 +288,7 @@ impl TenantDb {
         definition: &GroupDefinition,
     ) -> Result<GroupRecord, StoreError> {
         let policy = check_definition(definition)?;
+        let keyring = self.keyring().await?;
         let id = GroupId::generate();
         let now = now_millis();
         write_on_pool!(&self.pool, |p| {
@@ -236,6 +316,7 @@ impl TenantDb {
             .await
             .map_err(name_taken)?;
             write_members!(tx, id.to_string(), &definition.members);
+            reseal_group!(tx, id.to_string(), keyring.integrity_key(), self.tenant);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;
@@ -271,6 +352,7 @@ impl TenantDb {
                 ));
             }
         }
+        let keyring = self.keyring().await?;
         let now = now_millis();
         let changed = write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
@@ -292,6 +374,9 @@ impl TenantDb {
             .rows_affected();
             if changed == 1 && current.group.builtin.is_none() {
                 write_members!(tx, id.to_string(), &definition.members);
+            }
+            if changed == 1 {
+                reseal_group!(tx, id.to_string(), keyring.integrity_key(), self.tenant);
             }
             tx.commit().await?;
             changed

@@ -36,6 +36,10 @@ pub enum StoreError {
     Crypto(#[from] citadel_crypto::CryptoError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Access-control data failed its integrity check: it was changed
+    /// beside the server. Nothing is decided on it.
+    #[error("access-control data failed its integrity check: {0}")]
+    Tampered(String),
     #[error("the database is not safe for Citadel: {0}")]
     UnsafeDatabase(String),
     #[error(

@@ -292,6 +292,32 @@ impl Keyrings {
             .collect()
     }
 
+    /// Whether the tenant's access-control rows were sealed once already
+    /// (see `access.rs`): from then on an unsealed row is a tampered one.
+    pub(crate) async fn access_sealed(&self, tenant: TenantId) -> Result<bool, StoreError> {
+        let at: Option<Option<i64>> = on_pool!(&self.platform, |p| {
+            sqlx::query_scalar("SELECT access_sealed_at FROM tenants WHERE id = $1")
+                .bind(tenant.to_string())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(at.flatten().is_some())
+    }
+
+    pub(crate) async fn mark_access_sealed(&self, tenant: TenantId) -> Result<(), StoreError> {
+        write_on_pool!(&self.platform, |p| {
+            sqlx::query(
+                "UPDATE tenants SET access_sealed_at = $1 WHERE id = $2 AND access_sealed_at IS NULL",
+            )
+            .bind(now_millis())
+            .bind(tenant.to_string())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
     /// Deletes the tenant's keys: after this nothing it stored encrypted
     /// can be read by anyone, whatever copies of its files remain.
     pub(crate) async fn shred(&self, tenant: TenantId) -> Result<(), StoreError> {

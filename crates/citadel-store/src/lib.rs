@@ -8,6 +8,7 @@
 //! [`TenantScope`] that an allow decision of the choke point returns.
 
 pub mod access;
+mod access_seal;
 pub mod data;
 mod db;
 mod error;

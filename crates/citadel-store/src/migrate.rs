@@ -27,6 +27,11 @@ pub(crate) const SQLITE_PLATFORM: &[Migration] = &[
         name: "tenant_keys",
         sql: include_str!("../migrations/sqlite/platform_0003_tenant_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "access_sealed",
+        sql: include_str!("../migrations/sqlite/platform_0004_access_sealed.sql"),
+    },
 ];
 pub(crate) const SQLITE_TENANT: &[Migration] = &[
     Migration {
@@ -54,6 +59,11 @@ pub(crate) const SQLITE_TENANT: &[Migration] = &[
         name: "duties",
         sql: include_str!("../migrations/sqlite/tenant_0005_duties.sql"),
     },
+    Migration {
+        version: 6,
+        name: "access_seals",
+        sql: include_str!("../migrations/sqlite/tenant_0006_access_seals.sql"),
+    },
 ];
 pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[
     Migration {
@@ -70,6 +80,11 @@ pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[
         version: 3,
         name: "tenant_keys",
         sql: include_str!("../migrations/postgres/platform_0003_tenant_keys.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "access_sealed",
+        sql: include_str!("../migrations/postgres/platform_0004_access_sealed.sql"),
     },
 ];
 pub(crate) const POSTGRES_TENANT: &[Migration] = &[
@@ -97,6 +112,11 @@ pub(crate) const POSTGRES_TENANT: &[Migration] = &[
         version: 5,
         name: "duties",
         sql: include_str!("../migrations/postgres/tenant_0005_duties.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "access_seals",
+        sql: include_str!("../migrations/postgres/tenant_0006_access_seals.sql"),
     },
 ];
 
