@@ -11,7 +11,10 @@ use citadel_core::{DepartmentId, GroupId, TenantId, UserId};
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::access_seal::{SealCheck, StoredGroup, check_group, group_seal, reseal_group};
+use crate::access_seal::{
+    ROLE_COLUMNS, SealCheck, StoredGroup, StoredRoles, check_group, check_roles, group_seal,
+    reseal_group, role_seal, roles_from_row,
+};
 use crate::db::{BeginWrite, now_millis, on_pool, write_on_pool};
 use crate::fresh::FreshMap;
 use crate::tenant_db::TenantDb;
@@ -270,8 +273,45 @@ impl TenantDb {
                 .rows_affected()
             });
         }
+        let users: Vec<StoredRoles> = on_pool!(&self.pool, |p| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {ROLE_COLUMNS} FROM users WHERE role_seal IS NULL"
+            )))
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|row| Ok::<_, sqlx::Error>(roles_from_row!(row)))
+            .collect::<Result<_, _>>()?
+        });
+        for user in &users {
+            let seal = role_seal(key, self.tenant, user);
+            write_on_pool!(&self.pool, |p| {
+                sqlx::query(
+                    "UPDATE users SET role_seal = $1 WHERE id = $2 AND role_seal IS NULL \
+                     AND is_admin = $3 AND is_security_admin = $4 AND is_audit_admin = $5 \
+                     AND is_protected = $6 AND status = $7 \
+                     AND COALESCE(department_id, '') = COALESCE($8, '')",
+                )
+                .bind(&seal[..])
+                .bind(&user.id)
+                .bind(user.system)
+                .bind(user.security)
+                .bind(user.audit)
+                .bind(user.protected)
+                .bind(&user.status)
+                .bind(user.department.as_deref())
+                .execute(p)
+                .await?
+                .rows_affected()
+            });
+        }
         self.keyrings.mark_access_sealed(self.tenant).await?;
-        tracing::info!(tenant = %self.tenant, groups = groups.len(), "permission groups sealed");
+        tracing::info!(
+            tenant = %self.tenant,
+            groups = groups.len(),
+            users = users.len(),
+            "access-control data sealed"
+        );
         Ok(())
     }
 
@@ -438,23 +478,72 @@ impl TenantDb {
                     ))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let users =
-                sqlx::query("SELECT id, department_id FROM users WHERE department_id IS NOT NULL")
-                    .fetch_all(&mut *conn)
-                    .await?
-                    .iter()
-                    .map(|row| {
-                        Ok((
-                            UserId::parse(&row.try_get::<String, _>(0)?)?,
-                            DepartmentId::parse(&row.try_get::<String, _>(1)?)?,
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
+            let users = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {ROLE_COLUMNS}, role_seal FROM users WHERE department_id IS NOT NULL"
+            )))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    roles_from_row!(row),
+                    row.try_get::<Option<Vec<u8>>, _>("role_seal")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
             (departments, users)
         });
+        // Department membership decides row scopes: each is checked
+        // against the user's seal.
+        let key = self.keyring().await?;
+        let mut suspect = Vec::new();
+        for (roles, seal) in &users {
+            match check_roles(key.integrity_key(), self.tenant, roles, seal.as_deref()) {
+                SealCheck::Intact => {}
+                SealCheck::Unsealed => suspect.push((roles.id.clone(), false)),
+                SealCheck::Broken => suspect.push((roles.id.clone(), true)),
+            }
+        }
+        if !suspect.is_empty() {
+            let sealed_once = self.keyrings.access_sealed(self.tenant).await?;
+            let broken: Vec<String> = suspect
+                .into_iter()
+                .filter(|(_, broken)| *broken || sealed_once)
+                .map(|(id, _)| id)
+                .collect();
+            if !broken.is_empty() {
+                return Err(self.roles_tampered(broken).await);
+            }
+        }
+        let users = users
+            .iter()
+            .filter_map(|(roles, _)| roles.department.as_deref().map(|d| (roles.id.as_str(), d)))
+            .map(|(user, department)| Ok((UserId::parse(user)?, DepartmentId::parse(department)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let model = Arc::new(AccessModel::new(groups, departments, users));
         self.access.0.put(self.tenant, Arc::clone(&model), reading);
         Ok(model)
+    }
+
+    /// Records that users' role data failed its seal, and the error that
+    /// refuses whatever was about to be decided on it.
+    pub(crate) async fn roles_tampered(&self, users: Vec<String>) -> StoreError {
+        let recorded = self
+            .auth()
+            .security_event(
+                "access_data_tampered",
+                None,
+                None,
+                &serde_json::json!({"users": users}),
+            )
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "could not record an access_data_tampered event");
+        }
+        StoreError::Tampered(format!(
+            "the duties, status or department of user(s) {} changed outside Citadel",
+            users.join(", ")
+        ))
     }
 
     /// Forgets the cached access model: users and departments call this

@@ -130,6 +130,100 @@ macro_rules! reseal_group {
 }
 pub(crate) use reseal_group;
 
+const ROLE_PURPOSE: &[u8] = b"citadel/user-role-seal/v1";
+
+/// What of a user decides access, as stored.
+pub(crate) struct StoredRoles {
+    pub id: String,
+    pub system: bool,
+    pub security: bool,
+    pub audit: bool,
+    pub protected: bool,
+    pub status: String,
+    pub department: Option<String>,
+}
+
+fn role_parts(tenant: TenantId, user: &StoredRoles) -> [Vec<u8>; 5] {
+    [
+        ROLE_PURPOSE.to_vec(),
+        tenant.to_string().into_bytes(),
+        user.id.clone().into_bytes(),
+        format!(
+            "{}/{}/{}/{}/{}",
+            user.system, user.security, user.audit, user.protected, user.status
+        )
+        .into_bytes(),
+        user.department.clone().unwrap_or_default().into_bytes(),
+    ]
+}
+
+pub(crate) fn role_seal(key: &MacKey, tenant: TenantId, user: &StoredRoles) -> [u8; 32] {
+    let parts = role_parts(tenant, user);
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    key.tag(&parts)
+}
+
+pub(crate) fn check_roles(
+    key: &MacKey,
+    tenant: TenantId,
+    user: &StoredRoles,
+    seal: Option<&[u8]>,
+) -> SealCheck {
+    let Some(seal) = seal else {
+        return SealCheck::Unsealed;
+    };
+    let parts = role_parts(tenant, user);
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    if key.verify(&parts, seal) {
+        SealCheck::Intact
+    } else {
+        SealCheck::Broken
+    }
+}
+
+/// The role columns of the `users` table, in [`roles_from_row!`]'s order.
+pub(crate) const ROLE_COLUMNS: &str =
+    "id, is_admin, is_security_admin, is_audit_admin, is_protected, status, department_id";
+
+macro_rules! roles_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        crate::access_seal::StoredRoles {
+            id: row.try_get("id")?,
+            system: row.try_get("is_admin")?,
+            security: row.try_get("is_security_admin")?,
+            audit: row.try_get("is_audit_admin")?,
+            protected: row.try_get("is_protected")?,
+            status: row.try_get("status")?,
+            department: row.try_get("department_id")?,
+        }
+    }};
+}
+pub(crate) use roles_from_row;
+
+/// Reads a user's role columns back inside a write transaction and stores
+/// their seal.
+macro_rules! reseal_user {
+    ($tx:expr, $id:expr, $key:expr, $tenant:expr) => {{
+        let id: String = $id;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM users WHERE id = $1",
+            crate::access_seal::ROLE_COLUMNS
+        )))
+        .bind(&id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let roles = crate::access_seal::roles_from_row!(&row);
+        let seal = crate::access_seal::role_seal($key, $tenant, &roles);
+        sqlx::query("UPDATE users SET role_seal = $1 WHERE id = $2")
+            .bind(&seal[..])
+            .bind(&id)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use reseal_user;
+
 #[cfg(test)]
 mod tests {
     use citadel_crypto::Suite;

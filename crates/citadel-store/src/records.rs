@@ -49,6 +49,9 @@ pub struct UserRecord {
     pub locked_until: Option<i64>,
     pub totp_enabled: bool,
     pub created_at: i64,
+    /// The seal over duties, protection, status and department (see
+    /// `access_seal.rs`); checked before the user becomes a principal.
+    pub(crate) role_seal: Option<Vec<u8>>,
 }
 
 pub struct NewUser {
@@ -213,6 +216,7 @@ mod tests {
             locked_until: None,
             totp_enabled: false,
             created_at: 0,
+            role_seal: None,
         };
         let op = OperatorRecord {
             id: OperatorId::generate(),

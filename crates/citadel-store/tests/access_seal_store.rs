@@ -125,6 +125,76 @@ async fn story(config: StoreConfig) {
         events.iter().any(|e| e.detail.contains(&id)),
         "the event names the group"
     );
+    // Users, in another tenant: a duty granted or a department set beside
+    // the server.
+    let (db, _) = fresh_tenant(&store, "beta").await;
+    db.list_groups().await.expect("sealed once");
+    let mut clerk = common::admin("clerk@beta.cn");
+    clerk.duties = citadel_core::Duties::NONE;
+    clerk.protected = false;
+    db.create_user(&clerk).await.expect("clerk");
+    let loaded = common::user(&db, clerk.id).await;
+    db.auth()
+        .check_roles(&loaded)
+        .await
+        .expect("sealed on create");
+    let clerk_id = clerk.id.to_string();
+    raw(
+        &db,
+        "UPDATE users SET is_audit_admin = TRUE WHERE id = $1",
+        &clerk_id,
+    )
+    .await;
+    let promoted = common::user(&db, clerk.id).await;
+    assert!(promoted.duties.audit);
+    assert!(matches!(
+        db.auth().check_roles(&promoted).await,
+        Err(StoreError::Tampered(_))
+    ));
+    raw(
+        &db,
+        "UPDATE users SET is_audit_admin = FALSE WHERE id = $1",
+        &clerk_id,
+    )
+    .await;
+    db.auth()
+        .check_roles(&common::user(&db, clerk.id).await)
+        .await
+        .expect("undone");
+    let dept = db
+        .create_department(&common::name("销售部"), None)
+        .await
+        .expect("department");
+    db.access_model().await.expect("intact");
+    on_raw!(db, |p| sqlx::query(
+        "UPDATE users SET department_id = $1 WHERE id = $2"
+    )
+    .bind(dept.id.to_string())
+    .bind(clerk_id.clone())
+    .execute(p)
+    .await
+    .expect("moved beside the server")
+    .rows_affected());
+    // The access model is kept for a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(matches!(
+        db.access_model().await,
+        Err(StoreError::Tampered(_))
+    ));
+    let events = db
+        .security_events(&Page {
+            before: None,
+            limit: 50,
+        })
+        .await
+        .expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "access_data_tampered" && e.detail.contains(&clerk_id))
+            .count(),
+        2
+    );
     store.close().await;
 }
 

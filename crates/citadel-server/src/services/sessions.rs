@@ -137,6 +137,7 @@ async fn principal_for(
     if user.status != UserStatus::Active {
         return Ok(None);
     }
+    db.check_roles(user).await?;
     let policy = db.security_policy().await?;
     Ok(Some(Principal::TenantUser {
         tenant: db.tenant(),

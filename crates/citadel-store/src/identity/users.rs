@@ -7,13 +7,14 @@ use citadel_core::{
 use sqlx::Row;
 
 use crate::StoreError;
+use crate::access_seal::{SealCheck, StoredRoles, check_roles, reseal_user};
 use crate::db::{now_millis, on_pool, write_on_pool};
 use crate::records::{AccessTokenRecord, NewUser, UserChanges, UserRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
 const USER_COLUMNS: &str = "id, login, email, display_name, department_id, password_hash, \
      password_changed_at, must_change_password, is_admin, is_security_admin, is_audit_admin, \
-     is_protected, status, failed_logins, locked_until, totp_secret, created_at";
+     is_protected, status, failed_logins, locked_until, totp_secret, created_at, role_seal";
 
 /// Keeps this many old hashes per user: the longest history a policy may ask.
 const HISTORY_KEPT: i64 = 24;
@@ -47,6 +48,7 @@ macro_rules! user_from_row {
             locked_until: row.try_get("locked_until")?,
             totp_enabled: row.try_get::<Option<Vec<u8>>, _>("totp_secret")?.is_some(),
             created_at: row.try_get("created_at")?,
+            role_seal: row.try_get("role_seal")?,
         }
     }};
 }
@@ -108,6 +110,38 @@ fn department_missing(e: sqlx::Error) -> StoreError {
 }
 
 impl TenantAuthDb {
+    /// Checks a user's duties, protection, status and department against
+    /// their seal before they become a principal: changed beside the
+    /// server, they are refused and a security event is recorded. Before
+    /// the tenant's first sealing an unsealed user passes, and sealing is
+    /// done now.
+    pub async fn check_roles(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let keyring = self.keyring().await?;
+        let roles = StoredRoles {
+            id: user.id.to_string(),
+            system: user.duties.system,
+            security: user.duties.security,
+            audit: user.duties.audit,
+            protected: user.protected,
+            status: user.status.as_str().to_owned(),
+            department: user.department.map(|d| d.to_string()),
+        };
+        let tenant = self.0.tenant;
+        match check_roles(
+            keyring.integrity_key(),
+            tenant,
+            &roles,
+            user.role_seal.as_deref(),
+        ) {
+            SealCheck::Intact => Ok(()),
+            SealCheck::Unsealed if !self.0.keyrings.access_sealed(tenant).await? => {
+                // Loading the groups seals the tenant's access data once.
+                self.0.list_groups().await.map(|_| ())
+            }
+            _ => Err(self.0.roles_tampered(vec![roles.id]).await),
+        }
+    }
+
     /// An access token and its owner, in one query: every request made
     /// with a token needs both.
     pub async fn find_access_token_with_user(
@@ -274,9 +308,16 @@ impl TenantDb {
     }
 
     pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
-        let result = on_pool!(&self.pool, |p| {
+        let keyring = self.keyring().await?;
+        let result = write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             insert_user!(&mut *tx, user).map_err(department_missing)?;
+            reseal_user!(
+                tx,
+                user.id.to_string(),
+                keyring.integrity_key(),
+                self.tenant
+            );
             tx.commit().await?;
             Ok(())
         });
@@ -287,6 +328,7 @@ impl TenantDb {
     /// Applies an admin's changes. Disabling a user ends their sessions in
     /// the same transaction.
     pub async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<(), StoreError> {
+        let keyring = self.keyring().await?;
         let now = now_millis();
         let result = write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
@@ -333,6 +375,7 @@ impl TenantDb {
                     .execute(&mut *tx)
                     .await?;
             }
+            reseal_user!(tx, id.to_string(), keyring.integrity_key(), self.tenant);
             tx.commit().await?;
             Ok(())
         });
