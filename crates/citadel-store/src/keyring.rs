@@ -19,7 +19,7 @@ use citadel_crypto::{CryptoError, Kms, Suite};
 use sqlx::Row;
 use zeroize::Zeroizing;
 
-use crate::db::{DbPool, now_millis, on_pool, write_on_pool};
+use crate::db::{BeginWrite, DbPool, now_millis, on_pool, write_on_pool};
 use crate::fresh::FreshMap;
 use crate::{Store, StoreError};
 
@@ -81,6 +81,17 @@ fn seal_context(tenant: TenantId, purpose: KeyPurpose, version: u32) -> Vec<u8> 
         purpose.as_str()
     )
     .into_bytes()
+}
+
+/// One version of one of a tenant's keys, as `citadel keys status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyVersion {
+    pub purpose: KeyPurpose,
+    pub version: u32,
+    /// `active` (seals), `previous` (still opens what it sealed) or
+    /// `retired` (erased).
+    pub state: String,
+    pub created_at: i64,
 }
 
 /// A tenant's opened keys. `Debug` names only tenant, suite and versions.
@@ -259,7 +270,8 @@ impl Keyrings {
         let rows: Vec<(String, i64, Vec<u8>)> = on_pool!(&self.platform, |p| {
             sqlx::query(
                 "SELECT purpose, version, sealed FROM tenant_keys \
-                 WHERE tenant_id = $1 AND state = 'active' ORDER BY purpose, version",
+                 WHERE tenant_id = $1 AND state IN ('active', 'previous') \
+                 ORDER BY purpose, version",
             )
             .bind(tenant.to_string())
             .fetch_all(p)
@@ -290,6 +302,103 @@ impl Keyrings {
                 })
             })
             .collect()
+    }
+
+    /// Adds a new version of the tenant's data key, which seals from now on;
+    /// the older versions still open what they sealed until the
+    /// re-encryption moves it and they are retired.
+    pub(crate) async fn rotate_data(&self, tenant: TenantId) -> Result<u32, StoreError> {
+        let keyring = self.open(tenant).await?;
+        let version = keyring.active_data_version() + 1;
+        let suite = keyring.suite();
+        let material = generate(suite, KeyPurpose::Data);
+        let sealed = self.kms.seal(
+            suite,
+            &seal_context(tenant, KeyPurpose::Data, version),
+            &material,
+        )?;
+        let inserted = write_on_pool!(&self.platform, |p| {
+            let mut tx = p.begin_write().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO tenant_keys (tenant_id, purpose, version, sealed, state, created_at) \
+                 VALUES ($1, 'data', $2, $3, 'active', $4) \
+                 ON CONFLICT (tenant_id, purpose, version) DO NOTHING",
+            )
+            .bind(tenant.to_string())
+            .bind(i64::from(version))
+            .bind(&sealed)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query(
+                "UPDATE tenant_keys SET state = 'previous' \
+                 WHERE tenant_id = $1 AND purpose = 'data' AND state = 'active' AND version < $2",
+            )
+            .bind(tenant.to_string())
+            .bind(i64::from(version))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            inserted
+        });
+        self.cache.forget(&tenant);
+        if inserted == 0 {
+            return Err(StoreError::Conflict(
+                "the data key was rotated at the same moment; read the key status again".into(),
+            ));
+        }
+        Ok(version)
+    }
+
+    /// Retires an older data key version that protects nothing any more:
+    /// its sealed material is erased from the registry.
+    pub(crate) async fn retire_data(
+        &self,
+        tenant: TenantId,
+        version: u32,
+    ) -> Result<(), StoreError> {
+        write_on_pool!(&self.platform, |p| {
+            sqlx::query(
+                "UPDATE tenant_keys SET state = 'retired', sealed = $1 \
+                 WHERE tenant_id = $2 AND purpose = 'data' AND version = $3 AND state = 'previous'",
+            )
+            .bind(Vec::<u8>::new())
+            .bind(tenant.to_string())
+            .bind(i64::from(version))
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        self.cache.forget(&tenant);
+        Ok(())
+    }
+
+    /// Every key version of the tenant, retired ones included.
+    pub(crate) async fn versions(&self, tenant: TenantId) -> Result<Vec<KeyVersion>, StoreError> {
+        on_pool!(&self.platform, |p| {
+            sqlx::query(
+                "SELECT purpose, version, state, created_at FROM tenant_keys \
+                 WHERE tenant_id = $1 ORDER BY purpose, version",
+            )
+            .bind(tenant.to_string())
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|row| {
+                let purpose: String = row.try_get("purpose")?;
+                Ok(KeyVersion {
+                    purpose: KeyPurpose::parse(&purpose).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown key purpose {purpose}"))
+                    })?,
+                    version: u32::try_from(row.try_get::<i64, _>("version")?)
+                        .map_err(|_| StoreError::Corrupt("key version out of range".into()))?,
+                    state: row.try_get("state")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+        })
     }
 
     /// Whether the tenant's access-control rows were sealed once already

@@ -15,6 +15,7 @@ mod error;
 mod fresh;
 mod group_commit;
 mod identity;
+mod key_rotation;
 mod keyring;
 mod migrate;
 mod platform;
@@ -37,7 +38,8 @@ use sqlx::postgres::PgConnectOptions;
 pub use db::{DbPool, now_millis};
 pub use error::StoreError;
 pub use group_commit::GroupWriter;
-pub use keyring::{KeyPurpose, Keyring, key_suite};
+pub use key_rotation::{KeyStatus, KeyVersionStatus, Reencryption};
+pub use keyring::{KeyPurpose, KeyVersion, Keyring, key_suite};
 pub use platform::BootstrapOutcome;
 pub use records::{
     AccessTokenRecord, ClientInfo, DepartmentRecord, IpBan, LoginAttempt, NewOperator, NewUser,

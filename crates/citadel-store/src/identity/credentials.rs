@@ -2,7 +2,8 @@
 //! TOTP seed with its replay guard, and recovery codes.
 
 use citadel_core::{DisplayName, SessionId, TokenId, UserId};
-use citadel_crypto::{SecretBytes, Suite};
+use citadel_crypto::SecretBytes;
+use citadel_crypto::suite::sealed_header;
 use sqlx::Row;
 
 use crate::StoreError;
@@ -218,8 +219,29 @@ impl TenantDb {
         let Some(sealed) = sealed.flatten() else {
             return Ok(None);
         };
-        let opened = self.key.open(&totp_aad(self, user), &sealed)?;
+        let opened = self.open_totp(user, &sealed).await?;
         Ok(Some((SecretBytes::new(opened.to_vec()), sealed)))
+    }
+
+    /// Seals a TOTP seed under the tenant's active data key, bound to the
+    /// tenant and user.
+    pub(crate) async fn seal_totp(&self, user: UserId, seed: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.keyring().await?.encrypt(&totp_aad(self, user), seed)
+    }
+
+    /// Opens a sealed TOTP seed: under the data key version it names, or,
+    /// for a seed sealed before tenants had keys, under the master key.
+    pub(crate) async fn open_totp(
+        &self,
+        user: UserId,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, StoreError> {
+        let aad = totp_aad(self, user);
+        if sealed_header(sealed).is_ok() {
+            Ok(self.keyring().await?.decrypt(&aad, sealed)?)
+        } else {
+            Ok(self.key.open(&aad, sealed)?)
+        }
     }
 
     /// The user's sessions, newest first.
@@ -334,9 +356,7 @@ impl TenantDb {
         user: UserId,
         secret: &SecretBytes,
     ) -> Result<(), StoreError> {
-        let sealed = self
-            .key
-            .seal(Suite::Intl, &totp_aad(self, user), secret.expose())?;
+        let sealed = self.seal_totp(user, secret.expose()).await?;
         let found = write_on_pool!(&self.pool, |p| {
             sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
                 .bind(sealed)
