@@ -58,6 +58,9 @@ fn sealed_under(sealed: &[u8]) -> Option<u32> {
     sealed_header(sealed).ok().map(|(_, version)| version)
 }
 
+/// A user's id and sealed seeds (confirmed, pending), as stored.
+type UserSeeds = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
 struct SealedValue {
     user: UserId,
     column: &'static str,
@@ -66,7 +69,7 @@ struct SealedValue {
 
 impl TenantDb {
     async fn sealed_values(&self) -> Result<Vec<SealedValue>, StoreError> {
-        let rows: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = on_pool!(&self.pool, |p| {
+        let rows: Vec<UserSeeds> = on_pool!(&self.pool, |p| {
             sqlx::query(
                 "SELECT id, totp_secret, totp_pending FROM users \
                  WHERE totp_secret IS NOT NULL OR totp_pending IS NOT NULL",
