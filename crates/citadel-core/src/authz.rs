@@ -154,6 +154,9 @@ pub enum Action {
     /// Create, change and delete apps, tables, fields and shared views;
     /// the recycle bin (tenant admins).
     ManageSchema,
+    /// See the tenant's keys and what they protect, rotate its data key
+    /// (security administrators; the server's operator on the machine).
+    ManageKeys,
     /// Sign, verify and digest with the tenant's own keys, and read its
     /// public key: the signing service for apps. Every member.
     UseCryptoService,
@@ -337,9 +340,17 @@ pub fn authorize(
             | Action::ReadData
             | Action::WriteData
             | Action::ManageSchema
-            | Action::UseCryptoService,
+            | Action::UseCryptoService
+            | Action::ManageKeys,
             Resource::Tenant { id, status },
         ) => match principal {
+            Principal::LocalAdministrator if action == Action::ManageKeys => {
+                if status == TenantStatus::Active {
+                    Ok(Allowed::Tenant(TenantScope { tenant: id }))
+                } else {
+                    Err(Denied::TenantSuspended)
+                }
+            }
             Principal::TenantUser { tenant, .. } if *tenant != id => Err(Denied::Forbidden),
             Principal::TenantUser { .. } if status != TenantStatus::Active => {
                 Err(Denied::TenantSuspended)
@@ -350,7 +361,9 @@ pub fn authorize(
                 {
                     Err(Denied::Forbidden)
                 }
-                Action::ManageSecurity if !duties.security => Err(Denied::Forbidden),
+                Action::ManageSecurity | Action::ManageKeys if !duties.security => {
+                    Err(Denied::Forbidden)
+                }
                 Action::ReadAudit if !duties.audit => Err(Denied::Forbidden),
                 Action::ChangeOwnPassword
                 | Action::ManageOwnCredentials

@@ -48,6 +48,11 @@ impl AppState {
         &self.0.store
     }
 
+    /// The store, for work that outlives the request (a re-encryption).
+    pub fn shared_store(&self) -> Arc<Store> {
+        Arc::clone(&self.0.store)
+    }
+
     /// A handle on the store for work that must outlive the request (a
     /// destroy must finish even if its client goes away).
     pub fn store_arc(&self) -> Arc<Store> {

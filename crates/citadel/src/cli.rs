@@ -62,6 +62,28 @@ pub enum Command {
     /// Manage tenants (platform operator, on the server itself).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// A tenant's keys: status and data key rotation (on the server itself).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Show a tenant's key versions and how many values each data key
+    /// version protects.
+    Status {
+        #[arg(long)]
+        tenant: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a data key version and move every value to it, reporting
+    /// progress; the older versions are retired once they protect nothing.
+    Rotate {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[derive(Args)]

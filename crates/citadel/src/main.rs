@@ -1,6 +1,7 @@
 //! `citadel`: parses the command line and hands over to the server crate.
 
 mod cli;
+mod keys_cmd;
 mod settings;
 mod tenant_cmd;
 
@@ -87,6 +88,9 @@ async fn main() -> ExitCode {
             Command::Serve(args) => serve(settings::serve_config(&cli.global, &args, &file)?).await,
             Command::Tenant(command) => {
                 tenant_cmd::run(&settings::base_config(&cli.global, &file)?, command).await
+            }
+            Command::Keys(command) => {
+                keys_cmd::run(&settings::base_config(&cli.global, &file)?, command).await
             }
         }
     }

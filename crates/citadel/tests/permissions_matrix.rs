@@ -94,6 +94,8 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/departments", Forbidden),
     ("PATCH", "/api/v1/departments/{id}", Forbidden),
     ("DELETE", "/api/v1/departments/{id}", Forbidden),
+    ("GET", "/api/v1/keys", Forbidden),
+    ("POST", "/api/v1/keys/rotate", Forbidden),
     ("GET", "/api/v1/ip-bans", Forbidden),
     ("POST", "/api/v1/ip-bans", Forbidden),
     ("DELETE", "/api/v1/ip-bans/{id}", Forbidden),

@@ -10,6 +10,7 @@ pub mod fields;
 pub mod groups;
 pub mod health;
 pub mod identity_dto;
+pub mod keys;
 pub mod me;
 pub mod platform;
 pub mod records;
@@ -120,6 +121,8 @@ async fn not_found() -> impl IntoResponse {
 /// Every route with its documentation, before layers and state.
 fn documented_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(keys::key_status))
+        .routes(routes!(keys::rotate))
         .routes(routes!(crypto::sign))
         .routes(routes!(crypto::verify))
         .routes(routes!(crypto::digest))

@@ -1,0 +1,99 @@
+//! `citadel keys …`: a tenant's key status and data key rotation, run on
+//! the server against the data directory and master key directly.
+
+use citadel_core::{Action, Principal, Resource, TenantScope, TenantSlug, authorize};
+use citadel_server::routes::keys::KeyStatusView;
+use citadel_server::{ServerConfig, open_platform};
+use citadel_store::Store;
+
+use crate::cli::KeysCommand;
+
+/// The tenant named by `slug`, as the machine's operator may reach it.
+async fn tenant_scope(store: &Store, slug: &str) -> Result<TenantScope, String> {
+    let slug = TenantSlug::parse(slug).map_err(|e| format!("--tenant: {e}"))?;
+    let tenant = store
+        .find_tenant_by_slug(&slug)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no tenant {slug}"))?;
+    authorize(
+        &Principal::LocalAdministrator,
+        Action::ManageKeys,
+        Resource::Tenant {
+            id: tenant.id,
+            status: tenant.status,
+        },
+    )
+    .map_err(|denied| format!("tenant {slug}: {denied:?}"))?
+    .into_tenant()
+    .ok_or_else(|| "not allowed to manage this tenant's keys".to_owned())
+}
+
+fn print_status(view: &KeyStatusView) {
+    println!(
+        "Suite {} ({}, {}, {}, {}); master key from {}.",
+        view.suite, view.cipher, view.mac, view.digest, view.signature, view.master_key
+    );
+    println!(
+        "{:<10} {:>7} {:<9} {:>8}",
+        "PURPOSE", "VERSION", "STATE", "VALUES"
+    );
+    for key in &view.keys {
+        let values = key.values.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        println!(
+            "{:<10} {:>7} {:<9} {:>8}",
+            key.purpose, key.version, key.state, values
+        );
+    }
+    if view.master_sealed_values > 0 {
+        println!(
+            "{} value(s) are still sealed under the master key directly; `citadel keys rotate` moves them.",
+            view.master_sealed_values
+        );
+    }
+}
+
+pub async fn run(config: &ServerConfig, command: KeysCommand) -> Result<(), String> {
+    let store = open_platform(config)
+        .await
+        .map_err(|e| e.to_string())?
+        .store;
+    let result = match command {
+        KeysCommand::Status { tenant, json } => {
+            let scope = tenant_scope(&store, &tenant).await?;
+            let view =
+                KeyStatusView::from(store.key_status(&scope).await.map_err(|e| e.to_string())?);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?
+                );
+            } else {
+                print_status(&view);
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { tenant } => {
+            let scope = tenant_scope(&store, &tenant).await?;
+            let version = store
+                .rotate_data_key(&scope)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Data key version {version} added; it seals from now on.");
+            let done = store.reencrypt(&scope).await.map_err(|e| e.to_string())?;
+            println!(
+                "Re-encrypted {} value(s) under version {version}.",
+                done.moved
+            );
+            for retired in &done.retired {
+                println!("Version {retired} protects nothing any more: retired and erased.");
+            }
+            print_status(&KeyStatusView::from(
+                store.key_status(&scope).await.map_err(|e| e.to_string())?,
+            ));
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
