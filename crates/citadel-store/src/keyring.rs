@@ -61,7 +61,7 @@ impl KeyPurpose {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
@@ -75,7 +75,7 @@ pub fn key_suite(suite: CryptoSuite) -> Suite {
 }
 
 /// The seal's context: a sealed key opens only in its own row.
-fn seal_context(tenant: TenantId, purpose: KeyPurpose, version: u32) -> Vec<u8> {
+pub(crate) fn seal_context(tenant: TenantId, purpose: KeyPurpose, version: u32) -> Vec<u8> {
     format!(
         "citadel/tenant-key/v1/{tenant}/{}/{version}",
         purpose.as_str()

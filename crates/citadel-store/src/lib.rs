@@ -17,6 +17,7 @@ mod group_commit;
 mod identity;
 mod key_rotation;
 mod keyring;
+mod master_rotation;
 mod migrate;
 mod platform;
 mod pools;
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use group_commit::GroupWriter;
 pub use key_rotation::{KeyStatus, KeyVersionStatus, Reencryption};
 pub use keyring::{KeyPurpose, KeyVersion, Keyring, key_suite};
+pub use master_rotation::MasterRotation;
 pub use platform::BootstrapOutcome;
 pub use records::{
     AccessTokenRecord, ClientInfo, DepartmentRecord, IpBan, LoginAttempt, NewOperator, NewUser,
@@ -52,7 +54,7 @@ pub use tenants::CreatedTenant;
 
 use pools::TenantPools;
 
-const MASTER_KEY_CHECK_SETTING: &str = "master_key_check";
+pub(crate) const MASTER_KEY_CHECK_SETTING: &str = "master_key_check";
 
 /// Where and how to store.
 #[derive(Clone)]

@@ -24,7 +24,7 @@ pub struct CreatedTenant {
 
 /// Binds a sealed database credential to its tenant, so it cannot be
 /// swapped onto another tenant's registry row.
-fn credential_aad(id: TenantId) -> Vec<u8> {
+pub(crate) fn credential_aad(id: TenantId) -> Vec<u8> {
     format!("citadel/tenant-db-credential/v1/{id}").into_bytes()
 }
 

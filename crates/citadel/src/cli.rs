@@ -84,6 +84,13 @@ pub enum KeysCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Re-seal every tenant's keys and stored credentials under a new
+    /// master key, made at PATH if no key is there. Stop the server first,
+    /// and start it afterwards with --master-key-file PATH.
+    RotateMaster {
+        #[arg(long, value_name = "PATH")]
+        new_key_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Args)]

@@ -4,6 +4,9 @@
 use citadel_core::{Action, Principal, Resource, TenantScope, TenantSlug, authorize};
 use citadel_server::routes::keys::KeyStatusView;
 use citadel_server::{ServerConfig, open_platform};
+use std::sync::Arc;
+
+use citadel_crypto::LocalKms;
 use citadel_store::Store;
 
 use crate::cli::KeysCommand;
@@ -93,7 +96,58 @@ pub async fn run(config: &ServerConfig, command: KeysCommand) -> Result<(), Stri
             ));
             Ok(())
         }
+        KeysCommand::RotateMaster { new_key_file } => rotate_master(&store, &new_key_file).await,
     };
     store.close().await;
     result
+}
+
+/// Refuses while an active tenant still holds values sealed under the
+/// master key itself, which a rotation would leave unreadable.
+async fn rotate_master(store: &Store, new_key_file: &std::path::Path) -> Result<(), String> {
+    let platform = authorize(
+        &Principal::LocalAdministrator,
+        Action::ManageTenants,
+        Resource::Platform,
+    )
+    .ok()
+    .and_then(|a| a.into_platform())
+    .ok_or("not allowed to manage the platform")?;
+    for tenant in store
+        .list_tenants(&platform)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let Ok(scope) = tenant_scope(store, tenant.slug.as_str()).await else {
+            continue;
+        };
+        let status = store.key_status(&scope).await.map_err(|e| e.to_string())?;
+        if status.master_sealed_values > 0 {
+            return Err(format!(
+                "tenant {} still has {} value(s) sealed under the master key itself; run `citadel keys rotate --tenant {}` first",
+                tenant.slug, status.master_sealed_values, tenant.slug
+            ));
+        }
+    }
+    let new = if new_key_file.exists() {
+        LocalKms::from_file(new_key_file)
+    } else {
+        LocalKms::create_file(new_key_file)
+    }
+    .map_err(|e| e.to_string())?;
+    let done = store
+        .rotate_master_key(&platform, Arc::new(new))
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Re-sealed {} tenant key(s) and {} database credential(s) under {}.",
+        done.tenant_keys,
+        done.credentials,
+        new_key_file.display()
+    );
+    println!(
+        "Start the server with --master-key-file {}; the old key no longer opens this data store.",
+        new_key_file.display()
+    );
+    Ok(())
 }

@@ -168,4 +168,48 @@ fn the_operator_rotates_keys_on_the_machine() {
     let out = run(&["--data-dir", data, "keys", "status", "--tenant", "nobody"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no tenant nobody"));
+
+    // A new master key: made at the path, everything re-sealed under it.
+    let new_key = tmp.path().join("new.key");
+    let new_key = new_key.to_str().expect("utf8");
+    let out = run(&[
+        "--data-dir",
+        data,
+        "keys",
+        "rotate-master",
+        "--new-key-file",
+        new_key,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Re-sealed 5 tenant key(s)"),
+        "retired keys hold nothing: {text}"
+    );
+    let out = run(&["--data-dir", data, "keys", "status", "--tenant", "guoban"]);
+    assert!(
+        !out.status.success(),
+        "the old key no longer opens the store"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not match"));
+    let out = run(&[
+        "--data-dir",
+        data,
+        "--master-key-file",
+        new_key,
+        "keys",
+        "status",
+        "--tenant",
+        "guoban",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Suite sm"));
 }
