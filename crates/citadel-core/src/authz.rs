@@ -368,6 +368,7 @@ pub fn authorize(
                 Action::ChangeOwnPassword
                 | Action::ManageOwnCredentials
                 | Action::AdministerCredentials
+                | Action::ManageKeys
                     if *via == Credential::AccessToken =>
                 {
                     Err(Denied::SessionRequired)

@@ -36,6 +36,11 @@ pub trait Kms: Send + Sync + fmt::Debug {
     /// the key itself.
     fn describe(&self) -> String;
 
+    /// What kind of holder it is (`key file`, `command`, `passphrase`, a
+    /// device's name), without paths or commands: what may be shown to a
+    /// tenant's administrators.
+    fn kind(&self) -> &'static str;
+
     /// Seals `plaintext` (key material or a small secret) with the suite's
     /// cipher so that it opens only here and with the same `context`.
     fn seal(&self, suite: Suite, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError>;
@@ -60,6 +65,7 @@ pub fn verify_check_value(kms: &dyn Kms, check: &[u8]) -> bool {
 pub struct LocalKms {
     key: MasterKey,
     origin: String,
+    kind: &'static str,
 }
 
 impl fmt::Debug for LocalKms {
@@ -71,6 +77,10 @@ impl fmt::Debug for LocalKms {
 impl Kms for LocalKms {
     fn describe(&self) -> String {
         self.origin.clone()
+    }
+
+    fn kind(&self) -> &'static str {
+        self.kind
     }
 
     fn seal(&self, suite: Suite, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -93,6 +103,7 @@ impl LocalKms {
         Self {
             key: MasterKey::generate(),
             origin: "a generated key".into(),
+            kind: "generated key",
         }
     }
 
@@ -101,6 +112,7 @@ impl LocalKms {
         Ok(Self {
             key: MasterKey::load(path)?,
             origin: format!("key file {}", path.display()),
+            kind: "key file",
         })
     }
 
@@ -109,6 +121,7 @@ impl LocalKms {
         Ok(Self {
             key: MasterKey::create_new(path)?,
             origin: format!("key file {}", path.display()),
+            kind: "key file",
         })
     }
 
@@ -165,6 +178,22 @@ impl LocalKms {
                 Err(e) => return Err(fail(format!("could not be waited for: {e}"))),
             }
         };
+        // A child the command left running may hold the output open.
+        while !reader.is_finished() {
+            if started.elapsed() >= timeout {
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                return Err(fail(format!(
+                    "left its output open past {} s",
+                    timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let output = reader
             .join()
             .map_err(|_| fail("output could not be read".into()))?
@@ -179,6 +208,7 @@ impl LocalKms {
         Ok(Self {
             key,
             origin: "the master key command".into(),
+            kind: "command",
         })
     }
 
@@ -193,6 +223,7 @@ impl LocalKms {
         Ok(Self {
             key,
             origin: format!("a passphrase (argon2id, salt in {})", salt_file.display()),
+            kind: "passphrase",
         })
     }
 }

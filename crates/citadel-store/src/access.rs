@@ -147,24 +147,34 @@ impl TenantDb {
     pub async fn list_groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
         let keyring = self.keyring().await?;
         let key = keyring.integrity_key();
-        let (stored, mut members) = self.stored_groups().await?;
-        let mut unsealed = Vec::new();
-        let mut broken = Vec::new();
-        for group in &stored {
-            let rows = members.get(&group.id).map_or(&[][..], Vec::as_slice);
-            match check_group(key, self.tenant, group, rows) {
-                SealCheck::Intact => {}
-                SealCheck::Unsealed => unsealed.push(group),
-                SealCheck::Broken => broken.push(group.id.clone()),
+        // A second read only when the first saw unsealed groups in a tenant
+        // already sealed: a concurrent first sealing may have sealed them
+        // and set the mark between that read and the check.
+        let mut attempts = 0;
+        let (stored, mut members, broken) = loop {
+            attempts += 1;
+            let (stored, members) = self.stored_groups().await?;
+            let mut unsealed = Vec::new();
+            let mut broken = Vec::new();
+            for group in &stored {
+                let rows = members.get(&group.id).map_or(&[][..], Vec::as_slice);
+                match check_group(key, self.tenant, group, rows) {
+                    SealCheck::Intact => {}
+                    SealCheck::Unsealed => unsealed.push(group),
+                    SealCheck::Broken => broken.push(group.id.clone()),
+                }
             }
-        }
-        if !unsealed.is_empty() && broken.is_empty() {
-            if self.keyrings.access_sealed(self.tenant).await? {
-                broken.extend(unsealed.iter().map(|g| g.id.clone()));
-            } else {
-                self.seal_first_time(key, &unsealed, &members).await?;
+            if !unsealed.is_empty() && broken.is_empty() {
+                if !self.keyrings.access_sealed(self.tenant).await? {
+                    self.seal_first_time(key, &unsealed, &members).await?;
+                } else if attempts < 2 {
+                    continue;
+                } else {
+                    broken.extend(unsealed.iter().map(|g| g.id.clone()));
+                }
             }
-        }
+            break (stored, members, broken);
+        };
         if !broken.is_empty() {
             self.auth()
                 .security_event(

@@ -12,14 +12,16 @@
 //!
 //! The values are today's: users' TOTP seeds (confirmed and pending).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
-use citadel_core::{TenantScope, UserId};
+use citadel_core::{TenantId, TenantScope, UserId};
 use citadel_crypto::Suite;
 use citadel_crypto::suite::sealed_header;
 use sqlx::Row;
 
-use crate::db::{on_pool, write_on_pool};
+use crate::db::{now_millis, on_pool, write_on_pool};
 use crate::keyring::{KeyPurpose, KeyVersion};
 use crate::tenant_db::TenantDb;
 use crate::{Store, StoreError};
@@ -31,8 +33,10 @@ const SEALED_COLUMNS: [&str; 2] = ["totp_secret", "totp_pending"];
 #[derive(Clone, Debug)]
 pub struct KeyStatus {
     pub suite: Suite,
-    /// Where the master key comes from.
+    /// Where the master key comes from (with paths: for the operator).
     pub master_key: String,
+    /// What kind of holder it is, without paths (for the API).
+    pub master_key_kind: &'static str,
     pub keys: Vec<KeyVersionStatus>,
     /// Values still sealed under the master key directly (from before the
     /// tenant had keys); the next re-encryption moves them.
@@ -46,11 +50,60 @@ pub struct KeyVersionStatus {
     pub values: Option<u64>,
 }
 
+/// How long after a rotation the older data key versions may be retired:
+/// another process (a running server, when the CLI rotates) keeps an
+/// opened keyring for [`crate::keyring::KEYRING_FRESH_FOR`] and may seal
+/// under the old version until then; a value sealed under a retired
+/// version could never be opened again.
+pub const RETIRE_GRACE: Duration = Duration::from_secs(120);
+
 /// What a re-encryption did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reencryption {
     pub moved: u64,
     pub retired: Vec<u32>,
+    /// Older versions that protect nothing but are inside the grace after
+    /// the rotation; a re-encryption after `retire_after` retires them.
+    pub waiting: Vec<u32>,
+    /// When they may be retired (milliseconds since the epoch).
+    pub retire_after: Option<i64>,
+}
+
+/// Tenants whose data key is being rotated or re-encrypted in this
+/// process: one at a time per tenant.
+#[derive(Default)]
+pub(crate) struct Rotations(Mutex<HashSet<TenantId>>);
+
+/// Held while a tenant's rotation or re-encryption runs.
+pub(crate) struct RotationGuard<'a> {
+    rotations: &'a Rotations,
+    tenant: TenantId,
+}
+
+impl Rotations {
+    pub(crate) fn begin(&self, tenant: TenantId) -> Result<RotationGuard<'_>, StoreError> {
+        let mut running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !running.insert(tenant) {
+            return Err(StoreError::Conflict(
+                "this tenant's data key is being rotated or re-encrypted; try again when it is done"
+                    .into(),
+            ));
+        }
+        Ok(RotationGuard {
+            rotations: self,
+            tenant,
+        })
+    }
+}
+
+impl Drop for RotationGuard<'_> {
+    fn drop(&mut self) {
+        self.rotations
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.tenant);
+    }
 }
 
 /// Where a sealed value stands: under a data key version, or the master key.
@@ -151,13 +204,25 @@ impl Store {
         Ok(KeyStatus {
             suite: keyring.suite(),
             master_key: self.master_key.describe(),
+            master_key_kind: self.master_key.kind(),
             keys,
             master_sealed_values: master_sealed,
         })
     }
 
+    /// Sets how long after a rotation the older versions may be retired
+    /// ([`RETIRE_GRACE`] by default). Zero is for a data directory no
+    /// running server uses (`citadel keys rotate --retire-now`) and tests.
+    pub fn set_key_retire_grace(&self, grace: Duration) {
+        self.key_retire_grace_ms.store(
+            u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Adds a data key version; returns it. Run [`Store::reencrypt`] next.
     pub async fn rotate_data_key(&self, scope: &TenantScope) -> Result<u32, StoreError> {
+        let _running = self.rotations.begin(scope.tenant())?;
         let version = self.keyrings.rotate_data(scope.tenant()).await?;
         tracing::info!(tenant = %scope.tenant(), version, "data key rotated");
         Ok(version)
@@ -166,17 +231,36 @@ impl Store {
     /// Moves every value to the active data key version, then retires the
     /// older versions that protect nothing.
     pub async fn reencrypt(&self, scope: &TenantScope) -> Result<Reencryption, StoreError> {
+        let _running = self.rotations.begin(scope.tenant())?;
         let db = self.tenant(scope).await?;
         let mut done = Reencryption {
             moved: db.reencrypt_values().await?,
-            retired: Vec::new(),
+            ..Reencryption::default()
         };
         let status = self.key_status(scope).await?;
+        let grace = i64::try_from(
+            self.key_retire_grace_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .unwrap_or(i64::MAX);
+        let active_since = status
+            .keys
+            .iter()
+            .filter(|k| k.key.purpose == KeyPurpose::Data && k.key.state == "active")
+            .map(|k| k.key.created_at)
+            .max()
+            .unwrap_or(0);
+        let retire_after = active_since.saturating_add(grace);
         for entry in status.keys {
             if entry.key.purpose == KeyPurpose::Data
                 && entry.key.state == "previous"
                 && entry.values == Some(0)
             {
+                if now_millis() < retire_after {
+                    done.waiting.push(entry.key.version);
+                    done.retire_after = Some(retire_after);
+                    continue;
+                }
                 self.keyrings
                     .retire_data(scope.tenant(), entry.key.version)
                     .await?;

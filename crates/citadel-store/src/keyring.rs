@@ -225,6 +225,20 @@ impl Keyrings {
             .filter(|p| !stored.iter().any(|k| k.purpose == *p))
             .collect();
         if !missing.is_empty() {
+            // Keys are made all at once, for a tenant that never had any.
+            // A tenant missing some, or missing all after its access data
+            // was sealed with them, lost them (a shred, a row removed
+            // beside the server): new keys would silently lock everyone
+            // out of what the old ones protected.
+            let never_had_keys =
+                missing.len() == KeyPurpose::ALL.len() && !self.access_sealed(tenant).await?;
+            if !never_had_keys {
+                let names: Vec<&str> = missing.iter().map(|p| p.as_str()).collect();
+                return Err(StoreError::Tampered(format!(
+                    "tenant {tenant} lacks its {} key(s): they were destroyed or removed",
+                    names.join(", ")
+                )));
+            }
             self.make_first_keys(tenant, suite, &missing).await?;
             stored = self.stored_keys(tenant).await?;
         }
@@ -233,8 +247,10 @@ impl Keyrings {
         Ok(keyring)
     }
 
-    /// Version 1 of each missing purpose. Two processes racing here both
-    /// insert only if absent and then read back, so one set of keys wins.
+    /// Version 1 of every purpose, in one transaction: another process
+    /// opening the keyring sees all of them or none. Two processes racing
+    /// here both insert only if absent and then read back, so one set of
+    /// keys wins.
     async fn make_first_keys(
         &self,
         tenant: TenantId,
@@ -242,12 +258,18 @@ impl Keyrings {
         purposes: &[KeyPurpose],
     ) -> Result<(), StoreError> {
         let now = now_millis();
+        let mut sealed = Vec::with_capacity(purposes.len());
         for purpose in purposes {
             let material = generate(suite, *purpose);
-            let sealed = self
-                .kms
-                .seal(suite, &seal_context(tenant, *purpose, 1), &material)?;
-            write_on_pool!(&self.platform, |p| {
+            sealed.push((
+                *purpose,
+                self.kms
+                    .seal(suite, &seal_context(tenant, *purpose, 1), &material)?,
+            ));
+        }
+        write_on_pool!(&self.platform, |p| {
+            let mut tx = p.begin_write().await?;
+            for (purpose, sealed) in &sealed {
                 sqlx::query(
                     "INSERT INTO tenant_keys (tenant_id, purpose, version, sealed, state, created_at) \
                      VALUES ($1, $2, 1, $3, 'active', $4) \
@@ -255,13 +277,14 @@ impl Keyrings {
                 )
                 .bind(tenant.to_string())
                 .bind(purpose.as_str())
-                .bind(&sealed)
+                .bind(sealed)
                 .bind(now)
-                .execute(p)
-                .await?
-                .rows_affected()
-            });
-        }
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
         Ok(())
     }
 

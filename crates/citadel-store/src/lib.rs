@@ -98,6 +98,10 @@ pub struct Store {
     tenant_rows: fresh::FreshMap<citadel_core::TenantId, TenantRecord>,
     /// Opened tenant keyrings.
     keyrings: Arc<keyring::Keyrings>,
+    /// How long after a rotation an older data key version may be retired
+    /// (milliseconds); see [`Store::set_key_retire_grace`].
+    key_retire_grace_ms: std::sync::atomic::AtomicU64,
+    rotations: key_rotation::Rotations,
 }
 
 impl std::fmt::Debug for Store {
@@ -144,6 +148,10 @@ impl Store {
             access: Arc::default(),
             tenant_rows: fresh::FreshMap::default(),
             keyrings,
+            key_retire_grace_ms: std::sync::atomic::AtomicU64::new(
+                u64::try_from(key_rotation::RETIRE_GRACE.as_millis()).unwrap_or(u64::MAX),
+            ),
+            rotations: key_rotation::Rotations::default(),
         };
         store.check_master_key().await?;
         Ok(store)

@@ -151,12 +151,24 @@ async fn story(config: StoreConfig) {
         db.auth().check_roles(&promoted).await,
         Err(StoreError::Tampered(_))
     ));
+    // An admin's next routine edit does not make the change valid.
+    let edit = citadel_store::UserChanges {
+        display_name: Some(Some(common::name("职员"))),
+        ..Default::default()
+    };
+    assert!(matches!(
+        db.update_user(clerk.id, &edit).await,
+        Err(StoreError::Tampered(_))
+    ));
     raw(
         &db,
         "UPDATE users SET is_audit_admin = FALSE WHERE id = $1",
         &clerk_id,
     )
     .await;
+    db.update_user(clerk.id, &edit)
+        .await
+        .expect("an edit of an intact user");
     db.auth()
         .check_roles(&common::user(&db, clerk.id).await)
         .await
@@ -193,7 +205,7 @@ async fn story(config: StoreConfig) {
             .iter()
             .filter(|e| e.kind == "access_data_tampered" && e.detail.contains(&clerk_id))
             .count(),
-        2
+        3
     );
     store.close().await;
 }

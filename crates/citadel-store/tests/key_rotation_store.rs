@@ -63,9 +63,18 @@ async fn story(config: StoreConfig) {
     let status = store.key_status(&tenant).await.expect("status");
     assert_eq!(data(&status)[1], (2, "active".to_owned(), Some(1)));
 
+    // Within the grace after the rotation the old version is kept: another
+    // process may still seal under it.
     let done = store.reencrypt(&tenant).await.expect("re-encrypt");
     assert_eq!(done.moved, 2);
-    assert_eq!(done.retired, vec![1]);
+    assert_eq!(
+        (done.retired.clone(), done.waiting.clone()),
+        (vec![], vec![1])
+    );
+    assert!(done.retire_after.is_some());
+    store.set_key_retire_grace(std::time::Duration::ZERO);
+    let done = store.reencrypt(&tenant).await.expect("re-encrypt");
+    assert_eq!((done.moved, done.retired), (0, vec![1]));
     let status = store.key_status(&tenant).await.expect("status");
     assert_eq!(
         data(&status),

@@ -188,3 +188,58 @@ async fn a_destroyed_tenants_sealed_keys_leave_no_bytes_in_the_registry_file() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_tenant_that_lost_a_key_is_refused_not_given_new_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = sqlite_config(&dir);
+    let kms: Arc<dyn Kms> = Arc::new(LocalKms::generate());
+    let store = Store::open(&config, Arc::clone(&kms)).await.expect("open");
+    let created = store
+        .create_tenant(
+            &platform(),
+            &slug("acme"),
+            CryptoSuite::Intl,
+            &admin("root@acme.cn"),
+        )
+        .await
+        .expect("tenant");
+    let db = store.tenant(&scope(created.tenant.id)).await.expect("db");
+    db.list_groups()
+        .await
+        .expect("access data sealed with the keys");
+    store.close().await;
+    // A key row removed beside the server.
+    let beside = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("platform.db")),
+    )
+    .await
+    .expect("registry file");
+    sqlx::query("DELETE FROM tenant_keys WHERE tenant_id = $1 AND purpose = 'integrity'")
+        .bind(created.tenant.id.to_string())
+        .execute(&beside)
+        .await
+        .expect("delete");
+    let store = Store::open(&config, Arc::clone(&kms))
+        .await
+        .expect("reopen");
+    let refused = store.keyring(&scope(created.tenant.id)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Tampered(_))),
+        "{refused:?}"
+    );
+    store.close().await;
+    // All of them gone, after the access data was sealed: still refused.
+    sqlx::query("DELETE FROM tenant_keys WHERE tenant_id = $1")
+        .bind(created.tenant.id.to_string())
+        .execute(&beside)
+        .await
+        .expect("delete all");
+    beside.close().await;
+    let store = Store::open(&config, kms).await.expect("reopen");
+    assert!(matches!(
+        store.keyring(&scope(created.tenant.id)).await,
+        Err(StoreError::Tampered(_))
+    ));
+    store.close().await;
+}

@@ -83,6 +83,17 @@ pub enum KeysCommand {
     Rotate {
         #[arg(long)]
         tenant: String,
+        /// Retire the older versions at once instead of after the grace
+        /// (two minutes) a running server needs to see the new one: only
+        /// when no server uses this data directory.
+        #[arg(long)]
+        retire_now: bool,
+    },
+    /// Move every value to the active data key version and retire the
+    /// older versions whose grace has passed (finishes a rotation).
+    Reencrypt {
+        #[arg(long)]
+        tenant: String,
     },
     /// Re-seal every tenant's keys and stored credentials under a new
     /// master key, made at PATH if no key is there. Stop the server first,

@@ -7,7 +7,7 @@ use citadel_server::{ServerConfig, open_platform};
 use std::sync::Arc;
 
 use citadel_crypto::LocalKms;
-use citadel_store::Store;
+use citadel_store::{KeyStatus, Store};
 
 use crate::cli::KeysCommand;
 
@@ -32,10 +32,14 @@ async fn tenant_scope(store: &Store, slug: &str) -> Result<TenantScope, String> 
     .ok_or_else(|| "not allowed to manage this tenant's keys".to_owned())
 }
 
-fn print_status(view: &KeyStatusView) {
+/// Prints a status, naming where the master key comes from with its path
+/// (the operator on the machine may see it).
+fn print_status(status: KeyStatus) {
+    let source = status.master_key.clone();
+    let view = KeyStatusView::from(status);
     println!(
-        "Suite {} ({}, {}, {}, {}); master key from {}.",
-        view.suite, view.cipher, view.mac, view.digest, view.signature, view.master_key
+        "Suite {} ({}, {}, {}, {}); master key from {source}.",
+        view.suite, view.cipher, view.mac, view.digest, view.signature
     );
     println!(
         "{:<10} {:>7} {:<9} {:>8}",
@@ -64,42 +68,57 @@ pub async fn run(config: &ServerConfig, command: KeysCommand) -> Result<(), Stri
     let result = match command {
         KeysCommand::Status { tenant, json } => {
             let scope = tenant_scope(&store, &tenant).await?;
-            let view =
-                KeyStatusView::from(store.key_status(&scope).await.map_err(|e| e.to_string())?);
+            let status = store.key_status(&scope).await.map_err(|e| e.to_string())?;
             if json {
+                let view = KeyStatusView::from(status);
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?
                 );
             } else {
-                print_status(&view);
+                print_status(status);
             }
             Ok(())
         }
-        KeysCommand::Rotate { tenant } => {
+        KeysCommand::Rotate { tenant, retire_now } => {
             let scope = tenant_scope(&store, &tenant).await?;
+            if retire_now {
+                store.set_key_retire_grace(std::time::Duration::ZERO);
+            }
             let version = store
                 .rotate_data_key(&scope)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("Data key version {version} added; it seals from now on.");
-            let done = store.reencrypt(&scope).await.map_err(|e| e.to_string())?;
-            println!(
-                "Re-encrypted {} value(s) under version {version}.",
-                done.moved
-            );
-            for retired in &done.retired {
-                println!("Version {retired} protects nothing any more: retired and erased.");
-            }
-            print_status(&KeyStatusView::from(
-                store.key_status(&scope).await.map_err(|e| e.to_string())?,
-            ));
-            Ok(())
+            reencrypt(&store, &scope).await
+        }
+        KeysCommand::Reencrypt { tenant } => {
+            let scope = tenant_scope(&store, &tenant).await?;
+            reencrypt(&store, &scope).await
         }
         KeysCommand::RotateMaster { new_key_file } => rotate_master(&store, &new_key_file).await,
     };
     store.close().await;
     result
+}
+
+async fn reencrypt(store: &Store, scope: &TenantScope) -> Result<(), String> {
+    let done = store.reencrypt(scope).await.map_err(|e| e.to_string())?;
+    println!(
+        "Re-encrypted {} value(s) under the active version.",
+        done.moved
+    );
+    for retired in &done.retired {
+        println!("Version {retired} protects nothing any more: retired and erased.");
+    }
+    if let Some(after) = done.retire_after {
+        println!(
+            "Version(s) {:?} protect nothing but are kept for two minutes after the rotation (until {after} ms since the epoch), while running servers may still seal under them; run `citadel keys reencrypt` then to retire them.",
+            done.waiting
+        );
+    }
+    print_status(store.key_status(scope).await.map_err(|e| e.to_string())?);
+    Ok(())
 }
 
 /// Refuses while an active tenant still holds values sealed under the

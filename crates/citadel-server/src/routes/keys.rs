@@ -37,7 +37,8 @@ pub struct KeyStatusView {
     pub mac: &'static str,
     pub digest: &'static str,
     pub signature: &'static str,
-    /// Where the master key comes from (never the key).
+    /// What holds the master key: `key file`, `command` or `passphrase`
+    /// (never the key, nor a path).
     pub master_key: String,
     pub keys: Vec<KeyVersionView>,
     /// Values still sealed under the master key directly, from before the
@@ -54,7 +55,7 @@ impl From<KeyStatus> for KeyStatusView {
             mac: algorithms.mac,
             digest: algorithms.digest,
             signature: algorithms.signature,
-            master_key: status.master_key,
+            master_key: status.master_key_kind.to_owned(),
             keys: status
                 .keys
                 .into_iter()
@@ -108,12 +109,26 @@ pub async fn rotate(
         .await?;
     let status = store.key_status(&scope).await?;
     tokio::spawn(async move {
-        match store.reencrypt(&scope).await {
-            Ok(done) => {
-                tracing::info!(moved = done.moved, retired = ?done.retired, "re-encryption finished")
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "re-encryption stopped; the next rotation or `citadel keys rotate` resumes it")
+        // Until the grace after the rotation has passed the older versions
+        // wait; then a last pass moves whatever was sealed under them
+        // meanwhile and retires them.
+        loop {
+            match store.reencrypt(&scope).await {
+                Ok(done) => {
+                    tracing::info!(moved = done.moved, retired = ?done.retired, waiting = ?done.waiting, "re-encryption pass");
+                    let Some(after) = done.retire_after else {
+                        break;
+                    };
+                    let wait = after.saturating_sub(citadel_store::now_millis()).max(0);
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        u64::try_from(wait).unwrap_or(0) + 1_000,
+                    ))
+                    .await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "re-encryption stopped; `citadel keys reencrypt` resumes it");
+                    break;
+                }
             }
         }
     });

@@ -419,7 +419,7 @@ impl TenantDb {
         user: UserId,
         hashes: &[[u8; 32]],
     ) -> Result<(), StoreError> {
-        on_pool!(&self.pool, |p| {
+        write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             replace_codes!(tx, user, hashes);
             tx.commit().await?;

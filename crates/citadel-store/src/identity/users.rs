@@ -109,6 +109,19 @@ fn department_missing(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// What of a user the role seal covers.
+fn roles_of(user: &UserRecord) -> StoredRoles {
+    StoredRoles {
+        id: user.id.to_string(),
+        system: user.duties.system,
+        security: user.duties.security,
+        audit: user.duties.audit,
+        protected: user.protected,
+        status: user.status.as_str().to_owned(),
+        department: user.department.map(|d| d.to_string()),
+    }
+}
+
 impl TenantAuthDb {
     /// Checks a user's duties, protection, status and department against
     /// their seal before they become a principal: changed beside the
@@ -117,28 +130,29 @@ impl TenantAuthDb {
     /// done now.
     pub async fn check_roles(&self, user: &UserRecord) -> Result<(), StoreError> {
         let keyring = self.keyring().await?;
-        let roles = StoredRoles {
-            id: user.id.to_string(),
-            system: user.duties.system,
-            security: user.duties.security,
-            audit: user.duties.audit,
-            protected: user.protected,
-            status: user.status.as_str().to_owned(),
-            department: user.department.map(|d| d.to_string()),
-        };
+        let key = keyring.integrity_key();
         let tenant = self.0.tenant;
-        match check_roles(
-            keyring.integrity_key(),
-            tenant,
-            &roles,
-            user.role_seal.as_deref(),
-        ) {
+        match check_roles(key, tenant, &roles_of(user), user.role_seal.as_deref()) {
             SealCheck::Intact => Ok(()),
             SealCheck::Unsealed if !self.0.keyrings.access_sealed(tenant).await? => {
                 // Loading the groups seals the tenant's access data once.
                 self.0.list_groups().await.map(|_| ())
             }
-            _ => Err(self.0.roles_tampered(vec![roles.id]).await),
+            SealCheck::Unsealed => {
+                // A concurrent first sealing may have sealed this user and
+                // set the mark since the row was read: read it once more.
+                let again = self.find_user(user.id).await?;
+                let intact = again.as_ref().is_some_and(|u| {
+                    check_roles(key, tenant, &roles_of(u), u.role_seal.as_deref())
+                        == SealCheck::Intact
+                });
+                if intact {
+                    Ok(())
+                } else {
+                    Err(self.0.roles_tampered(vec![user.id.to_string()]).await)
+                }
+            }
+            SealCheck::Broken => Err(self.0.roles_tampered(vec![user.id.to_string()]).await),
         }
     }
 
@@ -328,6 +342,13 @@ impl TenantDb {
     /// Applies an admin's changes. Disabling a user ends their sessions in
     /// the same transaction.
     pub async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<(), StoreError> {
+        // The change is sealed with whatever the row holds: a row changed
+        // beside the server must not be made valid by the next edit.
+        let current = self
+            .find_user(id)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        self.auth().check_roles(&current).await?;
         let keyring = self.keyring().await?;
         let now = now_millis();
         let result = write_on_pool!(&self.pool, |p| {
