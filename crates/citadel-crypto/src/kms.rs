@@ -92,6 +92,17 @@ impl Kms for LocalKms {
     }
 }
 
+/// Ends a key command's whole process group (it was started as the
+/// group's leader): whatever the shell started goes too.
+fn kill_group(leader: u32) {
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{leader}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// Most time a key command may take before the start is abandoned.
 pub const KEY_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most output read from a key command.
@@ -162,12 +173,7 @@ impl LocalKms {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Ok(None) => {
-                    let _ = Command::new("kill")
-                        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .status();
+                    kill_group(child.id());
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(fail(format!(
@@ -181,12 +187,7 @@ impl LocalKms {
         // A child the command left running may hold the output open.
         while !reader.is_finished() {
             if started.elapsed() >= timeout {
-                let _ = Command::new("kill")
-                    .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
+                kill_group(child.id());
                 return Err(fail(format!(
                     "left its output open past {} s",
                     timeout.as_secs()
