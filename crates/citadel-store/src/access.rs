@@ -12,8 +12,8 @@ use sqlx::Row;
 
 use crate::StoreError;
 use crate::access_seal::{
-    ROLE_COLUMNS, SealCheck, StoredGroup, StoredRoles, check_group, check_roles, group_seal,
-    reseal_group, role_seal, roles_from_row,
+    ROLE_COLUMNS, STORED_GROUP_COLUMNS, SealCheck, StoredGroup, StoredRoles, check_group,
+    check_roles, group_seal, reseal_group, role_seal, roles_from_row, stored_group_from_row,
 };
 use crate::db::{BeginWrite, now_millis, on_pool, write_on_pool};
 use crate::fresh::FreshMap;
@@ -95,9 +95,6 @@ fn member_from(kind: &str, id: &str, subtree: bool) -> Result<Member, StoreError
         other => Err(corrupt(format!("group member kind {other:?}"))),
     }
 }
-
-const GROUP_COLUMNS: &str =
-    "id, name, description, builtin, policy, version, created_at, updated_at";
 
 /// Writes a group's members, replacing any it had.
 macro_rules! write_members {
@@ -232,7 +229,7 @@ impl TenantDb {
                     .push((row.try_get(1)?, row.try_get(2)?, row.try_get(3)?));
             }
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {GROUP_COLUMNS}, seal FROM permission_groups \
+                "SELECT {STORED_GROUP_COLUMNS} FROM permission_groups \
                  ORDER BY CASE builtin WHEN 'tenant_admin' THEN 0 WHEN 'member' THEN 1 \
                  ELSE 2 END, name_key"
             )))
@@ -240,19 +237,7 @@ impl TenantDb {
             .await?;
             let groups = rows
                 .iter()
-                .map(|row| {
-                    Ok(StoredGroup {
-                        id: row.try_get("id")?,
-                        name: row.try_get("name")?,
-                        builtin: row.try_get("builtin")?,
-                        policy: row.try_get("policy")?,
-                        version: row.try_get("version")?,
-                        description: row.try_get("description")?,
-                        created_at: row.try_get("created_at")?,
-                        updated_at: row.try_get("updated_at")?,
-                        seal: row.try_get("seal")?,
-                    })
-                })
+                .map(|row| Ok(stored_group_from_row!(row)))
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
             Ok((groups, members))
         })

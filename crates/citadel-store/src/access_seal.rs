@@ -88,19 +88,14 @@ pub(crate) fn check_group(
     }
 }
 
-/// Reads a group and its members back inside a write transaction and
-/// stores their seal: what is sealed is exactly what was written.
-macro_rules! reseal_group {
-    ($tx:expr, $id:expr, $key:expr, $tenant:expr) => {{
-        let id: String = $id;
-        let row = sqlx::query(
-            "SELECT id, name, builtin, policy, version, description, created_at, updated_at \
-             FROM permission_groups WHERE id = $1",
-        )
-        .bind(&id)
-        .fetch_one(&mut *$tx)
-        .await?;
-        let group = crate::access_seal::StoredGroup {
+/// The `permission_groups` columns [`stored_group_from_row!`] reads.
+pub(crate) const STORED_GROUP_COLUMNS: &str =
+    "id, name, builtin, policy, version, description, created_at, updated_at, seal";
+
+macro_rules! stored_group_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        crate::access_seal::StoredGroup {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
             builtin: row.try_get("builtin")?,
@@ -109,8 +104,25 @@ macro_rules! reseal_group {
             description: row.try_get("description")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
-            seal: None,
-        };
+            seal: row.try_get("seal")?,
+        }
+    }};
+}
+pub(crate) use stored_group_from_row;
+
+/// Reads a group and its members back inside a write transaction and
+/// stores their seal: what is sealed is exactly what was written.
+macro_rules! reseal_group {
+    ($tx:expr, $id:expr, $key:expr, $tenant:expr) => {{
+        let id: String = $id;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM permission_groups WHERE id = $1",
+            crate::access_seal::STORED_GROUP_COLUMNS
+        )))
+        .bind(&id)
+        .fetch_one(&mut *$tx)
+        .await?;
+        let group = crate::access_seal::stored_group_from_row!(&row);
         let members: Vec<crate::access_seal::MemberRow> = sqlx::query(
             "SELECT kind, member_id, include_subdepartments FROM group_members WHERE group_id = $1",
         )
