@@ -58,6 +58,11 @@ pub enum ApiError {
     /// anti-CSRF token.
     #[error("missing or wrong X-CSRF-Token header")]
     CsrfRejected,
+    /// Stored data failed its integrity check: an encrypted value that
+    /// does not open, access-control data changed beside the server. The
+    /// detail names what (ids, never values); a security event is recorded.
+    #[error("stored data failed its integrity check: {0}")]
+    IntegrityFailure(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -279,6 +284,13 @@ impl ApiError {
                 "too many sign-ins are in progress; try again shortly".into(),
                 None,
             ),
+            Self::IntegrityFailure(detail) => (
+                S::INTERNAL_SERVER_ERROR,
+                "integrity_failure",
+                "Stored data failed its integrity check",
+                detail.clone(),
+                None,
+            ),
             Self::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -326,6 +338,7 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Unavailable(e) => tracing::error!(error = %e, "storage unavailable"),
             Self::Internal(e) => tracing::error!(error = %e, "internal error"),
+            Self::IntegrityFailure(e) => tracing::error!(error = %e, "integrity failure"),
             _ => tracing::debug!(code, "request refused"),
         }
         let mut response = render(status, code, title, detail, field.as_deref());
@@ -351,6 +364,9 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(e) => Self::from_core(e),
             StoreError::VersionMismatch { .. } => Self::PreconditionFailed(e.to_string()),
             StoreError::Database(_) | StoreError::Io { .. } => Self::Unavailable(e),
+            StoreError::SealBroken { .. } | StoreError::Tampered(_) => {
+                Self::IntegrityFailure(e.to_string())
+            }
             other => Self::Internal(other.to_string()),
         }
     }

@@ -40,6 +40,18 @@ pub enum StoreError {
     /// beside the server. Nothing is decided on it.
     #[error("access-control data failed its integrity check: {0}")]
     Tampered(String),
+    /// An encrypted value did not open: its ciphertext was changed, cut
+    /// short or moved from another cell, or its key version is unknown.
+    /// Nothing of it is shown.
+    #[error(
+        "the encrypted value of field {field} in record {record} of table {table} failed its integrity check: {reason}"
+    )]
+    SealBroken {
+        table: citadel_core::TableId,
+        field: citadel_core::FieldId,
+        record: i64,
+        reason: String,
+    },
     #[error("the database is not safe for Citadel: {0}")]
     UnsafeDatabase(String),
     #[error(

@@ -10,7 +10,9 @@
 //! older version protects nothing any more it is retired: its sealed
 //! material is erased from the registry.
 //!
-//! The values are today's: users' TOTP seeds (confirmed and pending).
+//! The values are users' TOTP seeds (confirmed and pending), the values of
+//! encrypted fields and the sealed values in record history
+//! (`data::field_keys`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, PoisonError};
@@ -152,7 +154,7 @@ impl TenantDb {
     /// Moves every value not under the active data key version to it.
     async fn reencrypt_values(&self) -> Result<u64, StoreError> {
         let active = self.keyring().await?.active_data_version();
-        let mut moved = 0;
+        let mut moved = self.reencrypt_fields().await?;
         for value in self.sealed_values().await? {
             if sealed_under(&value.sealed) == Some(active) {
                 continue;
@@ -182,7 +184,7 @@ impl Store {
     pub async fn key_status(&self, scope: &TenantScope) -> Result<KeyStatus, StoreError> {
         let db = self.tenant(scope).await?;
         let keyring = db.keyring().await?;
-        let mut per_version: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut per_version: BTreeMap<u32, u64> = db.sealed_field_counts().await?;
         let mut master_sealed = 0;
         for value in db.sealed_values().await? {
             match sealed_under(&value.sealed) {

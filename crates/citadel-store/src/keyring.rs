@@ -119,6 +119,10 @@ impl std::fmt::Debug for Keyring {
 }
 
 impl Keyring {
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
     pub fn suite(&self) -> Suite {
         self.suite
     }

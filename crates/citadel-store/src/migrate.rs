@@ -64,6 +64,11 @@ pub(crate) const SQLITE_TENANT: &[Migration] = &[
         name: "access_seals",
         sql: include_str!("../migrations/sqlite/tenant_0006_access_seals.sql"),
     },
+    Migration {
+        version: 7,
+        name: "sealed_revisions",
+        sql: include_str!("../migrations/sqlite/tenant_0007_sealed_revisions.sql"),
+    },
 ];
 pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[
     Migration {
@@ -117,6 +122,11 @@ pub(crate) const POSTGRES_TENANT: &[Migration] = &[
         version: 6,
         name: "access_seals",
         sql: include_str!("../migrations/postgres/tenant_0006_access_seals.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "sealed_revisions",
+        sql: include_str!("../migrations/postgres/tenant_0007_sealed_revisions.sql"),
     },
 ];
 

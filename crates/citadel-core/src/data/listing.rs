@@ -94,6 +94,15 @@ pub fn resolve_sort(input: &str, table: &TableSchema) -> Result<Vec<SortKey>, Co
                     reason: "this field's type cannot be sorted".into(),
                 });
             }
+            if let Target::Field(id) = target
+                && table.field(id).is_some_and(|f| f.options.encrypted)
+            {
+                return Err(CoreError::InvalidField {
+                    field: name,
+                    reason: "is encrypted and cannot be sorted: its stored form has no order"
+                        .into(),
+                });
+            }
             Ok(SortKey { target, descending })
         })
         .collect()

@@ -51,6 +51,12 @@ pub enum Predicate {
         target: Target,
         choice: String,
     },
+    /// An encrypted field holds one of these values (in their canonical
+    /// form), matched through the field's blind index.
+    Blind {
+        field: FieldId,
+        values: Vec<String>,
+    },
     /// A many-to-many link points at this record.
     HasLink {
         field: FieldId,
@@ -171,6 +177,12 @@ fn condition_predicate(
     let target = table
         .target(name)
         .ok_or_else(|| bad(name, "no such field in this table"))?;
+    if let Target::Field(id) = target
+        && let Some(field) = table.field(id)
+        && field.options.encrypted
+    {
+        return sealed_test(field, name, &condition.test, context);
+    }
     let shape = shape_of(target, table).ok_or_else(|| bad(name, "no such field"))?;
     let typed = Typing {
         name,
@@ -179,6 +191,63 @@ fn condition_predicate(
         context,
     };
     typed.test(&condition.test)
+}
+
+/// A test on an encrypted field: only whole-value equality, through the
+/// blind index, and emptiness. Order and substrings are not in a keyed
+/// hash, and comparing them would need the plaintext in the database.
+fn sealed_test(
+    field: &FieldDef,
+    name: &str,
+    test: &Test,
+    context: &FilterContext,
+) -> Result<Predicate, CoreError> {
+    let target = Target::Field(field.id);
+    let blind = |operands: &[Operand]| -> Result<Predicate, CoreError> {
+        let values = operands
+            .iter()
+            .map(|o| sealed_value(field, name, o, context))
+            .collect::<Result<_, _>>()?;
+        Ok(Predicate::Blind {
+            field: field.id,
+            values,
+        })
+    };
+    match test {
+        Test::IsEmpty => Ok(Predicate::IsNull(target)),
+        Test::IsNotEmpty => Ok(Predicate::Not(Box::new(Predicate::IsNull(target)))),
+        Test::Compare(Comparison::Eq, operand) => blind(std::slice::from_ref(operand)),
+        Test::Compare(Comparison::Ne, operand) => Ok(Predicate::Not(Box::new(blind(
+            std::slice::from_ref(operand),
+        )?))),
+        Test::In(operands) => blind(operands),
+        Test::NotIn(operands) => Ok(Predicate::Not(Box::new(blind(operands)?))),
+        _ => Err(bad(
+            name,
+            "is encrypted: only =, !=, in, not in and is empty apply to it \
+             (its blind index matches whole values, not ranges or parts)",
+        )),
+    }
+}
+
+fn sealed_value(
+    field: &FieldDef,
+    name: &str,
+    operand: &Operand,
+    context: &FilterContext,
+) -> Result<String, CoreError> {
+    let Operand::Literal(literal) = operand else {
+        return Err(bad(name, "expects a value"));
+    };
+    let input = match literal {
+        Literal::Text(t) | Literal::Number(t) => serde_json::Value::String(t.clone()),
+        Literal::Bool(b) => serde_json::Value::Bool(*b),
+    };
+    let cell = field.read_value(&input, context.offset)?;
+    if cell.is_empty() {
+        return Err(bad(name, "use `is empty` to find records without a value"));
+    }
+    Ok(cell.canonical())
 }
 
 struct Typing<'a> {

@@ -211,3 +211,56 @@ fn links_and_emptiness() {
         )))))
     );
 }
+
+fn sealed_table() -> TableSchema {
+    let mut table = table();
+    let spec: FieldSpec =
+        serde_json::from_value(json!({"name": "身份证", "type": "resident_id"})).unwrap();
+    table.fields.push(FieldDef::new(
+        FieldId::generate(),
+        spec.check().unwrap(),
+        20,
+    ));
+    table
+}
+
+#[test]
+fn encrypted_fields_match_whole_values_through_the_blind_index() {
+    let table = sealed_table();
+    let id = table.field_by_key("身份证").unwrap().id;
+    let context = FilterContext::at(Utc::now(), FixedOffset::east_opt(8 * 3600).unwrap());
+    let resolved = |text: &str| resolve(&parse(text).unwrap(), &table, &context);
+    // The value is read as input is: a lower-case check letter is the same ID.
+    assert_eq!(
+        resolved("身份证 = '11010519491231002x'").unwrap(),
+        Predicate::Blind {
+            field: id,
+            values: vec!["\"11010519491231002X\"".into()]
+        }
+    );
+    assert!(matches!(
+        resolved("身份证 in ('11010519491231002X', '110105199003071239')").unwrap(),
+        Predicate::Blind { values, .. } if values.len() == 2
+    ));
+    assert!(matches!(
+        resolved("身份证 != '11010519491231002X'").unwrap(),
+        Predicate::Not(inner) if matches!(*inner, Predicate::Blind { .. })
+    ));
+    assert_eq!(
+        resolved("身份证 is empty").unwrap(),
+        Predicate::IsNull(Target::Field(id))
+    );
+    for refused in [
+        "身份证 > '1'",
+        "身份证 contains '1101'",
+        "身份证 starts with '1101'",
+        "身份证 between '1' and '2'",
+    ] {
+        let error = resolved(refused).expect_err(refused).to_string();
+        assert!(error.contains("encrypted"), "{refused}: {error}");
+    }
+    // A value that is not an ID cannot match one, and says why.
+    assert!(resolved("身份证 = '123'").is_err());
+    let sort = crate::data::listing::resolve_sort("身份证", &table).expect_err("no sort");
+    assert!(sort.to_string().contains("encrypted"));
+}

@@ -106,6 +106,9 @@ pub struct FieldOptions {
     pub pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Stored as ciphertext under the tenant's data key, with a blind
+    /// index for equality; on by default for the sensitive kinds.
+    pub encrypted: bool,
 }
 
 /// A field as declared from outside (API, import of a schema). Flat, with
@@ -136,6 +139,9 @@ pub struct FieldSpec {
     pub max_length: Option<u32>,
     pub pattern: Option<String>,
     pub description: Option<String>,
+    /// Unset: encrypted when the kind is sensitive (resident ID, bank
+    /// card, unified social credit code).
+    pub encrypted: Option<bool>,
 }
 
 /// A field of a table as stored: its id names its column.
@@ -202,7 +208,13 @@ impl FieldDef {
         position: i64,
         column: String,
     ) -> Result<Self, CoreError> {
-        let spec: FieldSpec = serde_json::from_value(spec.clone())
+        let mut spec = spec.clone();
+        // Declarations stored before fields could be encrypted say nothing
+        // about it, and their values are plaintext: keep them so.
+        if let Json::Object(map) = &mut spec {
+            map.entry("encrypted").or_insert(Json::Bool(false));
+        }
+        let spec: FieldSpec = serde_json::from_value(spec)
             .map_err(|e| schema_error(format!("stored field {id} is unreadable: {e}")))?;
         let (name, kind, options) = spec.check()?;
         Ok(Self {
@@ -285,6 +297,31 @@ impl FieldKind {
         matches!(
             self,
             Self::ResidentId | Self::BankCard | Self::SocialCreditCode
+        )
+    }
+
+    /// Kinds whose values may be stored encrypted: those with many
+    /// possible values held in one column. A boolean or a select has too
+    /// few values for a ciphertext to hide them from their blind index,
+    /// and references and numbering are the server's own.
+    pub fn can_encrypt(&self) -> bool {
+        matches!(
+            self,
+            Self::Text
+                | Self::LongText
+                | Self::Integer
+                | Self::Decimal { .. }
+                | Self::Currency { .. }
+                | Self::Percent { .. }
+                | Self::Date
+                | Self::DateTime
+                | Self::Email
+                | Self::Url
+                | Self::MobilePhone
+                | Self::Landline
+                | Self::ResidentId
+                | Self::BankCard
+                | Self::SocialCreditCode
         )
     }
 
@@ -486,6 +523,13 @@ impl FieldSpec {
                 }
             })
             .transpose()?;
+        let encrypted = self.encrypted.unwrap_or_else(|| kind.is_sensitive());
+        if encrypted && !kind.can_encrypt() {
+            return Err(schema_error(format!(
+                "a {} field cannot be encrypted",
+                kind.type_name()
+            )));
+        }
         Ok(FieldOptions {
             required: self.required,
             unique: self.unique,
@@ -498,6 +542,7 @@ impl FieldSpec {
             max_length: self.max_length,
             pattern: self.pattern.clone(),
             description,
+            encrypted,
         })
     }
 }

@@ -87,3 +87,48 @@ fn unknown_keys_are_refused() {
     );
     assert!(parsed.is_err());
 }
+
+#[test]
+fn sensitive_kinds_are_encrypted_unless_told_otherwise() {
+    for kind in ["resident_id", "bank_card", "social_credit_code"] {
+        let (_, _, options) = spec(serde_json::json!({"name": "a", "type": kind})).expect("valid");
+        assert!(options.encrypted, "{kind} is encrypted by default");
+        let (_, _, options) =
+            spec(serde_json::json!({"name": "a", "type": kind, "encrypted": false}))
+                .expect("valid");
+        assert!(!options.encrypted, "{kind} may be stored in plaintext");
+    }
+    let (_, _, options) = spec(serde_json::json!({"name": "a", "type": "text"})).expect("valid");
+    assert!(!options.encrypted);
+    let (_, _, options) =
+        spec(serde_json::json!({"name": "a", "type": "decimal", "encrypted": true}))
+            .expect("valid");
+    assert!(options.encrypted);
+}
+
+#[test]
+fn kinds_with_few_values_or_server_values_cannot_be_encrypted() {
+    for spec_json in [
+        serde_json::json!({"name": "a", "type": "boolean", "encrypted": true}),
+        serde_json::json!({"name": "a", "type": "single_select", "choices": [{"name": "x"}], "encrypted": true}),
+        serde_json::json!({"name": "a", "type": "user", "encrypted": true}),
+        serde_json::json!({"name": "a", "type": "auto_number", "encrypted": true}),
+    ] {
+        let refused = spec(spec_json.clone()).expect_err("refused");
+        assert!(
+            refused.to_string().contains("cannot be encrypted"),
+            "{spec_json}"
+        );
+    }
+}
+
+#[test]
+fn stored_declarations_from_before_encryption_stay_plaintext() {
+    let stored = serde_json::json!({"name": "身份证", "type": "resident_id"});
+    let field =
+        FieldDef::from_spec_json(FieldId::generate(), &stored, 1, "f_x".into()).expect("readable");
+    assert!(!field.options.encrypted);
+    let round_trip =
+        FieldDef::from_spec_json(field.id, &field.spec_json(), 1, "f_x".into()).expect("readable");
+    assert_eq!(round_trip, field);
+}

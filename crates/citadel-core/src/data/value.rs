@@ -45,6 +45,12 @@ impl Cell {
         }
     }
 
+    /// The value's one written form, which a blind index keys and a
+    /// ciphertext holds: its API JSON, so reading it back is reading input.
+    pub fn canonical(&self) -> String {
+        self.to_json().to_string()
+    }
+
     /// The value as the API shows it. Decimals are strings so no reader
     /// turns them into floats; date-times are UTC with milliseconds.
     pub fn to_json(&self) -> Json {
@@ -79,6 +85,13 @@ impl FieldDef {
             .map_err(|reason| invalid(self, reason))?;
         self.check(&cell)?;
         Ok(cell)
+    }
+
+    /// Reads a value by the type's rules alone: a value as stored (the
+    /// field's constraints may have changed since) or as a filter names it.
+    pub fn read_value(&self, input: &Json, offset: FixedOffset) -> Result<Cell, CoreError> {
+        self.read(input, offset)
+            .map_err(|reason| invalid(self, reason))
     }
 
     /// The constraints beyond the type: required, lengths, range, pattern.

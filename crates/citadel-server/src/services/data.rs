@@ -492,7 +492,7 @@ fn in_fields(e: ApiError, n: usize) -> ApiError {
 /// The declaration a field takes under a new type: its name and the
 /// options every type shares, with the new type and its knobs from `body`.
 /// Knobs of the old type (a pattern, choices, a default) do not carry over
-/// unless given again.
+/// unless given again; encryption does.
 pub fn retyped_field(field: &FieldDef, body: &Map<String, Json>) -> Result<FieldDef, ApiError> {
     let mut spec = Map::new();
     spec.insert("name".into(), Json::String(field.name.to_string()));
@@ -505,6 +505,11 @@ pub fn retyped_field(field: &FieldDef, body: &Map<String, Json>) -> Result<Field
     }
     if let Some(description) = &field.options.description {
         spec.insert("description".into(), Json::String(description.clone()));
+    }
+    // An encrypted field stays encrypted under its new type unless the
+    // body says otherwise: a type change never decrypts silently.
+    if field.options.encrypted {
+        spec.insert("encrypted".into(), Json::Bool(true));
     }
     for (key, value) in body {
         if key == "name" {

@@ -7,8 +7,9 @@ use citadel_core::data::{Cell, FieldDef, FieldKind, TableSchema};
 use citadel_core::{CoreError, FieldId, TableId};
 
 use super::apps::dialect;
-use super::rows::cell_param;
-use super::sql::{BindParams, ColumnType, Dialect, ident, index_key};
+use super::rows::{stored_columns, stored_params};
+use super::sealing::{Sealer, blind_column};
+use super::sql::{BindParams, ColumnType, Dialect, Param, ident, index_key};
 use crate::StoreError;
 use crate::db::{BeginWrite, now_millis, write_on_pool};
 use crate::tenant_db::TenantDb;
@@ -61,8 +62,15 @@ fn field_ddl(table: TableId, def: &FieldDef, dialect: Dialect) -> Result<Vec<Str
     let column = ident(&def.column)?;
     ddl.push(format!(
         "ALTER TABLE {physical} ADD COLUMN {column} {}",
-        ColumnType::of_kind(&def.kind).ddl(dialect)
+        ColumnType::of_field(def).ddl(dialect)
     ));
+    if def.options.encrypted {
+        ddl.push(format!(
+            "ALTER TABLE {physical} ADD COLUMN {} {}",
+            ident(&blind_column(&def.column))?,
+            ColumnType::Bytes.ddl(dialect)
+        ));
+    }
     ddl.extend(index_ddl(table, def, None, dialect)?);
     Ok(ddl)
 }
@@ -78,7 +86,12 @@ fn index_ddl(
         return Ok(Vec::new());
     }
     let physical = ident(&physical_table(table))?;
-    let column = index_key(&ident(&new.column)?, dialect);
+    // An encrypted field is found, and kept unique, by its blind index.
+    let indexed = match new.options.encrypted {
+        true => blind_column(&new.column),
+        false => new.column.clone(),
+    };
+    let column = index_key(&ident(&indexed)?, dialect);
     let (had_unique, had_index) = old.map_or((false, false), |o| {
         (o.options.unique, o.options.filterable && !o.options.unique)
     });
@@ -156,6 +169,10 @@ impl TenantDb {
         let physical = ident(&physical_table(table))?;
         let position = schema.fields.iter().map(|f| f.position).max().unwrap_or(0) + 1;
         let auto = matches!(def.kind, FieldKind::AutoNumber);
+        let sealer = match def.options.encrypted {
+            true => Some(Sealer::new(self.keyring().await?, table)),
+            false => None,
+        };
         write_on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
             for statement in ddl {
@@ -168,13 +185,42 @@ impl TenantDb {
             if let Some(default) = new.default.as_ref().filter(|d| !d.is_empty())
                 && def.kind.has_column()
             {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE {physical} SET {column} = $1"
-                )))
-                .bind_params(vec![cell_param(default, &def.kind)])
-                .execute(&mut *tx)
-                .await
-                .map_err(duplicates_refused(&def))?;
+                // Each record's ciphertext is its own (bound to its id), so
+                // an encrypted default is written record by record.
+                let ids: Vec<i64> = match def.options.encrypted {
+                    true => {
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                            "SELECT id FROM {physical}"
+                        )))
+                        .fetch_all(&mut *tx)
+                        .await?
+                    }
+                    false => vec![0],
+                };
+                let columns = stored_columns(&def)?;
+                let sets: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(n, c)| format!("{c} = ${}", n + 1))
+                    .collect();
+                for id in ids {
+                    let mut values = stored_params(&def, id, default, sealer.as_ref())?;
+                    let only = match def.options.encrypted {
+                        true => {
+                            values.push(Param::Int(Some(id)));
+                            format!(" WHERE id = ${}", columns.len() + 1)
+                        }
+                        false => String::new(),
+                    };
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE {physical} SET {}{only}",
+                        sets.join(", ")
+                    )))
+                    .bind_params(values)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(duplicates_refused(&def))?;
+                }
             }
             let mut next_number = 1i64;
             if auto {
@@ -246,6 +292,24 @@ impl TenantDb {
                 "this table already has a field named `{}`",
                 changed.name
             )));
+        }
+        if changed.options.encrypted != old.options.encrypted {
+            // Every stored value moves between plaintext and ciphertext:
+            // the storage change a type change makes, to the same type.
+            let utc = chrono::Offset::fix(&chrono::Utc);
+            let (report, schema) = self.change_field_type(table, changed, false, utc).await?;
+            if !report.applied {
+                let first = report
+                    .failures
+                    .first()
+                    .map(|(id, why)| format!(" (first: record {id}: {why})"))
+                    .unwrap_or_default();
+                return Err(StoreError::Conflict(format!(
+                    "{} of {} records do not fit the field's constraints{first}; nothing changed",
+                    report.failed, report.records
+                )));
+            }
+            return Ok(schema);
         }
         let changed = FieldDef {
             column: old.column.clone(),
@@ -353,10 +417,9 @@ impl TenantDb {
                     index_name(prefix, field)?
                 ));
             }
-            ddl.push(format!(
-                "ALTER TABLE {physical} DROP COLUMN {}",
-                ident(&def.column)?
-            ));
+            for column in stored_columns(def)? {
+                ddl.push(format!("ALTER TABLE {physical} DROP COLUMN {column}"));
+            }
         } else {
             ddl.push(format!("DROP TABLE {}", ident(&junction_table(field))?));
         }

@@ -6,12 +6,14 @@
 //! and `sql`/`rows` (the SQL both backends share and how rows decode).
 
 mod apps;
+mod field_keys;
 mod fields;
 mod reads;
 mod records;
 mod retype;
 mod rows;
 pub(crate) mod schema_cache;
+mod sealing;
 mod sql;
 mod views;
 

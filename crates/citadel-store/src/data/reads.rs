@@ -12,6 +12,7 @@ use sqlx::Row;
 
 use super::apps::dialect;
 use super::rows::ReadRow;
+use super::sealing::{Sealer, sealed_history_value};
 use super::sql::{BindParams, ColumnType, Param, Params, column, ident, render};
 use super::{RecordPage, RecordRow};
 use crate::StoreError;
@@ -55,20 +56,22 @@ pub(crate) fn select_list<'a>(
 pub(crate) fn decode_row<R: ReadRow>(
     row: &R,
     chosen: &[&FieldDef],
+    sealer: Option<&Sealer>,
 ) -> Result<RecordRow, StoreError> {
     let missing = || StoreError::Corrupt("system column is NULL".into());
+    let id = row.int(0)?.ok_or_else(missing)?;
     let mut cells = Vec::with_capacity(chosen.len());
     let mut index = 6;
     for field in chosen {
         if field.kind.has_column() {
-            cells.push((field.id, row.cell(index, &field.kind)?));
+            cells.push((field.id, row.field_cell(index, field, id, sealer)?));
             index += 1;
         } else {
             cells.push((field.id, Cell::Links(Vec::new())));
         }
     }
     Ok(RecordRow {
-        id: RecordId(row.int(0)?.ok_or_else(missing)?),
+        id: RecordId(id),
         version: row.int(1)?.ok_or_else(missing)?,
         created_at: row.date_time(2)?.ok_or_else(missing)?,
         created_by: row.text(3)?,
@@ -184,6 +187,8 @@ impl TenantDb {
         id: RecordId,
     ) -> Result<RecordRow, StoreError> {
         let table = access.full_schema();
+        let sealer = self.sealer(table).await?;
+        let sealer = sealer.as_ref();
         let (select, chosen) = select_list(access.schema(), None)?;
         let physical = ident(&physical_table(table.id))?;
         let mut params = Params::new(dialect(&self.pool));
@@ -191,22 +196,26 @@ impl TenantDb {
         let scope = match access.rows() {
             Some(rows) => format!(
                 " AND {}",
-                render(rows, table, dialect(&self.pool), &mut params)?
+                render(rows, table, dialect(&self.pool), sealer, &mut params)?
             ),
             None => String::new(),
         };
         let sql = format!("SELECT {select} FROM {physical} r WHERE r.id = {id_param}{scope}");
-        on_pool!(&self.pool, |p| {
-            let mut conn = p.acquire().await?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind_params(params.0)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or(StoreError::NotFound("record"))?;
-            let mut rows = vec![decode_row(&row, &chosen)?];
-            fill_links!(conn, &mut rows, &chosen);
-            rows.pop().ok_or(StoreError::NotFound("record"))
-        })
+        let found: Result<RecordRow, StoreError> = async {
+            on_pool!(&self.pool, |p| {
+                let mut conn = p.acquire().await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind_params(params.0)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or(StoreError::NotFound("record"))?;
+                let mut rows = vec![decode_row(&row, &chosen, sealer)?];
+                fill_links!(conn, &mut rows, &chosen);
+                rows.pop().ok_or(StoreError::NotFound("record"))
+            })
+        }
+        .await;
+        self.noticed(found).await
     }
 
     /// A page of the records the decision lets its holder read, with
@@ -219,16 +228,18 @@ impl TenantDb {
     ) -> Result<RecordPage, StoreError> {
         let dialect = dialect(&self.pool);
         let table = access.full_schema();
+        let sealer = self.sealer(table).await?;
+        let sealer = sealer.as_ref();
         // Chosen from the visible fields only, whatever the request names.
         let (select, chosen) = select_list(access.schema(), request.fields.as_deref())?;
         let physical = ident(&physical_table(table.id))?;
         let mut params = Params::new(dialect);
         let mut conditions = Vec::new();
         if let Some(rows) = access.rows() {
-            conditions.push(render(rows, table, dialect, &mut params)?);
+            conditions.push(render(rows, table, dialect, sealer, &mut params)?);
         }
         if let Some(filter) = &request.filter {
-            conditions.push(render(filter, table, dialect, &mut params)?);
+            conditions.push(render(filter, table, dialect, sealer, &mut params)?);
         }
         let count_sql = request.count.then(|| {
             format!(
@@ -285,46 +296,50 @@ impl TenantDb {
             },
         );
         let sort_start = 6 + chosen.iter().filter(|f| f.kind.has_column()).count();
-        on_pool!(&self.pool, |p| {
-            let mut conn = p.acquire().await?;
-            let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind_params(params.0)
-                .fetch_all(&mut *conn)
-                .await?;
-            let more = found.len() > request.limit as usize;
-            let mut rows = Vec::with_capacity(found.len().min(request.limit as usize));
-            let mut next = None;
-            for (n, row) in found.iter().take(request.limit as usize).enumerate() {
-                rows.push(decode_row(row, &chosen)?);
-                if more && n + 1 == request.limit as usize {
-                    let values = sort_columns
-                        .iter()
-                        .enumerate()
-                        .map(|(k, (_, ty))| row.sql_value(sort_start + k, *ty))
-                        .collect::<Result<_, _>>()?;
-                    next = Some(Cursor {
-                        values,
-                        id: row.int(0)?.unwrap_or_default(),
-                    });
+        let page: Result<RecordPage, StoreError> = async {
+            on_pool!(&self.pool, |p| {
+                let mut conn = p.acquire().await?;
+                let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind_params(params.0)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let more = found.len() > request.limit as usize;
+                let mut rows = Vec::with_capacity(found.len().min(request.limit as usize));
+                let mut next = None;
+                for (n, row) in found.iter().take(request.limit as usize).enumerate() {
+                    rows.push(decode_row(row, &chosen, sealer)?);
+                    if more && n + 1 == request.limit as usize {
+                        let values = sort_columns
+                            .iter()
+                            .enumerate()
+                            .map(|(k, (_, ty))| row.sql_value(sort_start + k, *ty))
+                            .collect::<Result<_, _>>()?;
+                        next = Some(Cursor {
+                            values,
+                            id: row.int(0)?.unwrap_or_default(),
+                        });
+                    }
                 }
-            }
-            fill_links!(conn, &mut rows, &chosen);
-            let total = match count_sql {
-                Some(sql) => Some(
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind_params(count_params)
-                        .fetch_one(&mut *conn)
-                        .await?
-                        .try_get::<i64, _>(0)?,
-                ),
-                None => None,
-            };
-            Ok(RecordPage {
-                records: rows,
-                next,
-                total,
+                fill_links!(conn, &mut rows, &chosen);
+                let total = match count_sql {
+                    Some(sql) => Some(
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind_params(count_params)
+                            .fetch_one(&mut *conn)
+                            .await?
+                            .try_get::<i64, _>(0)?,
+                    ),
+                    None => None,
+                };
+                Ok(RecordPage {
+                    records: rows,
+                    next,
+                    total,
+                })
             })
-        })
+        }
+        .await;
+        self.noticed(page).await
     }
 }
 
@@ -377,7 +392,43 @@ impl TenantDb {
                 });
             }
         }
+        let opened = self.open_history(table, record, &mut revisions).await;
+        self.noticed(opened).await?;
         Ok(revisions)
+    }
+
+    /// Opens the sealed values in `revisions` (those of encrypted fields,
+    /// and of fields encrypted once), in place.
+    async fn open_history(
+        &self,
+        table: citadel_core::TableId,
+        record: RecordId,
+        revisions: &mut [super::Revision],
+    ) -> Result<(), StoreError> {
+        let mut sealer = None;
+        for revision in revisions {
+            let serde_json::Value::Object(changes) = &mut revision.changes else {
+                continue;
+            };
+            for (id, pair) in changes.iter_mut() {
+                let serde_json::Value::Array(values) = pair else {
+                    continue;
+                };
+                for value in values.iter_mut() {
+                    if sealed_history_value(value).is_none() {
+                        continue;
+                    }
+                    if sealer.is_none() {
+                        sealer = Some(Sealer::new(self.keyring().await?, table));
+                    }
+                    if let Some(sealer) = &sealer {
+                        let field = FieldId::parse(id)?;
+                        *value = sealer.open_history(field, record.0, revision.version, value)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -392,10 +443,11 @@ impl TenantDb {
     ) -> Result<(i64, Option<bool>), StoreError> {
         let dialect = dialect(&self.pool);
         let table = access.full_schema();
+        let sealer = self.sealer(table).await?;
         let physical = ident(&physical_table(table.id))?;
         let mut params = Params::new(dialect);
         let scope = match access.rows() {
-            Some(rows) => render(rows, table, dialect, &mut params)?,
+            Some(rows) => render(rows, table, dialect, sealer.as_ref(), &mut params)?,
             None => "1=1".to_owned(),
         };
         let count_sql = format!("SELECT COUNT(*) FROM {physical} r WHERE {scope}");

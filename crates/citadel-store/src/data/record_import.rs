@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 // The write bodies are macros: they need the names the writes use.
 use super::*;
 use crate::data::records::invalid;
-use crate::data::rows::ReadRow;
+use crate::data::rows::{ReadRow, cell_param};
+use crate::data::sealing::{Sealer, blind_column};
 use crate::db::on_pool;
 
 /// Longest wait for the next chunk before the import is given up.
@@ -30,7 +31,8 @@ fn abandoned(why: &str) -> StoreError {
 
 macro_rules! import_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
-        let mut chunks: mpsc::Receiver<Option<Vec<RecordWrite>>> = $input;
+        let (mut chunks, sealer): (mpsc::Receiver<Option<Vec<RecordWrite>>>, Option<Sealer>) =
+            $input;
         let mut imported: u64 = 0;
         loop {
             let next = tokio::time::timeout(IMPORT_IDLE, chunks.recv())
@@ -40,7 +42,7 @@ macro_rules! import_body {
                 Some(Some(writes)) if writes.is_empty() => {}
                 Some(Some(writes)) => {
                     imported += writes.len() as u64;
-                    create_body!($tx, $table, writes, $actor, $dialect)?;
+                    create_body!($tx, $table, (writes, sealer.clone()), $actor, $dialect)?;
                 }
                 Some(None) => break,
                 None => return Err(abandoned("abandoned")),
@@ -92,7 +94,8 @@ impl TenantDb {
         actor: Actor,
     ) -> Result<u64, StoreError> {
         let table = access.full_schema();
-        write_through!(self, table, chunks, actor, import_body)
+        let input = (chunks, self.sealer(table).await?);
+        write_through!(self, table, input, actor, import_body)
     }
 
     /// Which of `values` a record of `table` already holds in `field`: for
@@ -109,29 +112,50 @@ impl TenantDb {
             return Ok(Vec::new());
         }
         let physical = ident(&physical_table(table.id))?;
-        let column = ident(&field.column)?;
-        let wanted: Vec<Param> = values
-            .iter()
-            .filter(|c| !c.is_empty())
-            .map(|c| cell_param(c, &field.kind))
-            .collect();
+        let wanted: Vec<&Cell> = values.iter().filter(|c| !c.is_empty()).collect();
+        // An encrypted field is looked up by its blind index: the values
+        // found are those whose index is there.
+        let sealer = self.sealer(table).await?;
+        let (column, keys): (String, Vec<Param>) = match (&sealer, field.options.encrypted) {
+            (Some(sealer), true) => (
+                ident(&blind_column(&field.column))?,
+                wanted
+                    .iter()
+                    .map(|c| Param::Bytes(Some(sealer.blind(field.id, &c.canonical()))))
+                    .collect(),
+            ),
+            _ => (
+                ident(&field.column)?,
+                wanted.iter().map(|c| cell_param(c, &field.kind)).collect(),
+            ),
+        };
         let mut found = Vec::new();
-        for chunk in wanted.chunks(500) {
+        for (cells, chunk) in wanted.chunks(500).zip(keys.chunks(500)) {
             let mut params = Params::default();
             let list: Vec<String> = chunk.iter().map(|p| params.push(p.clone())).collect();
             let sql = format!(
                 "SELECT DISTINCT {column} FROM {physical} WHERE {column} IN ({})",
                 list.join(", ")
             );
-            on_pool!(&self.pool, |p| {
+            let present: Vec<Param> = on_pool!(&self.pool, |p| {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind_params(params.0)
                     .fetch_all(p)
                     .await?;
+                let mut present = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    found.push(row.cell(0, &field.kind)?);
+                    present.push(match field.options.encrypted {
+                        true => Param::Bytes(row.bytes(0)?),
+                        false => cell_param(&row.cell(0, &field.kind)?, &field.kind),
+                    });
                 }
+                present
             });
+            for (cell, key) in cells.iter().zip(chunk) {
+                if present.contains(key) && !found.contains(*cell) {
+                    found.push((*cell).clone());
+                }
+            }
         }
         Ok(found)
     }

@@ -15,7 +15,8 @@ use serde_json::Value as Json;
 use sqlx::{Row, SqliteConnection};
 
 use super::super::reads::{decode_row, fill_links, select_list};
-use super::super::rows::cell_param;
+use super::super::rows::{stored_columns, stored_params};
+use super::super::sealing::Sealer;
 use super::super::sql::{BindParams, Dialect, Param, Params, ident, render};
 use super::super::{Actor, RecordRow};
 use super::{
@@ -29,10 +30,11 @@ use crate::tenant_db::TenantDb;
 /// Reads the current rows of `ids` (all fields) inside the transaction;
 /// with a scope, only those of them within it.
 macro_rules! current_rows {
-    ($tx:expr, $table:expr, $ids:expr, $scope:expr, $dialect:expr) => {{
+    ($tx:expr, $table:expr, $ids:expr, $scope:expr, $dialect:expr, $sealer:expr) => {{
         let table: &TableSchema = $table;
         let ids: &[i64] = $ids;
         let scope: Option<&Predicate> = $scope;
+        let sealer: Option<&Sealer> = $sealer;
         let (select, chosen) = select_list(table, None)?;
         let physical = ident(&physical_table(table.id))?;
         let mut rows: Vec<RecordRow> = Vec::with_capacity(ids.len());
@@ -43,7 +45,10 @@ macro_rules! current_rows {
                 .map(|id| params.push(Param::Int(Some(*id))))
                 .collect();
             let within = match scope {
-                Some(rows) => format!(" AND {}", render(rows, table, $dialect, &mut params)?),
+                Some(rows) => format!(
+                    " AND {}",
+                    render(rows, table, $dialect, sealer, &mut params)?
+                ),
                 None => String::new(),
             };
             let found = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -54,7 +59,7 @@ macro_rules! current_rows {
             .fetch_all(&mut *$tx)
             .await?;
             for row in &found {
-                rows.push(decode_row(row, &chosen)?);
+                rows.push(decode_row(row, &chosen, sealer)?);
             }
         }
         fill_links!($tx, &mut rows, &chosen);
@@ -84,6 +89,38 @@ fn check_versions(
         }
     }
     Ok(())
+}
+
+/// A field's old and new value in a revision.
+type FieldChange = (FieldId, Json, Json);
+
+/// A revision's changes with the values of encrypted fields sealed, and
+/// the data key version they are sealed under (none when nothing is).
+fn seal_changes(
+    table: &TableSchema,
+    sealer: Option<&Sealer>,
+    record: i64,
+    version: i64,
+    changes: Vec<FieldChange>,
+) -> Result<(Vec<FieldChange>, Option<i64>), StoreError> {
+    let Some(sealer) = sealer else {
+        return Ok((changes, None));
+    };
+    let mut sealed_any = false;
+    let mut out = Vec::with_capacity(changes.len());
+    for (field, old, new) in changes {
+        if table.field(field).is_some_and(|f| f.options.encrypted) {
+            sealed_any = true;
+            out.push((
+                field,
+                sealer.seal_history(field, record, version, &old)?,
+                sealer.seal_history(field, record, version, &new)?,
+            ));
+        } else {
+            out.push((field, old, new));
+        }
+    }
+    Ok((out, sealed_any.then(|| i64::from(sealer.active_version()))))
 }
 
 fn cell_json(cells: &[(FieldId, Cell)], field: FieldId) -> Json {
@@ -131,7 +168,8 @@ macro_rules! create_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
         let tx = &mut *$tx;
         let table: &TableSchema = &$table;
-        let writes: Vec<RecordWrite> = $input;
+        let (writes, sealer): (Vec<RecordWrite>, Option<Sealer>) = $input;
+        let sealer = sealer.as_ref();
         let actor: Actor = $actor;
         let dialect: Dialect = $dialect;
         let physical_name = physical_table(table.id);
@@ -150,11 +188,15 @@ macro_rules! create_body {
         let count = writes.len() as i64;
         let mut column_list =
             String::from("id, version, created_at, created_by, updated_at, updated_by");
+        let mut stored_count = 0;
         for field in &columns {
-            column_list.push_str(", ");
-            column_list.push_str(&ident(&field.column)?);
+            for column in stored_columns(field)? {
+                column_list.push_str(", ");
+                column_list.push_str(&column);
+                stored_count += 1;
+            }
         }
-        let per_row = 6 + columns.len();
+        let per_row = 6 + stored_count;
         check_schema_version!(tx, table);
         let cell_sets: Vec<&Vec<(FieldId, Cell)>> = writes.iter().map(|w| &w.cells).collect();
         check_references!(tx, table, cell_sets.iter().copied());
@@ -241,8 +283,10 @@ macro_rules! create_body {
                         .cells
                         .iter()
                         .find(|(id, _)| *id == field.id)
-                        .map_or(Cell::Null, |(_, c)| c.clone());
-                    slots.push(params.push(cell_param(&cell, &field.kind)));
+                        .map_or(&Cell::Null, |(_, c)| c);
+                    for param in stored_params(field, row.id.0, cell, sealer)? {
+                        slots.push(params.push(param));
+                    }
                 }
                 values.push(format!("({})", slots.join(", ")));
             }
@@ -258,25 +302,25 @@ macro_rules! create_body {
         let links: Vec<(i64, &Vec<(FieldId, Cell)>)> =
             stored.iter().map(|r| (r.id.0, &r.cells)).collect();
         write_links!(tx, table, links.iter().map(|(id, c)| (id, *c)), false);
-        let revisions = stored
-            .iter()
-            .map(|row| {
-                let changes: Vec<_> = row
-                    .cells
-                    .iter()
-                    .filter(|(_, c)| !c.is_empty())
-                    .map(|(id, c)| (*id, Json::Null, c.to_json()))
-                    .collect();
-                (
-                    row.id.0,
-                    1,
-                    "create",
-                    actor.text(),
-                    at.timestamp_millis(),
-                    changes_json(&changes),
-                )
-            })
-            .collect();
+        let mut revisions = Vec::with_capacity(stored.len());
+        for row in &stored {
+            let changes: Vec<_> = row
+                .cells
+                .iter()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(id, c)| (*id, Json::Null, c.to_json()))
+                .collect();
+            let (changes, sealed_key) = seal_changes(table, sealer, row.id.0, 1, changes)?;
+            revisions.push((
+                row.id.0,
+                1,
+                "create",
+                actor.text(),
+                at.timestamp_millis(),
+                changes_json(&changes),
+                sealed_key,
+            ));
+        }
         insert_revisions!(tx, table.id, revisions);
         Ok::<_, StoreError>(stored)
     }};
@@ -286,14 +330,16 @@ macro_rules! update_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
         let tx = &mut *$tx;
         let table: &TableSchema = &$table;
-        let (changes, scope): (Vec<RecordChange>, Option<Predicate>) = $input;
+        let (changes, scope, sealer): (Vec<RecordChange>, Option<Predicate>, Option<Sealer>) =
+            $input;
+        let sealer = sealer.as_ref();
         let actor: Actor = $actor;
         let dialect: Dialect = $dialect;
         let physical = ident(&physical_table(table.id))?;
         let at = now();
         let ids: Vec<i64> = changes.iter().map(|c| c.id.0).collect();
         check_schema_version!(tx, table);
-        let current = current_rows!(tx, table, &ids, scope.as_ref(), dialect);
+        let current = current_rows!(tx, table, &ids, scope.as_ref(), dialect, sealer);
         check_versions(&current, changes.iter().map(|c| (c.id, c.expected_version)))?;
         let cell_sets: Vec<&Vec<(FieldId, Cell)>> = changes.iter().map(|c| &c.cells).collect();
         check_references!(tx, table, cell_sets.iter().copied());
@@ -322,11 +368,10 @@ macro_rules! update_body {
                 }
                 diff.push((*field_id, old, new));
                 if field.kind.has_column() {
-                    sets.push(format!(
-                        "{} = {}",
-                        ident(&field.column)?,
-                        params.push(cell_param(cell, &field.kind))
-                    ));
+                    let values = stored_params(field, change.id.0, cell, sealer)?;
+                    for (column, value) in stored_columns(field)?.into_iter().zip(values) {
+                        sets.push(format!("{column} = {}", params.push(value)));
+                    }
                 } else {
                     links.push((*field_id, cell.clone()));
                 }
@@ -368,6 +413,7 @@ macro_rules! update_body {
             if !links.is_empty() {
                 link_writes.push((change.id.0, links));
             }
+            let (diff, sealed_key) = seal_changes(table, sealer, change.id.0, next, diff)?;
             revisions.push((
                 change.id.0,
                 next,
@@ -375,6 +421,7 @@ macro_rules! update_body {
                 actor.text(),
                 at.timestamp_millis(),
                 changes_json(&diff),
+                sealed_key,
             ));
         }
         write_links!(tx, table, link_writes.iter().map(|(id, c)| (id, c)), true);
@@ -393,13 +440,15 @@ macro_rules! delete_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
         let tx = &mut *$tx;
         let table: &TableSchema = &$table;
-        let (deletions, scope): (Vec<RecordDeletion>, Option<Predicate>) = $input;
+        let (deletions, scope, sealer): (Vec<RecordDeletion>, Option<Predicate>, Option<Sealer>) =
+            $input;
+        let sealer = sealer.as_ref();
         let actor: Actor = $actor;
         let physical = ident(&physical_table(table.id))?;
         let at = now();
         let ids: Vec<i64> = deletions.iter().map(|d| d.id.0).collect();
         check_schema_version!(tx, table);
-        let current = current_rows!(tx, table, &ids, scope.as_ref(), $dialect);
+        let current = current_rows!(tx, table, &ids, scope.as_ref(), $dialect, sealer);
         check_versions(
             &current,
             deletions.iter().map(|d| (d.id, d.expected_version)),
@@ -419,6 +468,7 @@ macro_rules! delete_body {
                 .filter(|(_, c)| !c.is_empty())
                 .map(|(f, c)| (*f, c.to_json(), Json::Null))
                 .collect();
+            let (diff, sealed_key) = seal_changes(table, sealer, *id, before.version + 1, diff)?;
             revisions.push((
                 *id,
                 before.version + 1,
@@ -426,6 +476,7 @@ macro_rules! delete_body {
                 actor.text(),
                 at.timestamp_millis(),
                 changes_json(&diff),
+                sealed_key,
             ));
         }
         for chunk in gone.chunks(500) {
@@ -470,7 +521,8 @@ impl TenantDb {
             return Ok(Vec::new());
         }
         let table = access.full_schema();
-        let result = write_through!(self, table, writes, actor, create_body);
+        let input = (writes, self.sealer(table).await?);
+        let result = write_through!(self, table, input, actor, create_body);
         self.forget_schema_if_stale(&result);
         result
     }
@@ -485,10 +537,10 @@ impl TenantDb {
         actor: Actor,
     ) -> Result<Vec<RecordRow>, StoreError> {
         let table = access.full_schema();
-        let input = (changes, access.rows().cloned());
+        let input = (changes, access.rows().cloned(), self.sealer(table).await?);
         let result = write_through!(self, table, input, actor, update_body);
         self.forget_schema_if_stale(&result);
-        result
+        self.noticed(result).await
     }
 
     /// Deletes records in one transaction. Links to them from other
@@ -500,10 +552,10 @@ impl TenantDb {
         actor: Actor,
     ) -> Result<(), StoreError> {
         let table = access.full_schema();
-        let input = (deletions, access.rows().cloned());
+        let input = (deletions, access.rows().cloned(), self.sealer(table).await?);
         let result = write_through!(self, table, input, actor, delete_body);
         self.forget_schema_if_stale(&result);
-        result
+        self.noticed(result).await
     }
 }
 

@@ -166,13 +166,13 @@ macro_rules! check_schema_version {
 
 macro_rules! insert_revisions {
     ($tx:expr, $table:expr, $rows:expr) => {{
-        let rows: Vec<(i64, i64, &str, Option<String>, i64, String)> = $rows;
-        for chunk in rows.chunks(MAX_PARAMS / 7) {
+        let rows: Vec<(i64, i64, &str, Option<String>, i64, String, Option<i64>)> = $rows;
+        for chunk in rows.chunks(MAX_PARAMS / 8) {
             let mut params = Params::on(&*$tx);
             let mut values = Vec::with_capacity(chunk.len());
-            for (record, version, action, actor, at, changes) in chunk {
+            for (record, version, action, actor, at, changes, sealed_key) in chunk {
                 values.push(format!(
-                    "({}, {}, {}, {}, {}, {}, {})",
+                    "({}, {}, {}, {}, {}, {}, {}, {})",
                     params.push(Param::Text(Some($table.to_string()))),
                     params.push(Param::Int(Some(*record))),
                     params.push(Param::Int(Some(*version))),
@@ -180,11 +180,12 @@ macro_rules! insert_revisions {
                     params.push(Param::Text(actor.clone())),
                     params.push(Param::Int(Some(*at))),
                     params.push(Param::Text(Some(changes.clone()))),
+                    params.push(Param::Int(*sealed_key)),
                 ));
             }
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO record_revisions (table_id, record_id, version, action, actor, at, \
-                 changes) VALUES {}",
+                 changes, sealed_key) VALUES {}",
                 values.join(", ")
             )))
             .bind_params(params.0)

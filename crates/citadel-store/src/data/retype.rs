@@ -7,9 +7,11 @@ use citadel_core::data::convert::{can_convert, convert};
 use citadel_core::data::table::{field_column, physical_table};
 use citadel_core::data::{FieldDef, TableSchema};
 use citadel_core::{RecordId, TableId};
+use sqlx::Row;
 
 use super::apps::dialect;
-use super::rows::{ReadRow, cell_param};
+use super::rows::{ReadRow, stored_columns, stored_params};
+use super::sealing::{Sealer, blind_column};
 use super::sql::{BindParams, ColumnType, Param, ident, index_key};
 use crate::StoreError;
 use crate::db::{BeginWrite, now_millis, write_on_pool};
@@ -29,6 +31,61 @@ pub struct TypeChangeReport {
     /// Whether the change was made: only when asked and nothing failed.
     pub applied: bool,
 }
+
+/// Seals again, under the active data key, the sealed values in the
+/// table's revisions (and with a field id, that field's plaintext ones),
+/// inside the caller's transaction.
+macro_rules! reseal_history {
+    ($tx:expr, $sealer:expr, $table:expr, $also:expr) => {{
+        let sealer: &Sealer = $sealer;
+        let also: Option<citadel_core::FieldId> = $also;
+        let rows =
+            match also {
+                Some(_) => sqlx::query(
+                    "SELECT record_id, version, changes FROM record_revisions WHERE table_id = $1",
+                )
+                .bind($table.to_string())
+                .fetch_all(&mut *$tx)
+                .await?,
+                None => {
+                    sqlx::query(
+                        "SELECT record_id, version, changes FROM record_revisions \
+                     WHERE table_id = $1 AND sealed_key IS NOT NULL AND sealed_key <> $2",
+                    )
+                    .bind($table.to_string())
+                    .bind(i64::from(sealer.active_version()))
+                    .fetch_all(&mut *$tx)
+                    .await?
+                }
+            };
+        let mut moved: u64 = 0;
+        for row in &rows {
+            let (record, version, changes): (i64, i64, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            if let Some(field) = also
+                && !changes.contains(&field.to_string())
+            {
+                continue;
+            }
+            let (resealed, sealed_any) = sealer.reseal_changes(record, version, &changes, also)?;
+            moved += sqlx::query(
+                "UPDATE record_revisions SET changes = $1, sealed_key = $2 \
+                 WHERE table_id = $3 AND record_id = $4 AND version = $5 AND changes = $6",
+            )
+            .bind(resealed)
+            .bind(sealed_any.then(|| i64::from(sealer.active_version())))
+            .bind($table.to_string())
+            .bind(record)
+            .bind(version)
+            .bind(&changes)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        }
+        moved
+    }};
+}
+pub(crate) use reseal_history;
 
 impl TenantDb {
     /// Converts `field`'s values to `target` (same id and name, the new
@@ -68,6 +125,15 @@ impl TenantDb {
         let old_column = ident(&old.column)?;
         let new_column = ident(&target.column)?;
         let dialect = dialect(&self.pool);
+        // Turning encryption on or off is a change of storage like a type
+        // change: every value is opened and/or sealed into the new column.
+        let sealer = if old.options.encrypted || target.options.encrypted {
+            Some(Sealer::new(self.keyring().await?, table))
+        } else {
+            None
+        };
+        let sealer = sealer.as_ref();
+        let newly_sealed = target.options.encrypted && !old.options.encrypted;
         let report = write_on_pool!(&self.pool, |p| async {
             let mut tx = p.begin_write().await?;
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -84,7 +150,7 @@ impl TenantDb {
             let mut converted = Vec::with_capacity(rows.len());
             for row in &rows {
                 let id = RecordId(row.int(0)?.unwrap_or_default());
-                let cell = row.cell(1, &old.kind)?;
+                let cell = row.field_cell(1, &old, id.0, sealer)?;
                 match convert(&cell, &target, offset) {
                     Ok(new) => converted.push((id, new)),
                     Err(e) => {
@@ -98,41 +164,69 @@ impl TenantDb {
             if dry_run || report.failed > 0 {
                 return Ok::<_, StoreError>(report);
             }
-            let ty = ColumnType::of_kind(&target.kind).ddl(dialect);
+            let ty = ColumnType::of_field(&target).ddl(dialect);
             let field = target.id.simple();
             let mut ddl = vec![
                 format!("DROP INDEX IF EXISTS {}", ident(&format!("u_{field}"))?),
                 format!("DROP INDEX IF EXISTS {}", ident(&format!("i_{field}"))?),
                 format!("ALTER TABLE {physical} ADD COLUMN {new_column} {ty}"),
             ];
+            if target.options.encrypted {
+                ddl.push(format!(
+                    "ALTER TABLE {physical} ADD COLUMN {} {}",
+                    ident(&blind_column(&target.column))?,
+                    ColumnType::Bytes.ddl(dialect)
+                ));
+            }
             for statement in ddl.drain(..) {
                 sqlx::query(sqlx::AssertSqlSafe(statement))
                     .execute(&mut *tx)
                     .await?;
             }
-            let update = format!("UPDATE {physical} SET {new_column} = $1 WHERE id = $2");
+            let columns = stored_columns(&target)?;
+            let sets: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(n, c)| format!("{c} = ${}", n + 1))
+                .collect();
+            let update = format!(
+                "UPDATE {physical} SET {} WHERE id = ${}",
+                sets.join(", "),
+                columns.len() + 1
+            );
             for (id, cell) in &converted {
+                let mut values = stored_params(&target, id.0, cell, sealer)?;
+                values.push(Param::Int(Some(id.0)));
                 sqlx::query(sqlx::AssertSqlSafe(update.clone()))
-                    .bind_params(vec![cell_param(cell, &target.kind), Param::Int(Some(id.0))])
+                    .bind_params(values)
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "ALTER TABLE {physical} DROP COLUMN {old_column}"
-            )))
-            .execute(&mut *tx)
-            .await?;
+            for column in stored_columns(&old)? {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "ALTER TABLE {physical} DROP COLUMN {column}"
+                )))
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let (true, Some(sealer)) = (newly_sealed, sealer) {
+                reseal_history!(tx, sealer, table, Some(target.id));
+            }
+            let indexed = match target.options.encrypted {
+                true => ident(&blind_column(&target.column))?,
+                false => new_column.clone(),
+            };
             if target.options.unique {
                 ddl.push(format!(
                     "CREATE UNIQUE INDEX {} ON {physical} ({})",
                     ident(&format!("u_{field}"))?,
-                    index_key(&new_column, dialect)
+                    index_key(&indexed, dialect)
                 ));
             } else if target.options.filterable {
                 ddl.push(format!(
                     "CREATE INDEX {} ON {physical} ({})",
                     ident(&format!("i_{field}"))?,
-                    index_key(&new_column, dialect)
+                    index_key(&indexed, dialect)
                 ));
             }
             for statement in ddl {
@@ -171,7 +265,8 @@ impl TenantDb {
             report.applied = true;
             Ok::<_, StoreError>(report)
         }
-        .await)?;
+        .await);
+        let report = self.noticed(report).await?;
         let schema = self.fresh_schema(table).await?;
         Ok((report, schema))
     }

@@ -3,12 +3,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use citadel_core::RecordId;
 use citadel_core::data::query::SqlValue;
-use citadel_core::data::{Cell, Decimal, FieldKind};
+use citadel_core::data::{Cell, Decimal, FieldDef, FieldKind};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
-use super::sql::{ColumnType, Param};
+use super::sealing::{Sealer, blind_column};
+use super::sql::{ColumnType, Param, ident};
 use crate::StoreError;
 
 /// The value a cell is stored as. Empty text and empty lists are stored as
@@ -31,6 +32,33 @@ pub(crate) fn cell_param(cell: &Cell, kind: &FieldKind) -> Param {
     }
 }
 
+/// The columns a field's value is stored in: its column, and for an
+/// encrypted field the blind index beside it. Quoted.
+pub(crate) fn stored_columns(field: &FieldDef) -> Result<Vec<String>, StoreError> {
+    let mut columns = vec![ident(&field.column)?];
+    if field.options.encrypted {
+        columns.push(ident(&blind_column(&field.column))?);
+    }
+    Ok(columns)
+}
+
+/// The values of [`stored_columns`] that store `cell` in `record`.
+pub(crate) fn stored_params(
+    field: &FieldDef,
+    record: i64,
+    cell: &Cell,
+    sealer: Option<&Sealer>,
+) -> Result<Vec<Param>, StoreError> {
+    if !field.options.encrypted {
+        return Ok(vec![cell_param(cell, &field.kind)]);
+    }
+    let sealer = sealer.ok_or_else(|| {
+        StoreError::Corrupt("an encrypted field was written without its keys".into())
+    })?;
+    let (sealed, blind) = sealer.seal(field, record, cell)?;
+    Ok(vec![sealed, blind])
+}
+
 /// Reading typed values out of a row of either backend.
 pub(crate) trait ReadRow {
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
@@ -38,6 +66,27 @@ pub(crate) trait ReadRow {
     fn boolean(&self, i: usize) -> Result<Option<bool>, StoreError>;
     fn date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError>;
     fn date_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// A field's value in `record`, opened when the field is encrypted.
+    fn field_cell(
+        &self,
+        i: usize,
+        field: &FieldDef,
+        record: i64,
+        sealer: Option<&Sealer>,
+    ) -> Result<Cell, StoreError> {
+        if !field.options.encrypted {
+            return self.cell(i, &field.kind);
+        }
+        match (self.bytes(i)?, sealer) {
+            (None, _) => Ok(Cell::Null),
+            (Some(sealed), Some(sealer)) => sealer.open(field, record, &sealed),
+            (Some(_), None) => Err(StoreError::Corrupt(
+                "an encrypted field was read without its keys".into(),
+            )),
+        }
+    }
 
     fn cell(&self, i: usize, kind: &FieldKind) -> Result<Cell, StoreError> {
         let cell = match ColumnType::of_kind(kind) {
@@ -52,6 +101,11 @@ pub(crate) trait ReadRow {
             ColumnType::Bool => self.boolean(i)?.map_or(Cell::Null, Cell::Bool),
             ColumnType::Date => self.date(i)?.map_or(Cell::Null, Cell::Date),
             ColumnType::DateTime => self.date_time(i)?.map_or(Cell::Null, Cell::DateTime),
+            ColumnType::Bytes => {
+                return Err(StoreError::Corrupt(
+                    "an encrypted value was read as plaintext".into(),
+                ));
+            }
             ColumnType::Text => match (self.text(i)?, kind) {
                 (None, _) => Cell::Null,
                 (Some(t), FieldKind::MultiSelect { .. }) => Cell::Choices(
@@ -74,6 +128,12 @@ pub(crate) trait ReadRow {
             ColumnType::DateTime => self
                 .date_time(i)?
                 .map_or(SqlValue::Null, SqlValue::DateTime),
+            // Nothing sorts or pages on an encrypted field.
+            ColumnType::Bytes => {
+                return Err(StoreError::Corrupt(
+                    "an encrypted value cannot be a cursor".into(),
+                ));
+            }
         })
     }
 }
@@ -91,6 +151,9 @@ macro_rules! read_row_impl {
                 Ok(self.try_get(i)?)
             }
             fn date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError> {
+                Ok(self.try_get(i)?)
+            }
+            fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
                 Ok(self.try_get(i)?)
             }
             fn date_time(&self, $i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {

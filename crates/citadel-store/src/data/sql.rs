@@ -3,15 +3,16 @@
 //! collected in order in a [`Params`] list and bound by [`BindParams`].
 
 use chrono::{DateTime, NaiveDate, Utc};
-use citadel_core::data::FieldKind;
 use citadel_core::data::query::{Predicate, SqlValue};
 use citadel_core::data::table::{SystemField, TableSchema, Target, junction_table};
+use citadel_core::data::{FieldDef, FieldKind};
 use citadel_core::filter::Comparison;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Postgres, Sqlite};
 
+use super::sealing::{Sealer, blind_column};
 use crate::StoreError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub(crate) enum ColumnType {
     Date,
     /// Milliseconds on SQLite, `timestamptz` on PostgreSQL.
     DateTime,
+    /// Ciphertext and blind indexes of encrypted fields.
+    Bytes,
 }
 
 impl ColumnType {
@@ -44,6 +47,16 @@ impl ColumnType {
             FieldKind::Date => Self::Date,
             FieldKind::DateTime => Self::DateTime,
             _ => Self::Text,
+        }
+    }
+
+    /// The type of a field's own column: its kind's, or bytes when its
+    /// values are stored encrypted.
+    pub(crate) fn of_field(field: &FieldDef) -> Self {
+        if field.options.encrypted {
+            Self::Bytes
+        } else {
+            Self::of_kind(&field.kind)
         }
     }
 
@@ -66,6 +79,8 @@ impl ColumnType {
             (Self::Date, _) => "DATE",
             (Self::DateTime, Dialect::Sqlite) => "BIGINT",
             (Self::DateTime, Dialect::Postgres) => "TIMESTAMPTZ",
+            (Self::Bytes, Dialect::Sqlite) => "BLOB",
+            (Self::Bytes, Dialect::Postgres) => "BYTEA",
         }
     }
 }
@@ -79,6 +94,7 @@ pub(crate) enum Param {
     Bool(Option<bool>),
     Date(Option<NaiveDate>),
     DateTime(Option<DateTime<Utc>>),
+    Bytes(Option<Vec<u8>>),
 }
 
 impl Param {
@@ -89,6 +105,7 @@ impl Param {
             ColumnType::Bool => Self::Bool(None),
             ColumnType::Date => Self::Date(None),
             ColumnType::DateTime => Self::DateTime(None),
+            ColumnType::Bytes => Self::Bytes(None),
         }
     }
 
@@ -159,6 +176,7 @@ impl<'q> BindParams for Query<'q, Sqlite, SqliteArguments> {
             Param::Bool(v) => q.bind(v),
             Param::Date(v) => q.bind(v),
             Param::DateTime(v) => q.bind(v.map(|t| t.timestamp_millis())),
+            Param::Bytes(v) => q.bind(v),
         })
     }
 }
@@ -171,6 +189,7 @@ impl<'q> BindParams for Query<'q, Postgres, PgArguments> {
             Param::Bool(v) => q.bind(v),
             Param::Date(v) => q.bind(v),
             Param::DateTime(v) => q.bind(v),
+            Param::Bytes(v) => q.bind(v),
         })
     }
 }
@@ -213,7 +232,7 @@ pub(crate) fn column(
                 .ok_or_else(|| StoreError::Corrupt("filter names a missing field".into()))?;
             Ok((
                 format!("r.{}", ident(&field.column)?),
-                ColumnType::of_kind(&field.kind),
+                ColumnType::of_field(field),
             ))
         }
     }
@@ -248,6 +267,7 @@ pub(crate) fn render(
     predicate: &Predicate,
     table: &TableSchema,
     dialect: Dialect,
+    sealer: Option<&Sealer>,
     params: &mut Params,
 ) -> Result<String, StoreError> {
     let join =
@@ -257,14 +277,16 @@ pub(crate) fn render(
             }
             let rendered = parts
                 .iter()
-                .map(|p| render(p, table, dialect, params))
+                .map(|p| render(p, table, dialect, sealer, params))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(format!("({})", rendered.join(glue)))
         };
     Ok(match predicate {
         Predicate::All(parts) => join(parts, " AND ", params)?,
         Predicate::Any(parts) => join(parts, " OR ", params)?,
-        Predicate::Not(inner) => format!("(NOT {})", render(inner, table, dialect, params)?),
+        Predicate::Not(inner) => {
+            format!("(NOT {})", render(inner, table, dialect, sealer, params)?)
+        }
         Predicate::Compare { target, op, value } => {
             let (col, ty) = column(*target, table)?;
             let p = params.push(Param::from_value(value, ty));
@@ -315,6 +337,20 @@ pub(crate) fn render(
                     format!("({col} IS NOT NULL AND jsonb_exists({col}::jsonb, {p}))")
                 }
             }
+        }
+        Predicate::Blind { field, values } => {
+            let def = table
+                .field(*field)
+                .ok_or_else(|| StoreError::Corrupt("filter names a missing field".into()))?;
+            let sealer = sealer.ok_or_else(|| {
+                StoreError::Corrupt("an encrypted field was filtered without its keys".into())
+            })?;
+            let col = format!("r.{}", ident(&blind_column(&def.column))?);
+            let list: Vec<String> = values
+                .iter()
+                .map(|v| params.push(Param::Bytes(Some(sealer.blind(*field, v)))))
+                .collect();
+            format!("({col} IS NOT NULL AND {col} IN ({}))", list.join(", "))
         }
         Predicate::HasLink { field, record } => {
             let junction = ident(&junction_table(*field))?;

@@ -123,7 +123,7 @@ macro_rules! unlink_inbound {
         }
         let mut by_table: std::collections::BTreeMap<
             TableId,
-            Vec<(i64, i64, &str, Option<String>, i64, String)>,
+            Vec<(i64, i64, &str, Option<String>, i64, String, Option<i64>)>,
         > = std::collections::BTreeMap::new();
         for ((source, id), (version, fields)) in &changed {
             let physical = ident(&physical_table(*source))?;
@@ -145,6 +145,7 @@ macro_rules! unlink_inbound {
                 actor.text(),
                 at.timestamp_millis(),
                 changes_json(fields),
+                None,
             ));
         }
         for (source, revisions) in by_table {

@@ -1,0 +1,287 @@
+//! Encrypted fields: each value sealed under the tenant's data key, bound
+//! to its cell, with a blind index beside it for equality.
+//!
+//! A value's ciphertext authenticates the tenant, table, field and record
+//! it belongs to (its AAD), so a ciphertext copied to another cell or
+//! record fails to open rather than showing another cell's value. The
+//! blind index is a keyed hash (the tenant's index key) of the value's
+//! canonical form and the field id: equal values in one field have equal
+//! indexes, so `=` and `in` find them, and nothing about order or parts
+//! of a value is kept. Values in a record's history are sealed the same
+//! way, bound also to the revision's version.
+
+use std::sync::Arc;
+
+use base64ct::{Base64, Encoding};
+use chrono::{Offset, Utc};
+use citadel_core::data::{Cell, FieldDef};
+use citadel_core::{FieldId, TableId};
+use serde_json::Value as Json;
+
+use citadel_core::data::TableSchema;
+
+use super::sql::Param;
+use crate::StoreError;
+use crate::keyring::Keyring;
+use crate::tenant_db::TenantDb;
+
+const FIELD_CONTEXT: &[u8] = b"citadel.field.v1";
+const REVISION_CONTEXT: &[u8] = b"citadel.revision.v1";
+const BLIND_CONTEXT: &[u8] = b"citadel.blind.v1";
+/// The blind index keeps 128 bits of the HMAC: collisions stay out of
+/// reach for any table, and the index stays small.
+const BLIND_LEN: usize = 16;
+/// The key under which a history entry holds a sealed value.
+pub(crate) const SEALED_KEY: &str = "$sealed";
+
+/// The column beside an encrypted field's ciphertext that holds its
+/// blind index.
+pub(crate) fn blind_column(column: &str) -> String {
+    format!("{column}_bi")
+}
+
+/// Seals and opens the encrypted fields of one table.
+#[derive(Clone)]
+pub(crate) struct Sealer {
+    keyring: Arc<Keyring>,
+    table: TableId,
+}
+
+/// Length-prefixed parts, so no two different lists of parts run together
+/// into the same bytes.
+fn framed(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
+    for part in parts {
+        out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+impl Sealer {
+    pub(crate) fn new(keyring: Arc<Keyring>, table: TableId) -> Self {
+        Self { keyring, table }
+    }
+
+    pub(crate) fn active_version(&self) -> u32 {
+        self.keyring.active_data_version()
+    }
+
+    fn cell_aad(&self, field: FieldId, record: i64, revision: Option<i64>) -> Vec<u8> {
+        let tenant = self.keyring.tenant().to_string();
+        let table = self.table.to_string();
+        let field = field.to_string();
+        let record = record.to_string();
+        match revision {
+            None => framed(&[
+                FIELD_CONTEXT,
+                tenant.as_bytes(),
+                table.as_bytes(),
+                field.as_bytes(),
+                record.as_bytes(),
+            ]),
+            Some(version) => framed(&[
+                REVISION_CONTEXT,
+                tenant.as_bytes(),
+                table.as_bytes(),
+                field.as_bytes(),
+                record.as_bytes(),
+                version.to_string().as_bytes(),
+            ]),
+        }
+    }
+
+    /// The blind index of a value in its canonical form.
+    pub(crate) fn blind(&self, field: FieldId, canonical: &str) -> Vec<u8> {
+        let field = field.to_string();
+        let tag =
+            self.keyring
+                .index_key()
+                .tag(&[BLIND_CONTEXT, field.as_bytes(), canonical.as_bytes()]);
+        tag[..BLIND_LEN].to_vec()
+    }
+
+    /// The ciphertext and blind index that store `cell` in `record`.
+    pub(crate) fn seal(
+        &self,
+        field: &FieldDef,
+        record: i64,
+        cell: &Cell,
+    ) -> Result<(Param, Param), StoreError> {
+        if cell.is_empty() {
+            return Ok((Param::Bytes(None), Param::Bytes(None)));
+        }
+        let canonical = zeroize::Zeroizing::new(cell.canonical());
+        let sealed = self
+            .keyring
+            .encrypt(&self.cell_aad(field.id, record, None), canonical.as_bytes())?;
+        Ok((
+            Param::Bytes(Some(sealed)),
+            Param::Bytes(Some(self.blind(field.id, &canonical))),
+        ))
+    }
+
+    /// The value `sealed` holds in `record`, or why it cannot be trusted.
+    pub(crate) fn open(
+        &self,
+        field: &FieldDef,
+        record: i64,
+        sealed: &[u8],
+    ) -> Result<Cell, StoreError> {
+        let json = self.open_json(field.id, record, None, sealed)?;
+        field
+            .read_value(&json, Utc.fix())
+            .map_err(|e| broken(self.table, field.id, record, &e.to_string()))
+    }
+
+    fn open_json(
+        &self,
+        field: FieldId,
+        record: i64,
+        revision: Option<i64>,
+        sealed: &[u8],
+    ) -> Result<Json, StoreError> {
+        let plain = self
+            .keyring
+            .decrypt(&self.cell_aad(field, record, revision), sealed)
+            .map_err(|e| broken(self.table, field, record, &e.to_string()))?;
+        serde_json::from_slice(&plain)
+            .map_err(|_| broken(self.table, field, record, "the plaintext is not a value"))
+    }
+
+    /// A history entry's value, sealed: `{"$sealed": "<base64>"}`. Null
+    /// (no value) stays null: that a value was set or cleared is not
+    /// secret, and the history shows it.
+    pub(crate) fn seal_history(
+        &self,
+        field: FieldId,
+        record: i64,
+        version: i64,
+        value: &Json,
+    ) -> Result<Json, StoreError> {
+        if value.is_null() {
+            return Ok(Json::Null);
+        }
+        let plain = zeroize::Zeroizing::new(value.to_string());
+        let sealed = self.keyring.encrypt(
+            &self.cell_aad(field, record, Some(version)),
+            plain.as_bytes(),
+        )?;
+        let mut map = serde_json::Map::new();
+        map.insert(
+            SEALED_KEY.into(),
+            Json::String(Base64::encode_string(&sealed)),
+        );
+        Ok(Json::Object(map))
+    }
+
+    /// Opens a history entry's value if it is sealed; other values pass.
+    pub(crate) fn open_history(
+        &self,
+        field: FieldId,
+        record: i64,
+        version: i64,
+        value: &Json,
+    ) -> Result<Json, StoreError> {
+        let Some(encoded) = sealed_history_value(value) else {
+            return Ok(value.clone());
+        };
+        let sealed = Base64::decode_vec(encoded)
+            .map_err(|_| broken(self.table, field, record, "the ciphertext is not base64"))?;
+        self.open_json(field, record, Some(version), &sealed)
+    }
+}
+
+/// The base64 ciphertext of a sealed history value.
+pub(crate) fn sealed_history_value(value: &Json) -> Option<&str> {
+    match value {
+        Json::Object(map) if map.len() == 1 => map.get(SEALED_KEY)?.as_str(),
+        _ => None,
+    }
+}
+
+pub(crate) fn broken(table: TableId, field: FieldId, record: i64, reason: &str) -> StoreError {
+    StoreError::SealBroken {
+        table,
+        field,
+        record,
+        reason: reason.to_owned(),
+    }
+}
+
+impl TenantDb {
+    /// The sealer of `table`'s encrypted fields; none when it has none, so
+    /// a table without them never touches the keyring.
+    pub(crate) async fn sealer(&self, table: &TableSchema) -> Result<Option<Sealer>, StoreError> {
+        if !table.fields.iter().any(|f| f.options.encrypted) {
+            return Ok(None);
+        }
+        Ok(Some(Sealer::new(self.keyring().await?, table.id)))
+    }
+
+    /// Passes `result` on; an encrypted value that failed to open is first
+    /// recorded as a security event (the value is not in it).
+    pub(crate) async fn noticed<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::SealBroken {
+            table,
+            field,
+            record,
+            reason,
+        }) = &result
+        {
+            let detail = serde_json::json!({
+                "table": table.to_string(),
+                "field": field.to_string(),
+                "record": record,
+                "reason": reason,
+            });
+            tracing::warn!(%table, %field, record, reason, "an encrypted value failed to open");
+            if let Err(e) = self
+                .auth()
+                .security_event("encrypted_value_unreadable", None, None, &detail)
+                .await
+            {
+                tracing::error!(error = %e, "could not record an encrypted_value_unreadable event");
+            }
+        }
+        result
+    }
+}
+
+impl Sealer {
+    /// Seals a revision's values again under the active data key: those
+    /// already sealed, and with `also` the values of that field (a field
+    /// whose encryption was just turned on). Returns the changes as stored
+    /// and whether any value in them is sealed.
+    pub(crate) fn reseal_changes(
+        &self,
+        record: i64,
+        version: i64,
+        changes: &str,
+        also: Option<FieldId>,
+    ) -> Result<(String, bool), StoreError> {
+        let mut json: Json = serde_json::from_str(changes)
+            .map_err(|e| StoreError::Corrupt(format!("a revision is unreadable: {e}")))?;
+        let mut sealed_any = false;
+        if let Json::Object(map) = &mut json {
+            for (id, pair) in map.iter_mut() {
+                let field = FieldId::parse(id)?;
+                let Json::Array(values) = pair else {
+                    continue;
+                };
+                for value in values.iter_mut() {
+                    let plain = if sealed_history_value(value).is_some() {
+                        self.open_history(field, record, version, value)?
+                    } else if also == Some(field) && !value.is_null() {
+                        value.clone()
+                    } else {
+                        continue;
+                    };
+                    *value = self.seal_history(field, record, version, &plain)?;
+                    sealed_any |= !value.is_null();
+                }
+            }
+        }
+        Ok((json.to_string(), sealed_any))
+    }
+}
