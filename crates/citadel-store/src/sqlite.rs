@@ -97,7 +97,7 @@ pub(crate) async fn open_tenant(
         .max_connections(TENANT_READERS)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(120))
-        .connect_with(options(&path, false)?)
+        .connect_with(options(&path, false)?.pragma("secure_delete", "FAST"))
         .await?;
     // A tenant made by an older version gets the newer migrations on its
     // first open. IMMEDIATE takes the write lock up front, so two openers
@@ -106,6 +106,9 @@ pub(crate) async fn open_tenant(
     apply_sqlite(&mut tx, SQLITE_TENANT).await?;
     tx.commit().await?;
     let writer_options = options(&path, false)?
+        // Deleted and overwritten content (a value replaced by its
+        // ciphertext, a deleted record) is zeroed where that costs no I/O.
+        .pragma("secure_delete", "FAST")
         // The fsync and the checkpoints run beside the writer (see wal.rs):
         // nothing is acknowledged before the WAL is synced.
         .synchronous(SqliteSynchronous::Normal)

@@ -321,17 +321,47 @@ async fn story(config: StoreConfig) {
         vec![ids[1]]
     );
 
-    // Rotation: everything sealed moves to the new version.
+    // A new scale re-reads every value (the canonical form changes with
+    // it): refused while a value would lose digits, made when none does.
+    let mut whole = field(&staff, "工资").clone();
+    whole.kind = citadel_core::data::FieldKind::Decimal {
+        precision: 18,
+        scale: 0,
+    };
+    let refused = db.update_field(staff.id, whole).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let mut finer = field(&staff, "工资").clone();
+    finer.kind = citadel_core::data::FieldKind::Decimal {
+        precision: 18,
+        scale: 3,
+    };
+    staff = db.update_field(staff.id, finer).await.expect("scale 3");
+    assert_eq!(
+        list(&db, root, &staff, "工资 = 12000.5", "", 50).await,
+        vec![ids[0]],
+        "the blind index follows the new canonical form"
+    );
+
+    // Rotation: everything sealed moves to the new version, except a value
+    // that does not open, which keeps its version from being retired.
     let before = data_key_values(&store, &tenant).await;
     assert!(
         before[0].1.unwrap_or(0) >= 9,
         "field values and revisions count: {before:?}"
     );
+    let card = stored(&db, &staff, "银行卡", ids[1]).await.expect("sealed");
+    overwrite(&db, &staff, "银行卡", ids[1], &card[..card.len() - 1]).await;
     assert_eq!(store.rotate_data_key(&tenant).await.expect("rotate"), 2);
     store.set_key_retire_grace(std::time::Duration::ZERO);
     let done = store.reencrypt(&tenant).await.expect("re-encrypt");
     assert!(done.moved >= 9, "{done:?}");
-    assert_eq!(done.retired, vec![1]);
+    assert!(done.retired.is_empty(), "{done:?}");
+    overwrite(&db, &staff, "银行卡", ids[1], &card).await;
+    let done = store.reencrypt(&tenant).await.expect("re-encrypt");
+    assert_eq!((done.moved, done.retired), (1, vec![1]));
     let after = data_key_values(&store, &tenant).await;
     assert_eq!(after[0], (1, Some(0)), "version 1 protects nothing");
     assert_eq!(
@@ -457,5 +487,57 @@ async fn a_destroyed_tenants_recovered_database_opens_nothing() {
     let (other, _) = fresh_tenant(&store, "survivor").await;
     let keys = other.keyring().await.expect("keys");
     assert!(keys.decrypt(b"", &ciphertext).is_err());
+    store.close().await;
+}
+
+/// Turning encryption on for a field with values leaves no copy of them in
+/// the SQLite files: the rewritten pages are zeroed where the values were
+/// (`secure_delete`), history is sealed, and the WAL is checkpointed and
+/// truncated.
+#[tokio::test]
+async fn turning_encryption_on_leaves_no_plaintext_in_the_sqlite_files() {
+    const SECRET: &str = "机密备注-Q7ZK-unique";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&sqlite_config(&dir), common::master_key())
+        .await
+        .expect("open");
+    let (db, root) = fresh_tenant(&store, "scrubbed").await;
+    let me = Actor(Some(root));
+    let app = db.create_app(&sn("人事"), None, me).await.expect("app");
+    let mut staff = db
+        .create_table(app.id, &sn("员工"), None, me)
+        .await
+        .expect("table");
+    staff = db
+        .add_field(staff.id, new_field(json!({"name": "备注", "type": "text"})))
+        .await
+        .expect("field");
+    let batch = (0..200)
+        .map(|n| write(&staff, json!({"备注": format!("{SECRET}-{n:03}")})))
+        .collect();
+    db.create_records(&full(&db, &staff).await, batch, me)
+        .await
+        .expect("create");
+    let files = || {
+        let base = dir.path().join("tenants").join(db.tenant().to_string());
+        let mut bytes = std::fs::read(base.join("data.db")).expect("data.db");
+        bytes.extend(std::fs::read(base.join("data.db-wal")).unwrap_or_default());
+        bytes
+    };
+    let present = |bytes: &[u8]| bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+    assert!(present(&files()), "the plaintext is on disk before");
+
+    let mut sealed = field(&staff, "备注").clone();
+    sealed.options.encrypted = true;
+    staff = db.update_field(staff.id, sealed).await.expect("encrypt");
+    let row = db
+        .get_record(&read(&db, &staff).await, RecordId(7))
+        .await
+        .expect("get");
+    assert_eq!(
+        cell(&staff, &row, "备注"),
+        &Cell::Text(format!("{SECRET}-006"))
+    );
+    assert!(!present(&files()), "no plaintext left in the files after");
     store.close().await;
 }

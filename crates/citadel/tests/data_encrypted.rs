@@ -190,6 +190,17 @@ async fn encrypted_fields_work_through_the_api(backend: common::Backend) {
             .await
         }
     };
+    // Encryption is switched by saying which, never by removing the key.
+    let cleared = t
+        .server
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/tables/{staff}/fields/{}", encoded("工资")),
+            Some(&t.admin),
+            &json!({ "encrypted": null }),
+        )
+        .await;
+    expect_problem(cleared, S::BAD_REQUEST, "invalid_field").await;
     patch(false).await;
     assert_eq!(names(&t, &staff, "工资 > 5000").await.len(), 2);
     patch(true).await;

@@ -69,6 +69,16 @@ pub fn patched_field(field: &FieldDef, patch: &Map<String, Json>) -> Result<Fiel
         _ => Map::new(),
     };
     for (key, value) in patch {
+        // Removing the key would fall back to the type's default, which
+        // for most types is plaintext: encryption is only ever switched
+        // by saying which.
+        if value.is_null() && key == "encrypted" {
+            return Err(ApiError::BadRequest {
+                code: "invalid_field",
+                detail: "encrypted: give true or false".into(),
+                field: Some("encrypted".into()),
+            });
+        }
         if value.is_null() {
             spec.remove(key);
         } else {

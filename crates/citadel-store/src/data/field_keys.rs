@@ -117,8 +117,7 @@ impl TenantDb {
         let mut moved = 0;
         for (table, field) in self.encrypted_fields().await? {
             let sealer = Sealer::new(std::sync::Arc::clone(&keyring), table);
-            let result = self.reencrypt_column(&sealer, table, &field).await;
-            moved += self.noticed(result).await?;
+            moved += self.reencrypt_column(&sealer, table, &field).await?;
         }
         let tables: Vec<String> = on_pool!(&self.pool, |p| {
             sqlx::query_scalar(
@@ -183,7 +182,17 @@ impl TenantDb {
                 if sealed_header(sealed).is_ok_and(|(_, version)| version == active) {
                     continue;
                 }
-                let cell = sealer.open(field, *id, sealed)?;
+                // A value that does not open stays where it is, under its
+                // version (which then is not retired), and is reported; the
+                // rest of the tenant's values still move.
+                let cell = match sealer.open(field, *id, sealed) {
+                    Ok(cell) => cell,
+                    Err(e @ StoreError::SealBroken { .. }) => {
+                        let _ = self.noticed::<()>(Err(e)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let (new, index) = sealer.seal(field, *id, &cell)?;
                 resealed.push((*id, new, index, sealed.clone()));
             }

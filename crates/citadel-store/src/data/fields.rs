@@ -293,9 +293,12 @@ impl TenantDb {
                 changed.name
             )));
         }
-        if changed.options.encrypted != old.options.encrypted {
-            // Every stored value moves between plaintext and ciphertext:
-            // the storage change a type change makes, to the same type.
+        let reparameterised = old.kind != changed.kind && old.kind.choices().is_none();
+        if changed.options.encrypted != old.options.encrypted || reparameterised {
+            // Every stored value moves between plaintext and ciphertext,
+            // or is read again under a new scale or precision (stored
+            // scaled, or canonical in a ciphertext and its blind index):
+            // the conversion a type change makes, to the same type.
             let utc = chrono::Offset::fix(&chrono::Utc);
             let (report, schema) = self.change_field_type(table, changed, false, utc).await?;
             if !report.applied {

@@ -197,7 +197,7 @@ macro_rules! create_body {
             }
         }
         let per_row = 6 + stored_count;
-        check_schema_version!(tx, table);
+        check_schema_version!(tx, table, dialect);
         let cell_sets: Vec<&Vec<(FieldId, Cell)>> = writes.iter().map(|w| &w.cells).collect();
         check_references!(tx, table, cell_sets.iter().copied());
         let ids: Vec<i64> = match dialect {
@@ -338,7 +338,7 @@ macro_rules! update_body {
         let physical = ident(&physical_table(table.id))?;
         let at = now();
         let ids: Vec<i64> = changes.iter().map(|c| c.id.0).collect();
-        check_schema_version!(tx, table);
+        check_schema_version!(tx, table, dialect);
         let current = current_rows!(tx, table, &ids, scope.as_ref(), dialect, sealer);
         check_versions(&current, changes.iter().map(|c| (c.id, c.expected_version)))?;
         let cell_sets: Vec<&Vec<(FieldId, Cell)>> = changes.iter().map(|c| &c.cells).collect();
@@ -447,7 +447,7 @@ macro_rules! delete_body {
         let physical = ident(&physical_table(table.id))?;
         let at = now();
         let ids: Vec<i64> = deletions.iter().map(|d| d.id.0).collect();
-        check_schema_version!(tx, table);
+        check_schema_version!(tx, table, $dialect);
         let current = current_rows!(tx, table, &ids, scope.as_ref(), $dialect, sealer);
         check_versions(
             &current,

@@ -143,15 +143,28 @@ macro_rules! check_references {
 }
 
 /// Refuses to write through a schema that changed since it was read.
+///
+/// On PostgreSQL the row is read `FOR SHARE`: a schema change, which bumps
+/// the version first thing in its transaction, then waits for this write
+/// to commit before it reads the rows it converts, and a write that comes
+/// later waits for the change and sees the new version (409, try again),
+/// so no write lands in a column a type change is replacing.
 macro_rules! check_schema_version {
-    ($tx:expr, $table:expr) => {{
+    ($tx:expr, $table:expr, $dialect:expr) => {{
         let table: &TableSchema = $table;
-        let current: Option<i64> = sqlx::query_scalar(
-            "SELECT schema_version FROM data_tables WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(table.id.to_string())
-        .fetch_optional(&mut *$tx)
-        .await?;
+        let sql = match $dialect {
+            Dialect::Sqlite => {
+                "SELECT schema_version FROM data_tables WHERE id = $1 AND deleted_at IS NULL"
+            }
+            Dialect::Postgres => {
+                "SELECT schema_version FROM data_tables WHERE id = $1 AND deleted_at IS NULL \
+                 FOR SHARE"
+            }
+        };
+        let current: Option<i64> = sqlx::query_scalar(sql)
+            .bind(table.id.to_string())
+            .fetch_optional(&mut *$tx)
+            .await?;
         match current {
             None => return Err(StoreError::NotFound("table")),
             Some(v) if v != table.schema_version => {

@@ -136,6 +136,17 @@ impl TenantDb {
         let newly_sealed = target.options.encrypted && !old.options.encrypted;
         let report = write_on_pool!(&self.pool, |p| async {
             let mut tx = p.begin_write().await?;
+            // First: writes that already checked the version (FOR SHARE on
+            // PostgreSQL) finish before the rows are read, and later ones
+            // see the new version and are refused (see check_schema_version).
+            sqlx::query(
+                "UPDATE data_tables SET schema_version = schema_version + 1, updated_at = $1 \
+                 WHERE id = $2",
+            )
+            .bind(now_millis())
+            .bind(table.to_string())
+            .execute(&mut *tx)
+            .await?;
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, {old_column} FROM {physical} ORDER BY id"
             )))
@@ -253,21 +264,49 @@ impl TenantDb {
             .bind(target.id.to_string())
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "UPDATE data_tables SET schema_version = schema_version + 1, updated_at = $1 \
-                 WHERE id = $2",
-            )
-            .bind(now_millis())
-            .bind(table.to_string())
-            .execute(&mut *tx)
-            .await?;
             tx.commit().await?;
             report.applied = true;
             Ok::<_, StoreError>(report)
         }
         .await);
         let report = self.noticed(report).await?;
+        if report.applied && newly_sealed {
+            self.scrub_plaintext(table, &physical).await;
+        }
         let schema = self.fresh_schema(table).await?;
         Ok((report, schema))
+    }
+
+    /// After a field's values were sealed, removes the plaintext copies
+    /// the database keeps of what it replaced: on PostgreSQL the dropped
+    /// column and the old row versions stay in the heap until the table is
+    /// rewritten; on SQLite old page images stay in the WAL until it is
+    /// checkpointed and truncated (pages changed in place were zeroed by
+    /// `secure_delete`). The change has committed: a failure here is
+    /// logged, not returned.
+    async fn scrub_plaintext(&self, table: TableId, physical: &str) {
+        let result: Result<(), sqlx::Error> = match &self.pool {
+            crate::db::DbPool::Sqlite(pool, _) => sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            crate::db::DbPool::Postgres(pool) => {
+                async {
+                    for statement in [
+                        format!("VACUUM FULL {physical}"),
+                        "VACUUM FULL record_revisions".to_owned(),
+                    ] {
+                        sqlx::query(sqlx::AssertSqlSafe(statement))
+                            .execute(pool)
+                            .await?;
+                    }
+                    Ok(())
+                }
+                .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(%table, error = %e, "could not scrub the plaintext a field's encryption replaced");
+        }
     }
 }

@@ -45,6 +45,10 @@ pub(crate) fn blind_column(column: &str) -> String {
 pub(crate) struct Sealer {
     keyring: Arc<Keyring>,
     table: TableId,
+    /// Tenant and table ids as the AAD holds them, written once: every
+    /// value a listing opens needs them.
+    tenant_text: String,
+    table_text: String,
 }
 
 /// Length-prefixed parts, so no two different lists of parts run together
@@ -60,7 +64,12 @@ fn framed(parts: &[&[u8]]) -> Vec<u8> {
 
 impl Sealer {
     pub(crate) fn new(keyring: Arc<Keyring>, table: TableId) -> Self {
-        Self { keyring, table }
+        Self {
+            tenant_text: keyring.tenant().to_string(),
+            table_text: table.to_string(),
+            keyring,
+            table,
+        }
     }
 
     pub(crate) fn active_version(&self) -> u32 {
@@ -68,22 +77,22 @@ impl Sealer {
     }
 
     fn cell_aad(&self, field: FieldId, record: i64, revision: Option<i64>) -> Vec<u8> {
-        let tenant = self.keyring.tenant().to_string();
-        let table = self.table.to_string();
         let field = field.to_string();
         let record = record.to_string();
+        let tenant = self.tenant_text.as_bytes();
+        let table = self.table_text.as_bytes();
         match revision {
             None => framed(&[
                 FIELD_CONTEXT,
-                tenant.as_bytes(),
-                table.as_bytes(),
+                tenant,
+                table,
                 field.as_bytes(),
                 record.as_bytes(),
             ]),
             Some(version) => framed(&[
                 REVISION_CONTEXT,
-                tenant.as_bytes(),
-                table.as_bytes(),
+                tenant,
+                table,
                 field.as_bytes(),
                 record.as_bytes(),
                 version.to_string().as_bytes(),
@@ -129,9 +138,14 @@ impl Sealer {
         sealed: &[u8],
     ) -> Result<Cell, StoreError> {
         let json = self.open_json(field.id, record, None, sealed)?;
-        field
-            .read_value(&json, Utc.fix())
-            .map_err(|e| broken(self.table, field.id, record, &e.to_string()))
+        // It opened, so it is the value sealed here; one the field's type
+        // no longer reads is a stale schema, not a broken seal.
+        field.read_written(json, Utc.fix()).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "record {record}: the value of field {} does not fit its type: {e}",
+                field.id
+            ))
+        })
     }
 
     fn open_json(
