@@ -25,8 +25,9 @@ use crate::StoreError;
 use crate::keyring::Keyring;
 use crate::tenant_db::TenantDb;
 
+// Of equal length, so the context is a fixed-width part of the AAD too.
 const FIELD_CONTEXT: &[u8] = b"citadel.field.v1";
-const REVISION_CONTEXT: &[u8] = b"citadel.revision.v1";
+const REVISION_CONTEXT: &[u8] = b"citadel.revis.v1";
 const BLIND_CONTEXT: &[u8] = b"citadel.blind.v1";
 /// The blind index keeps 128 bits of the HMAC: collisions stay out of
 /// reach for any table, and the index stays small.
@@ -45,28 +46,17 @@ pub(crate) fn blind_column(column: &str) -> String {
 pub(crate) struct Sealer {
     keyring: Arc<Keyring>,
     table: TableId,
-    /// Tenant and table ids as the AAD holds them, written once: every
+    /// Tenant and table ids as the AAD holds them, taken once: every
     /// value a listing opens needs them.
-    tenant_text: String,
-    table_text: String,
-}
-
-/// Length-prefixed parts, so no two different lists of parts run together
-/// into the same bytes.
-fn framed(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
-    for part in parts {
-        out.extend_from_slice(&(part.len() as u32).to_be_bytes());
-        out.extend_from_slice(part);
-    }
-    out
+    tenant_bytes: [u8; 16],
+    table_bytes: [u8; 16],
 }
 
 impl Sealer {
     pub(crate) fn new(keyring: Arc<Keyring>, table: TableId) -> Self {
         Self {
-            tenant_text: keyring.tenant().to_string(),
-            table_text: table.to_string(),
+            tenant_bytes: *keyring.tenant().as_uuid().as_bytes(),
+            table_bytes: *table.as_uuid().as_bytes(),
             keyring,
             table,
         }
@@ -76,33 +66,30 @@ impl Sealer {
         self.keyring.active_data_version()
     }
 
+    /// `context ‖ tenant ‖ table ‖ field ‖ record [‖ revision]`, the ids
+    /// as their 16 bytes and the numbers as 8 big-endian bytes: fixed
+    /// widths, so the parts cannot run into each other, and no text to
+    /// format for each of the values a listing opens.
     fn cell_aad(&self, field: FieldId, record: i64, revision: Option<i64>) -> Vec<u8> {
-        let field = field.to_string();
-        let record = record.to_string();
-        let tenant = self.tenant_text.as_bytes();
-        let table = self.table_text.as_bytes();
-        match revision {
-            None => framed(&[
-                FIELD_CONTEXT,
-                tenant,
-                table,
-                field.as_bytes(),
-                record.as_bytes(),
-            ]),
-            Some(version) => framed(&[
-                REVISION_CONTEXT,
-                tenant,
-                table,
-                field.as_bytes(),
-                record.as_bytes(),
-                version.to_string().as_bytes(),
-            ]),
+        let context = match revision {
+            None => FIELD_CONTEXT,
+            Some(_) => REVISION_CONTEXT,
+        };
+        let mut aad = Vec::with_capacity(context.len() + 3 * 16 + 2 * 8);
+        aad.extend_from_slice(context);
+        aad.extend_from_slice(&self.tenant_bytes);
+        aad.extend_from_slice(&self.table_bytes);
+        aad.extend_from_slice(field.as_uuid().as_bytes());
+        aad.extend_from_slice(&record.to_be_bytes());
+        if let Some(version) = revision {
+            aad.extend_from_slice(&version.to_be_bytes());
         }
+        aad
     }
 
     /// The blind index of a value in its canonical form.
     pub(crate) fn blind(&self, field: FieldId, canonical: &str) -> Vec<u8> {
-        let field = field.to_string();
+        let field = field.as_uuid();
         let tag =
             self.keyring
                 .index_key()
