@@ -87,6 +87,11 @@ say "seed 100,000 records, batches of 1,000, 4 in flight: $seed"
 run() { # run <label> <url> [loadgen flags]
   local label=$1 url=$2; shift 2
   local r
+  if [ -n "${BENCH_PROFILE:-}" ] && [[ "$label" == *"$BENCH_PROFILE"* ]]; then
+    # For profiling by hand: perf samples the server through the run.
+    local data="target/perf-${label//[^a-z0-9]/_}-$(date +%s).data"
+    (sleep 3; perf record -F 999 -g -p "$pid" -o "$data" -- sleep 6 >/dev/null 2>&1) &
+  fi
   r=$("$loadgen" "$url" --ca "$ca" --concurrency 16 --warmup 2 --duration "$seconds" --json \
     --header "${RUN_AUTH:-$auth}" "$@")
   say "$label: $(echo "$r" | jq -r '"\(.rps) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors)"')"

@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use sqlx::{Row, SqliteConnection};
 
 use super::super::reads::{decode_row, fill_links, select_list};
-use super::super::rows::{stored_columns, stored_params};
+use super::super::rows::{cell_param, stored_columns, stored_params};
 use super::super::sealing::Sealer;
 use super::super::sql::{BindParams, Dialect, Param, Params, ident, render};
 use super::super::{Actor, RecordRow};
@@ -265,6 +265,21 @@ macro_rules! create_body {
                 cells,
             });
         }
+        let sealed_cells = match sealer {
+            Some(sealer) => {
+                let encrypted: Vec<&FieldDef> = columns
+                    .iter()
+                    .copied()
+                    .filter(|f| f.options.encrypted)
+                    .collect();
+                let rows: Vec<(i64, &[(FieldId, Cell)])> = stored
+                    .iter()
+                    .map(|r| (r.id.0, r.cells.as_slice()))
+                    .collect();
+                sealer.seal_created(&encrypted, &rows)?
+            }
+            None => HashMap::new(),
+        };
         let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
         for chunk in stored.chunks(chunk_rows) {
             let mut params = Params::on(&*tx);
@@ -279,14 +294,22 @@ macro_rules! create_body {
                     params.push(Param::Text(actor.text())),
                 ];
                 for field in &columns {
+                    if field.options.encrypted {
+                        let (sealed, blind) = sealed_cells
+                            .get(&(row.id.0, field.id))
+                            .map_or((Param::Bytes(None), Param::Bytes(None)), |c| {
+                                (c.sealed.clone(), c.blind.clone())
+                            });
+                        slots.push(params.push(sealed));
+                        slots.push(params.push(blind));
+                        continue;
+                    }
                     let cell = row
                         .cells
                         .iter()
                         .find(|(id, _)| *id == field.id)
                         .map_or(&Cell::Null, |(_, c)| c);
-                    for param in stored_params(field, row.id.0, cell, sealer)? {
-                        slots.push(params.push(param));
-                    }
+                    slots.push(params.push(cell_param(cell, &field.kind)));
                 }
                 values.push(format!("({})", slots.join(", ")));
             }
@@ -304,13 +327,22 @@ macro_rules! create_body {
         write_links!(tx, table, links.iter().map(|(id, c)| (id, *c)), false);
         let mut revisions = Vec::with_capacity(stored.len());
         for row in &stored {
+            let mut sealed_any = false;
             let changes: Vec<_> = row
                 .cells
                 .iter()
                 .filter(|(_, c)| !c.is_empty())
-                .map(|(id, c)| (*id, Json::Null, c.to_json()))
+                .map(|(id, c)| match sealed_cells.get(&(row.id.0, *id)) {
+                    Some(sealed) => {
+                        sealed_any = true;
+                        (*id, Json::Null, sealed.history.clone())
+                    }
+                    None => (*id, Json::Null, c.to_json()),
+                })
                 .collect();
-            let (changes, sealed_key) = seal_changes(table, sealer, row.id.0, 1, changes)?;
+            let sealed_key = sealer
+                .filter(|_| sealed_any)
+                .map(|s| i64::from(s.active_version()));
             revisions.push((
                 row.id.0,
                 1,

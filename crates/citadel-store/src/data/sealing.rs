@@ -10,6 +10,7 @@
 //! of a value is kept. Values in a record's history are sealed the same
 //! way, bound also to the revision's version.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
@@ -284,5 +285,77 @@ impl Sealer {
             }
         }
         Ok((json.to_string(), sealed_any))
+    }
+}
+
+/// A created record's encrypted cell as it is stored: its ciphertext and
+/// blind index, and its value in the record's first revision.
+pub(crate) struct CreatedCell {
+    pub(crate) sealed: Param,
+    pub(crate) blind: Param,
+    pub(crate) history: Json,
+}
+
+/// Below this many records a batch is sealed on the writer's own thread:
+/// starting threads would cost more than the sealing.
+const PARALLEL_FROM: usize = 64;
+
+impl Sealer {
+    /// Seals the non-empty encrypted cells of records being created. This
+    /// runs inside the tenant's one writer, where it would hold up every
+    /// other write, so a large batch is spread over the machine's cores.
+    pub(crate) fn seal_created(
+        &self,
+        fields: &[&FieldDef],
+        rows: &[(i64, &[(FieldId, Cell)])],
+    ) -> Result<HashMap<(i64, FieldId), CreatedCell>, StoreError> {
+        let seal_rows = |rows: &[(i64, &[(FieldId, Cell)])]| {
+            let mut out = Vec::new();
+            for (record, cells) in rows {
+                for field in fields {
+                    let Some((_, cell)) = cells.iter().find(|(id, _)| *id == field.id) else {
+                        continue;
+                    };
+                    if cell.is_empty() {
+                        continue;
+                    }
+                    let (sealed, blind) = self.seal(field, *record, cell)?;
+                    let history = self.seal_history(field.id, *record, 1, &cell.to_json())?;
+                    out.push((
+                        (*record, field.id),
+                        CreatedCell {
+                            sealed,
+                            blind,
+                            history,
+                        },
+                    ));
+                }
+            }
+            Ok::<_, StoreError>(out)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if fields.is_empty() || rows.len() < PARALLEL_FROM || threads < 2 {
+            return Ok(seal_rows(rows)?.into_iter().collect());
+        }
+        let share = rows.len().div_ceil(threads);
+        let parts = std::thread::scope(|scope| {
+            let workers: Vec<_> = rows
+                .chunks(share)
+                .map(|chunk| scope.spawn(move || seal_rows(chunk)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut sealed = HashMap::with_capacity(rows.len() * fields.len());
+        for part in parts {
+            sealed.extend(part?);
+        }
+        Ok(sealed)
     }
 }
