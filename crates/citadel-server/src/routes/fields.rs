@@ -26,10 +26,11 @@ fn field<'a>(table: &'a TableSchema, key: &str) -> Result<&'a FieldDef, ApiError
 }
 
 /// Adds a field. The body is a field declaration: `name`, `type` and the
-/// type's options (see docs/data-model.md). Existing records get the
-/// default, if one is given.
+/// type's options (see docs/data-model.md), `encrypted` among them (on by
+/// default for resident ID, bank card and social credit code). Existing
+/// records get the default, if one is given.
 #[utoipa::path(post, path = "/api/v1/tables/{table}/fields", security(("tenant_session" = []), ("access_token" = [])), tag = "fields",
-    request_body(content = Object, description = "A field declaration, e.g. {\"name\": \"金额\", \"type\": \"currency\", \"required\": true}"),
+    request_body(content = Object, description = "A field declaration, e.g. {\"name\": \"金额\", \"type\": \"currency\", \"required\": true} or {\"name\": \"工资\", \"type\": \"decimal\", \"encrypted\": true}"),
     params(("table" = String, Path, description = "Table id")),
     responses((status = 201, body = TableView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn add_field(
@@ -44,9 +45,12 @@ pub async fn add_field(
     Ok((StatusCode::CREATED, Json(table_view(&schema))))
 }
 
-/// Changes a field: its name, constraints, choices, indexing. Keys given
-/// replace the current ones; `null` removes one. The type is changed by
-/// the type-change operation, not here.
+/// Changes a field: its name, constraints, choices, indexing, encryption.
+/// Keys given replace the current ones; `null` removes one (not
+/// `encrypted`, which takes true or false). Turning encryption on or off,
+/// or a new scale or precision, converts every stored value in one
+/// transaction. The type is changed by the type-change operation, not
+/// here.
 #[utoipa::path(patch, path = "/api/v1/tables/{table}/fields/{field}", security(("tenant_session" = []), ("access_token" = [])), tag = "fields",
     request_body(content = Object, description = "The keys of the declaration to change"),
     params(("table" = String, Path, description = "Table id"), ("field" = String, Path, description = "Field id or name")),
