@@ -333,8 +333,13 @@ impl Sealer {
             }
             Ok::<_, StoreError>(out)
         };
+        if fields.is_empty() || rows.len() < PARALLEL_FROM {
+            return Ok(seal_rows(rows)?.into_iter().collect());
+        }
+        // Asked only for a batch: on Linux it reads the cgroup's CPU quota
+        // from files, which would cost a single create more than its sealing.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if fields.is_empty() || rows.len() < PARALLEL_FROM || threads < 2 {
+        if threads < 2 {
             return Ok(seal_rows(rows)?.into_iter().collect());
         }
         let share = rows.len().div_ceil(threads);
