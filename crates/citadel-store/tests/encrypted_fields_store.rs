@@ -78,6 +78,22 @@ async fn data_key_values(store: &Store, tenant: &TenantScope) -> Vec<(u32, Optio
         .collect()
 }
 
+/// A table 员工 in a new app 人事 with the fields declared by `specs`.
+async fn staff_table(db: &TenantDb, me: Actor, specs: &[serde_json::Value]) -> TableSchema {
+    let app = db.create_app(&sn("人事"), None, me).await.expect("app");
+    let mut staff = db
+        .create_table(app.id, &sn("员工"), None, me)
+        .await
+        .expect("table");
+    for spec in specs {
+        staff = db
+            .add_field(staff.id, new_field(spec.clone()))
+            .await
+            .expect("field");
+    }
+    staff
+}
+
 async fn story(config: StoreConfig) {
     let store = Store::open(&config, common::master_key())
         .await
@@ -85,22 +101,17 @@ async fn story(config: StoreConfig) {
     let (db, root) = fresh_tenant(&store, "sealed").await;
     let tenant = scope(db.tenant());
     let me = Actor(Some(root));
-    let app = db.create_app(&sn("人事"), None, me).await.expect("app");
-    let mut staff = db
-        .create_table(app.id, &sn("员工"), None, me)
-        .await
-        .expect("table");
-    for spec in [
-        json!({"name": "姓名", "type": "text", "required": true}),
-        json!({"name": "身份证", "type": "resident_id", "filterable": true}),
-        json!({"name": "银行卡", "type": "bank_card", "unique": true}),
-        json!({"name": "工资", "type": "decimal", "scale": 2, "encrypted": true}),
-    ] {
-        staff = db
-            .add_field(staff.id, new_field(spec))
-            .await
-            .expect("field");
-    }
+    let mut staff = staff_table(
+        &db,
+        me,
+        &[
+            json!({"name": "姓名", "type": "text", "required": true}),
+            json!({"name": "身份证", "type": "resident_id", "filterable": true}),
+            json!({"name": "银行卡", "type": "bank_card", "unique": true}),
+            json!({"name": "工资", "type": "decimal", "scale": 2, "encrypted": true}),
+        ],
+    )
+    .await;
     assert!(
         field(&staff, "身份证").options.encrypted,
         "sensitive: on by default"
@@ -413,18 +424,7 @@ async fn a_destroyed_tenants_recovered_database_opens_nothing() {
     let (db, root) = fresh_tenant(&store, "shredded").await;
     let tenant = db.tenant();
     let me = Actor(Some(root));
-    let app = db.create_app(&sn("人事"), None, me).await.expect("app");
-    let mut staff = db
-        .create_table(app.id, &sn("员工"), None, me)
-        .await
-        .expect("table");
-    staff = db
-        .add_field(
-            staff.id,
-            new_field(json!({"name": "身份证", "type": "resident_id"})),
-        )
-        .await
-        .expect("field");
+    let staff = staff_table(&db, me, &[json!({"name": "身份证", "type": "resident_id"})]).await;
     let record = db
         .create_records(
             &full(&db, &staff).await,
@@ -503,15 +503,7 @@ async fn turning_encryption_on_leaves_no_plaintext_in_the_sqlite_files() {
         .expect("open");
     let (db, root) = fresh_tenant(&store, "scrubbed").await;
     let me = Actor(Some(root));
-    let app = db.create_app(&sn("人事"), None, me).await.expect("app");
-    let mut staff = db
-        .create_table(app.id, &sn("员工"), None, me)
-        .await
-        .expect("table");
-    staff = db
-        .add_field(staff.id, new_field(json!({"name": "备注", "type": "text"})))
-        .await
-        .expect("field");
+    let mut staff = staff_table(&db, me, &[json!({"name": "备注", "type": "text"})]).await;
     let batch = (0..200)
         .map(|n| write(&staff, json!({"备注": format!("{SECRET}-{n:03}")})))
         .collect();
