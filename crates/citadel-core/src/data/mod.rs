@@ -4,6 +4,7 @@
 pub mod checksum;
 pub mod convert;
 pub mod decimal;
+mod field_kind;
 pub mod formats;
 pub mod import;
 pub mod input;
