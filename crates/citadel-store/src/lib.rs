@@ -98,6 +98,8 @@ pub struct Store {
     tenant_rows: fresh::FreshMap<citadel_core::TenantId, TenantRecord>,
     /// Opened tenant keyrings.
     keyrings: Arc<keyring::Keyrings>,
+    /// The record ids handed out in each SQLite table (see `data/new_records.rs`).
+    record_ids: Arc<data::RecordIds>,
     /// How long after a rotation an older data key version may be retired
     /// (milliseconds); see [`Store::set_key_retire_grace`].
     key_retire_grace_ms: std::sync::atomic::AtomicU64,
@@ -148,6 +150,7 @@ impl Store {
             access: Arc::default(),
             tenant_rows: fresh::FreshMap::default(),
             keyrings,
+            record_ids: Arc::default(),
             key_retire_grace_ms: std::sync::atomic::AtomicU64::new(
                 u64::try_from(key_rotation::RETIRE_GRACE.as_millis()).unwrap_or(u64::MAX),
             ),

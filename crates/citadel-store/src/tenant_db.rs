@@ -13,7 +13,7 @@ use citadel_crypto::Kms;
 
 use crate::StoreError;
 use crate::access::AccessCache;
-use crate::data::SchemaCache;
+use crate::data::{RecordIds, SchemaCache};
 use crate::db::DbPool;
 use crate::identity::GuardCache;
 use crate::keyring::{Keyring, Keyrings};
@@ -35,6 +35,8 @@ pub struct TenantDb {
     pub(crate) access: Arc<AccessCache>,
     /// Every tenant's keyrings, likewise.
     pub(crate) keyrings: Arc<Keyrings>,
+    /// The record ids handed out in every SQLite table, likewise.
+    pub(crate) record_ids: Arc<RecordIds>,
 }
 
 impl std::fmt::Debug for TenantDb {
@@ -46,23 +48,17 @@ impl std::fmt::Debug for TenantDb {
 }
 
 impl TenantDb {
-    pub(crate) fn new(
-        tenant: TenantId,
-        pool: DbPool,
-        key: Arc<dyn Kms>,
-        schemas: Arc<SchemaCache>,
-        guards: Arc<GuardCache>,
-        access: Arc<AccessCache>,
-        keyrings: Arc<Keyrings>,
-    ) -> Self {
+    /// A handle on `tenant`'s database `pool`, sharing `store`'s caches.
+    pub(crate) fn new(tenant: TenantId, pool: DbPool, store: &crate::Store) -> Self {
         Self {
             tenant,
             pool,
-            key,
-            schemas,
-            guards,
-            access,
-            keyrings,
+            key: Arc::clone(&store.master_key),
+            schemas: Arc::clone(&store.schemas),
+            guards: Arc::clone(&store.guards),
+            access: Arc::clone(&store.access),
+            keyrings: Arc::clone(&store.keyrings),
+            record_ids: Arc::clone(&store.record_ids),
         }
     }
 

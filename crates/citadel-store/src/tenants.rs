@@ -1,8 +1,6 @@
 //! Tenant lifecycle: provisioning physically separate storage, opening a
 //! tenant's own database for a request, and destroying it for good.
 
-use std::sync::Arc;
-
 use citadel_core::{
     CryptoSuite, PlatformScope, TenantAuthScope, TenantId, TenantScope, TenantSlug, TenantStatus,
 };
@@ -119,15 +117,7 @@ impl Store {
     /// The tenant's own database, opened on first use.
     pub async fn tenant(&self, scope: &TenantScope) -> Result<TenantDb, StoreError> {
         let id = scope.tenant();
-        Ok(TenantDb::new(
-            id,
-            self.tenant_pool(id).await?,
-            Arc::clone(&self.master_key),
-            Arc::clone(&self.schemas),
-            Arc::clone(&self.guards),
-            Arc::clone(&self.access),
-            Arc::clone(&self.keyrings),
-        ))
+        Ok(TenantDb::new(id, self.tenant_pool(id).await?, self))
     }
 
     /// The accounts and sessions of a tenant, for signing in and session
@@ -137,11 +127,7 @@ impl Store {
         Ok(TenantAuthDb::new(TenantDb::new(
             id,
             self.tenant_pool(id).await?,
-            Arc::clone(&self.master_key),
-            Arc::clone(&self.schemas),
-            Arc::clone(&self.guards),
-            Arc::clone(&self.access),
-            Arc::clone(&self.keyrings),
+            self,
         )))
     }
 

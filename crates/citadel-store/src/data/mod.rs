@@ -8,6 +8,7 @@
 mod apps;
 mod field_keys;
 mod fields;
+mod new_records;
 mod reads;
 mod records;
 mod retype;
@@ -22,6 +23,7 @@ use citadel_core::data::{Cell, SchemaName};
 use citadel_core::{AppId, FieldId, RecordId, TableId, UserId};
 
 pub use fields::NewField;
+pub use new_records::RecordIds;
 pub use reads::ListRequest;
 pub use records::{MAX_BATCH, RecordChange, RecordDeletion, RecordWrite};
 pub use retype::TypeChangeReport;

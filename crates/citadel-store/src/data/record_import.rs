@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::data::records::invalid;
 use crate::data::rows::{ReadRow, cell_param};
-use crate::data::sealing::{Sealer, blind_column};
+use crate::data::sealing::blind_column;
 use crate::db::on_pool;
 
 /// Longest wait for the next chunk before the import is given up.
@@ -31,8 +31,7 @@ fn abandoned(why: &str) -> StoreError {
 
 macro_rules! import_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
-        let (mut chunks, sealer): (mpsc::Receiver<Option<Vec<RecordWrite>>>, Option<Sealer>) =
-            $input;
+        let (mut chunks, db): (mpsc::Receiver<Option<Vec<RecordWrite>>>, TenantDb) = $input;
         let mut imported: u64 = 0;
         loop {
             let next = tokio::time::timeout(IMPORT_IDLE, chunks.recv())
@@ -42,7 +41,8 @@ macro_rules! import_body {
                 Some(Some(writes)) if writes.is_empty() => {}
                 Some(Some(writes)) => {
                     imported += writes.len() as u64;
-                    create_body!($tx, $table, (writes, sealer.clone()), $actor, $dialect)?;
+                    let new = db.prepare_new_records(&$table, writes, $actor).await?;
+                    create_body!($tx, $table, new, $actor, $dialect)?;
                 }
                 Some(None) => break,
                 None => return Err(abandoned("abandoned")),
@@ -94,7 +94,7 @@ impl TenantDb {
         actor: Actor,
     ) -> Result<u64, StoreError> {
         let table = access.full_schema();
-        let input = (chunks, self.sealer(table).await?);
+        let input = (chunks, self.clone());
         write_through!(self, table, input, actor, import_body)
     }
 

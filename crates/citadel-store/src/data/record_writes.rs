@@ -14,6 +14,7 @@ use citadel_core::{FieldId, RecordId, TableId};
 use serde_json::Value as Json;
 use sqlx::{Row, SqliteConnection};
 
+use super::super::new_records::{NewRecords, close_revision};
 use super::super::reads::{decode_row, fill_links, select_list};
 use super::super::rows::{cell_param, stored_columns, stored_params};
 use super::super::sealing::Sealer;
@@ -168,24 +169,17 @@ macro_rules! create_body {
     ($tx:ident, $table:expr, $input:expr, $actor:expr, $dialect:expr) => {{
         let tx = &mut *$tx;
         let table: &TableSchema = &$table;
-        let (writes, sealer): (Vec<RecordWrite>, Option<Sealer>) = $input;
-        let sealer = sealer.as_ref();
-        let actor: Actor = $actor;
+        let mut new: NewRecords = $input;
+        // The rows carry their creator already.
+        let _: Actor = $actor;
         let dialect: Dialect = $dialect;
-        let physical_name = physical_table(table.id);
-        let physical = ident(&physical_name)?;
+        let physical = ident(&physical_table(table.id))?;
         let columns: Vec<_> = table
             .fields
             .iter()
             .filter(|f| f.kind.has_column())
             .collect();
-        let autos: Vec<FieldId> = columns
-            .iter()
-            .filter(|f| matches!(f.kind, FieldKind::AutoNumber))
-            .map(|f| f.id)
-            .collect();
-        let at = now();
-        let count = writes.len() as i64;
+        let count = new.rows.len() as i64;
         let mut column_list =
             String::from("id, version, created_at, created_by, updated_at, updated_by");
         let mut stored_count = 0;
@@ -198,110 +192,51 @@ macro_rules! create_body {
         }
         let per_row = 6 + stored_count;
         check_schema_version!(tx, table, dialect);
-        let cell_sets: Vec<&Vec<(FieldId, Cell)>> = writes.iter().map(|w| &w.cells).collect();
-        check_references!(tx, table, cell_sets.iter().copied());
-        let ids: Vec<i64> = match dialect {
-            Dialect::Sqlite => {
-                let last: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = $1), 0), \
-                         COALESCE((SELECT MAX(id) FROM {physical}), 0))"
-                )))
-                .bind(&physical_name)
-                .fetch_one(&mut *tx)
-                .await?;
-                (1..=count).map(|n| last + n).collect()
+        check_references!(tx, table, new.rows.iter().map(|r| &r.cells));
+        // Auto numbers are the one part that needs the transaction.
+        for (position, field) in table.fields.iter().enumerate() {
+            if !matches!(field.kind, FieldKind::AutoNumber) {
+                continue;
             }
-            Dialect::Postgres => {
-                sqlx::query_scalar(
-                    "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
-                )
-                .bind(&physical_name)
-                .bind(count)
-                .fetch_all(&mut *tx)
-                .await?
-            }
-        };
-        let mut numbers: HashMap<FieldId, i64> = HashMap::new();
-        for field in &autos {
             let first: i64 = sqlx::query_scalar(
                 "UPDATE data_fields SET next_number = next_number + $1 WHERE id = $2 \
                      RETURNING next_number - $1",
             )
             .bind(count)
-            .bind(field.to_string())
+            .bind(field.id.to_string())
             .fetch_one(&mut *tx)
             .await?;
-            numbers.insert(*field, first);
-        }
-        let mut stored: Vec<RecordRow> = Vec::with_capacity(writes.len());
-        for (n, write) in writes.iter().enumerate() {
-            let cells = table
-                .fields
-                .iter()
-                .map(|f| {
-                    let cell = match numbers.get(&f.id) {
-                        Some(first) => Cell::Integer(first + n as i64),
-                        None => write.cells.iter().find(|(id, _)| *id == f.id).map_or_else(
-                            || {
-                                if f.kind.has_column() {
-                                    Cell::Null
-                                } else {
-                                    Cell::Links(Vec::new())
-                                }
-                            },
-                            |(_, c)| c.clone(),
-                        ),
-                    };
-                    (f.id, cell)
-                })
-                .collect();
-            stored.push(RecordRow {
-                id: RecordId(ids[n]),
-                version: 1,
-                created_at: at,
-                created_by: actor.text(),
-                updated_at: at,
-                updated_by: actor.text(),
-                cells,
-            });
-        }
-        let sealed_cells = match sealer {
-            Some(sealer) => {
-                let encrypted: Vec<&FieldDef> = columns
-                    .iter()
-                    .copied()
-                    .filter(|f| f.options.encrypted)
-                    .collect();
-                let rows: Vec<(i64, &[(FieldId, Cell)])> = stored
-                    .iter()
-                    .map(|r| (r.id.0, r.cells.as_slice()))
-                    .collect();
-                sealer.seal_created(&encrypted, &rows)?
+            for (n, row) in new.rows.iter_mut().enumerate() {
+                if let Some((_, cell)) = row.cells.get_mut(position) {
+                    *cell = Cell::Integer(first + n as i64);
+                }
             }
-            None => HashMap::new(),
-        };
+        }
+        let at = new.at;
         let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
-        for chunk in stored.chunks(chunk_rows) {
+        let rows = std::mem::take(&mut new.rows);
+        for (chunk_index, chunk) in rows.chunks(chunk_rows).enumerate() {
             let mut params = Params::on(&*tx);
             let mut values = Vec::with_capacity(chunk.len());
-            for row in chunk {
+            for (offset, row) in chunk.iter().enumerate() {
+                let n = chunk_index * chunk_rows + offset;
                 let mut slots = vec![
                     params.push(Param::Int(Some(row.id.0))),
                     params.push(Param::Int(Some(1))),
                     params.push(Param::DateTime(Some(at))),
-                    params.push(Param::Text(actor.text())),
+                    params.push(Param::Text(row.created_by.clone())),
                     params.push(Param::DateTime(Some(at))),
-                    params.push(Param::Text(actor.text())),
+                    params.push(Param::Text(row.updated_by.clone())),
                 ];
+                let mut k = 0;
                 for field in &columns {
                     if field.options.encrypted {
-                        let (sealed, blind) = sealed_cells
-                            .get(&(row.id.0, field.id))
-                            .map_or((Param::Bytes(None), Param::Bytes(None)), |c| {
-                                (c.sealed.clone(), c.blind.clone())
-                            });
-                        slots.push(params.push(sealed));
-                        slots.push(params.push(blind));
+                        let (sealed, blind) = new
+                            .take_sealed(n, k)
+                            .map_or((None, None), |c| (Some(c.sealed), Some(c.blind)));
+                        k += 1;
+                        slots.push(params.push(Param::Bytes(sealed)));
+                        slots.push(params.push(Param::Bytes(blind)));
                         continue;
                     }
                     let cell = row
@@ -322,39 +257,37 @@ macro_rules! create_body {
             .await
             .map_err(unique_refused(table))?;
         }
-        let links: Vec<(i64, &Vec<(FieldId, Cell)>)> =
-            stored.iter().map(|r| (r.id.0, &r.cells)).collect();
-        write_links!(tx, table, links.iter().map(|(id, c)| (id, *c)), false);
-        let mut revisions = Vec::with_capacity(stored.len());
-        for row in &stored {
-            let mut sealed_any = false;
-            let changes: Vec<_> = row
-                .cells
+        write_links!(tx, table, rows.iter().map(|r| (&r.id.0, &r.cells)), false);
+        let autos: Vec<usize> = table
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| matches!(f.kind, FieldKind::AutoNumber))
+            .map(|(position, _)| position)
+            .collect();
+        let mut revisions = Vec::with_capacity(rows.len());
+        for (row, (mut changes, sealed_key)) in rows.iter().zip(std::mem::take(&mut new.revisions))
+        {
+            let numbers: Vec<(FieldId, i64)> = autos
                 .iter()
-                .filter(|(_, c)| !c.is_empty())
-                .map(|(id, c)| match sealed_cells.get(&(row.id.0, *id)) {
-                    Some(sealed) => {
-                        sealed_any = true;
-                        (*id, Json::Null, sealed.history.clone())
-                    }
-                    None => (*id, Json::Null, c.to_json()),
+                .filter_map(|p| match row.cells.get(*p) {
+                    Some((id, Cell::Integer(n))) => Some((*id, *n)),
+                    _ => None,
                 })
                 .collect();
-            let sealed_key = sealer
-                .filter(|_| sealed_any)
-                .map(|s| i64::from(s.active_version()));
+            close_revision(&mut changes, &numbers);
             revisions.push((
                 row.id.0,
                 1,
                 "create",
-                actor.text(),
+                row.created_by.clone(),
                 at.timestamp_millis(),
-                changes_json(&changes),
+                changes,
                 sealed_key,
             ));
         }
         insert_revisions!(tx, table.id, revisions);
-        Ok::<_, StoreError>(stored)
+        Ok::<_, StoreError>(rows)
     }};
 }
 
@@ -553,7 +486,7 @@ impl TenantDb {
             return Ok(Vec::new());
         }
         let table = access.full_schema();
-        let input = (writes, self.sealer(table).await?);
+        let input = self.prepare_new_records(table, writes, actor).await?;
         let result = write_through!(self, table, input, actor, create_body);
         self.forget_schema_if_stale(&result);
         result

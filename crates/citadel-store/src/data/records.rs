@@ -34,7 +34,7 @@ pub struct RecordDeletion {
     pub expected_version: Option<i64>,
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
 }
 

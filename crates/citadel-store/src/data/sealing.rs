@@ -10,7 +10,6 @@
 //! of a value is kept. Values in a record's history are sealed the same
 //! way, bound also to the revision's version.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
@@ -41,6 +40,9 @@ pub(crate) const SEALED_KEY: &str = "$sealed";
 pub(crate) fn blind_column(column: &str) -> String {
     format!("{column}_bi")
 }
+
+/// A stored value's ciphertext and its blind index.
+type SealedBytes = (Vec<u8>, Vec<u8>);
 
 /// Seals and opens the encrypted fields of one table.
 #[derive(Clone)]
@@ -105,17 +107,27 @@ impl Sealer {
         record: i64,
         cell: &Cell,
     ) -> Result<(Param, Param), StoreError> {
+        Ok(match self.seal_bytes(field.id, record, cell)? {
+            Some((sealed, blind)) => (Param::Bytes(Some(sealed)), Param::Bytes(Some(blind))),
+            None => (Param::Bytes(None), Param::Bytes(None)),
+        })
+    }
+
+    /// [`Sealer::seal`]'s ciphertext and blind index; none for an empty cell.
+    fn seal_bytes(
+        &self,
+        field: FieldId,
+        record: i64,
+        cell: &Cell,
+    ) -> Result<Option<SealedBytes>, StoreError> {
         if cell.is_empty() {
-            return Ok((Param::Bytes(None), Param::Bytes(None)));
+            return Ok(None);
         }
         let canonical = zeroize::Zeroizing::new(cell.canonical());
         let sealed = self
             .keyring
-            .encrypt(&self.cell_aad(field.id, record, None), canonical.as_bytes())?;
-        Ok((
-            Param::Bytes(Some(sealed)),
-            Param::Bytes(Some(self.blind(field.id, &canonical))),
-        ))
+            .encrypt(&self.cell_aad(field, record, None), canonical.as_bytes())?;
+        Ok(Some((sealed, self.blind(field, &canonical))))
     }
 
     /// The value `sealed` holds in `record`, or why it cannot be trusted.
@@ -161,20 +173,31 @@ impl Sealer {
         version: i64,
         value: &Json,
     ) -> Result<Json, StoreError> {
-        if value.is_null() {
+        let Some(encoded) = self.history_ciphertext(field, record, version, value)? else {
             return Ok(Json::Null);
+        };
+        let mut map = serde_json::Map::new();
+        map.insert(SEALED_KEY.into(), Json::String(encoded));
+        Ok(Json::Object(map))
+    }
+
+    /// A history value's ciphertext in base64; none for null.
+    fn history_ciphertext(
+        &self,
+        field: FieldId,
+        record: i64,
+        version: i64,
+        value: &Json,
+    ) -> Result<Option<String>, StoreError> {
+        if value.is_null() {
+            return Ok(None);
         }
         let plain = zeroize::Zeroizing::new(value.to_string());
         let sealed = self.keyring.encrypt(
             &self.cell_aad(field, record, Some(version)),
             plain.as_bytes(),
         )?;
-        let mut map = serde_json::Map::new();
-        map.insert(
-            SEALED_KEY.into(),
-            Json::String(Base64::encode_string(&sealed)),
-        );
-        Ok(Json::Object(map))
+        Ok(Some(Base64::encode_string(&sealed)))
     }
 
     /// Opens a history entry's value if it is sealed; other values pass.
@@ -289,58 +312,58 @@ impl Sealer {
 }
 
 /// A created record's encrypted cell as it is stored: its ciphertext and
-/// blind index, and its value in the record's first revision.
+/// blind index, and its value in the record's first revision (JSON text).
 pub(crate) struct CreatedCell {
-    pub(crate) sealed: Param,
-    pub(crate) blind: Param,
-    pub(crate) history: Json,
+    pub(crate) sealed: Vec<u8>,
+    pub(crate) blind: Vec<u8>,
+    pub(crate) history: String,
 }
 
-/// Below this many records a batch is sealed on the writer's own thread:
+/// Below this many records a batch is sealed on the caller's own thread:
 /// starting threads would cost more than the sealing.
 const PARALLEL_FROM: usize = 64;
 
 impl Sealer {
-    /// Seals the non-empty encrypted cells of records being created. This
-    /// runs inside the tenant's one writer, where it would hold up every
-    /// other write, so a large batch is spread over the machine's cores.
+    /// Seals the encrypted cells of records being created: for each row,
+    /// the cell of each of `fields` in turn (`None` where it is empty). A
+    /// large batch is spread over the machine's cores.
     pub(crate) fn seal_created(
         &self,
         fields: &[&FieldDef],
         rows: &[(i64, &[(FieldId, Cell)])],
-    ) -> Result<HashMap<(i64, FieldId), CreatedCell>, StoreError> {
+    ) -> Result<Vec<Option<CreatedCell>>, StoreError> {
         let seal_rows = |rows: &[(i64, &[(FieldId, Cell)])]| {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(rows.len() * fields.len());
             for (record, cells) in rows {
                 for field in fields {
-                    let Some((_, cell)) = cells.iter().find(|(id, _)| *id == field.id) else {
+                    let cell = cells
+                        .iter()
+                        .find(|(id, _)| *id == field.id)
+                        .map_or(&Cell::Null, |(_, c)| c);
+                    let Some((sealed, blind)) = self.seal_bytes(field.id, *record, cell)? else {
+                        out.push(None);
                         continue;
                     };
-                    if cell.is_empty() {
-                        continue;
-                    }
-                    let (sealed, blind) = self.seal(field, *record, cell)?;
-                    let history = self.seal_history(field.id, *record, 1, &cell.to_json())?;
-                    out.push((
-                        (*record, field.id),
-                        CreatedCell {
-                            sealed,
-                            blind,
-                            history,
-                        },
-                    ));
+                    let history = self
+                        .history_ciphertext(field.id, *record, 1, &cell.to_json())?
+                        .map_or_else(|| "null".to_owned(), |b64| history_text(&b64));
+                    out.push(Some(CreatedCell {
+                        sealed,
+                        blind,
+                        history,
+                    }));
                 }
             }
             Ok::<_, StoreError>(out)
         };
         if fields.is_empty() || rows.len() < PARALLEL_FROM {
-            return Ok(seal_rows(rows)?.into_iter().collect());
+            return seal_rows(rows);
         }
         // Asked only for a batch: on Linux it reads the cgroup's CPU quota
         // from files, which would cost a single create more than its sealing.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         if threads < 2 {
-            return Ok(seal_rows(rows)?.into_iter().collect());
+            return seal_rows(rows);
         }
         let share = rows.len().div_ceil(threads);
         let parts = std::thread::scope(|scope| {
@@ -357,10 +380,15 @@ impl Sealer {
                 })
                 .collect::<Vec<_>>()
         });
-        let mut sealed = HashMap::with_capacity(rows.len() * fields.len());
+        let mut sealed = Vec::with_capacity(rows.len() * fields.len());
         for part in parts {
             sealed.extend(part?);
         }
         Ok(sealed)
     }
+}
+
+/// A sealed history value as JSON text: base64 needs no escaping.
+fn history_text(base64: &str) -> String {
+    format!("{{\"{SEALED_KEY}\":\"{base64}\"}}")
 }

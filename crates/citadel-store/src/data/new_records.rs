@@ -1,0 +1,262 @@
+//! Records about to be created, made ready before they reach the writer.
+//!
+//! On SQLite every write of a tenant goes through its one writer, so the
+//! writer's time per record bounds how fast a tenant can be loaded. What
+//! does not need the transaction is done on the request's own task
+//! instead: the ids are handed out here, the stored rows and their first
+//! revision's text are built, and the encrypted cells are sealed (their
+//! AAD names the record id, which is why the ids come first). The writer
+//! then checks the schema version and references, numbers auto-number
+//! fields and inserts.
+//!
+//! **Ids.** PostgreSQL's sequence hands out ids outside the transaction
+//! (as it always does: a rolled-back insert leaves a gap). SQLite has no
+//! sequence to ask outside a write, so this process keeps the last id it
+//! handed out per table ([`RecordIds`], one for the whole store, so a
+//! tenant database opened anew after an eviction continues where the
+//! previous handle stopped). It starts from the highest id the table ever
+//! used (`sqlite_sequence`, kept because the tables are `AUTOINCREMENT`,
+//! and the rows themselves); only this process writes a tenant's SQLite
+//! file, and every insert of a new record takes its id from here, so no
+//! id is handed out twice. A failed write leaves a gap, as on PostgreSQL.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use citadel_core::data::table::physical_table;
+use citadel_core::data::{Cell, FieldDef, FieldKind, TableSchema};
+use citadel_core::{FieldId, RecordId, TableId};
+
+use super::records::now;
+use super::sealing::CreatedCell;
+use super::sql::ident;
+use super::{Actor, RecordRow, RecordWrite};
+use crate::StoreError;
+use crate::db::DbPool;
+use crate::tenant_db::TenantDb;
+
+/// The last record id handed out for each SQLite table of this process.
+#[derive(Debug, Default)]
+pub struct RecordIds(Mutex<HashMap<TableId, i64>>);
+
+impl RecordIds {
+    /// `count` ids after the last one handed out, if `table` has had any.
+    fn take(&self, table: TableId, count: i64) -> Option<i64> {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = last.get_mut(&table)?;
+        let first = *last + 1;
+        *last += count;
+        Some(first)
+    }
+
+    /// `count` ids after `highest_used`, the table's highest id as stored,
+    /// unless another task started the table meanwhile: then after its ids.
+    fn start(&self, table: TableId, highest_used: i64, count: i64) -> i64 {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = last.entry(table).or_insert(highest_used);
+        let first = *last + 1;
+        *last += count;
+        first
+    }
+}
+
+/// A batch of records ready for the writer: ids given, encrypted cells
+/// sealed, history written, all but the auto numbers.
+pub(crate) struct NewRecords {
+    /// As they will be stored; an auto-number field's cell is `Null` until
+    /// the writer numbers it.
+    pub(crate) rows: Vec<RecordRow>,
+    /// The encrypted fields that have a column, in the table's order.
+    pub(crate) encrypted: Vec<FieldId>,
+    /// Row by row, each encrypted field's stored cell (`None`: empty).
+    pub(crate) sealed: Vec<Option<CreatedCell>>,
+    /// Row by row, the first revision's changes (a JSON object left open
+    /// for the auto numbers) and the data key version its sealed values
+    /// are under.
+    pub(crate) revisions: Vec<(String, Option<i64>)>,
+    pub(crate) at: DateTime<Utc>,
+}
+
+impl NewRecords {
+    /// Row `n`'s stored cell of its `k`-th encrypted field, taken out.
+    pub(crate) fn take_sealed(&mut self, n: usize, k: usize) -> Option<CreatedCell> {
+        let at = n * self.encrypted.len() + k;
+        self.sealed.get_mut(at).and_then(Option::take)
+    }
+}
+
+impl TenantDb {
+    /// Ids for `count` new records of `table` (see the module's notes).
+    pub(crate) async fn new_record_ids(
+        &self,
+        table: TableId,
+        count: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let count = i64::try_from(count)
+            .map_err(|_| StoreError::Conflict("too many records in one write".into()))?;
+        let physical_name = physical_table(table);
+        match &self.pool {
+            DbPool::Sqlite(pool, _) => {
+                let first = match self.record_ids.take(table, count) {
+                    Some(first) => first,
+                    None => {
+                        let physical = ident(&physical_name)?;
+                        let highest: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = $1), 0), \
+                                 COALESCE((SELECT MAX(id) FROM {physical}), 0))"
+                        )))
+                        .bind(&physical_name)
+                        .fetch_one(pool)
+                        .await?;
+                        self.record_ids.start(table, highest, count)
+                    }
+                };
+                Ok((first..first + count).collect())
+            }
+            DbPool::Postgres(pool) => Ok(sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
+            )
+            .bind(&physical_name)
+            .bind(count)
+            .fetch_all(pool)
+            .await?),
+        }
+    }
+
+    /// Makes `writes` ready for the writer: ids, rows, sealed cells and
+    /// first revisions.
+    pub(crate) async fn prepare_new_records(
+        &self,
+        table: &TableSchema,
+        writes: Vec<RecordWrite>,
+        actor: Actor,
+    ) -> Result<NewRecords, StoreError> {
+        let ids = self.new_record_ids(table.id, writes.len()).await?;
+        let sealer = self.sealer(table).await?;
+        let at = now();
+        let actor = actor.text();
+        let rows: Vec<RecordRow> = writes
+            .into_iter()
+            .zip(&ids)
+            .map(|(write, id)| RecordRow {
+                id: RecordId(*id),
+                version: 1,
+                created_at: at,
+                created_by: actor.clone(),
+                updated_at: at,
+                updated_by: actor.clone(),
+                cells: stored_cells(table, write),
+            })
+            .collect();
+        let encrypted: Vec<&FieldDef> = table
+            .fields
+            .iter()
+            .filter(|f| f.options.encrypted && f.kind.has_column())
+            .collect();
+        let sealed = match &sealer {
+            Some(sealer) if !encrypted.is_empty() => {
+                let cells: Vec<(i64, &[(FieldId, Cell)])> =
+                    rows.iter().map(|r| (r.id.0, r.cells.as_slice())).collect();
+                sealer.seal_created(&encrypted, &cells)?
+            }
+            _ => Vec::new(),
+        };
+        let key_version = sealer.as_ref().map(|s| i64::from(s.active_version()));
+        let revisions = rows
+            .iter()
+            .enumerate()
+            .map(|(n, row)| {
+                let row_sealed = sealed
+                    .get(n * encrypted.len()..(n + 1) * encrypted.len())
+                    .unwrap_or_default();
+                first_revision(table, row, &encrypted, row_sealed, key_version)
+            })
+            .collect();
+        Ok(NewRecords {
+            rows,
+            encrypted: encrypted.iter().map(|f| f.id).collect(),
+            sealed,
+            revisions,
+            at,
+        })
+    }
+}
+
+/// A new record's cell for each field of `table`, in the table's order:
+/// the value written, or none (auto numbers are numbered by the writer).
+fn stored_cells(table: &TableSchema, mut write: RecordWrite) -> Vec<(FieldId, Cell)> {
+    table
+        .fields
+        .iter()
+        .map(|f| {
+            let given = write
+                .cells
+                .iter_mut()
+                .find(|(id, _)| *id == f.id)
+                .filter(|_| !matches!(f.kind, FieldKind::AutoNumber))
+                .map(|(_, c)| std::mem::replace(c, Cell::Null));
+            let cell = given.unwrap_or_else(|| {
+                if f.kind.has_column() {
+                    Cell::Null
+                } else {
+                    Cell::Links(Vec::new())
+                }
+            });
+            (f.id, cell)
+        })
+        .collect()
+}
+
+/// A created record's first revision: `{"<field id>": [null, value], …`
+/// for each non-empty cell, an encrypted one as its sealed history value,
+/// left open for the writer to add the auto numbers; and the data key
+/// version of the sealed values, if any.
+fn first_revision(
+    table: &TableSchema,
+    row: &RecordRow,
+    encrypted: &[&FieldDef],
+    sealed: &[Option<CreatedCell>],
+    key_version: Option<i64>,
+) -> (String, Option<i64>) {
+    let mut out = String::with_capacity(2 + 64 * row.cells.len());
+    out.push('{');
+    let mut sealed_any = false;
+    for (field, cell) in table.fields.iter().zip(&row.cells) {
+        if cell.1.is_empty() {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        // A field id is hex and hyphens; a value's Display is its JSON.
+        // Writing to a String cannot fail.
+        match encrypted.iter().position(|f| f.id == field.id) {
+            Some(k) => {
+                let history = sealed
+                    .get(k)
+                    .and_then(Option::as_ref)
+                    .map_or("null", |c| c.history.as_str());
+                sealed_any = true;
+                let _ = write!(out, "\"{}\":[null,{history}]", field.id);
+            }
+            None => {
+                let _ = write!(out, "\"{}\":[null,{}]", field.id, cell.1.to_json());
+            }
+        }
+    }
+    (out, key_version.filter(|_| sealed_any))
+}
+
+/// Closes a first revision's changes after adding `numbers`, the record's
+/// auto numbers.
+pub(crate) fn close_revision(changes: &mut String, numbers: &[(FieldId, i64)]) {
+    for (field, number) in numbers {
+        if changes.len() > 1 {
+            changes.push(',');
+        }
+        let _ = write!(changes, "\"{field}\":[null,{number}]");
+    }
+    changes.push('}');
+}
