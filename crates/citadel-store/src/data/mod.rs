@@ -8,6 +8,7 @@
 mod apps;
 mod field_keys;
 mod fields;
+mod history;
 mod new_records;
 mod reads;
 mod records;

@@ -3,11 +3,11 @@
 //! On SQLite every write of a tenant goes through its one writer, so the
 //! writer's time per record bounds how fast a tenant can be loaded. What
 //! does not need the transaction is done on the request's own task
-//! instead: the ids are handed out here, the stored rows and their first
-//! revision's text are built, and the encrypted cells are sealed (their
-//! AAD names the record id, which is why the ids come first). The writer
-//! then checks the schema version and references, numbers auto-number
-//! fields and inserts.
+//! instead: the ids are handed out here, the stored rows are built and
+//! their encrypted cells sealed (the AAD names the record id, which is why
+//! the ids come first). The writer then checks the schema version and
+//! references, numbers auto-number fields and inserts the rows and their
+//! first revisions (stored without values: see `history.rs`).
 //!
 //! **Ids.** PostgreSQL's sequence hands out ids outside the transaction
 //! (as it always does: a rolled-back insert leaves a gap). SQLite has no
@@ -21,7 +21,6 @@
 //! id is handed out twice. A failed write leaves a gap, as on PostgreSQL.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -63,7 +62,7 @@ impl RecordIds {
 }
 
 /// A batch of records ready for the writer: ids given, encrypted cells
-/// sealed, history written, all but the auto numbers.
+/// sealed, all but the auto numbers.
 pub(crate) struct NewRecords {
     /// As they will be stored; an auto-number field's cell is `Null` until
     /// the writer numbers it.
@@ -72,10 +71,6 @@ pub(crate) struct NewRecords {
     pub(crate) encrypted: Vec<FieldId>,
     /// Row by row, each encrypted field's stored cell (`None`: empty).
     pub(crate) sealed: Vec<Option<CreatedCell>>,
-    /// Row by row, the first revision's changes (a JSON object left open
-    /// for the auto numbers) and the data key version its sealed values
-    /// are under.
-    pub(crate) revisions: Vec<(String, Option<i64>)>,
     pub(crate) at: DateTime<Utc>,
 }
 
@@ -125,8 +120,7 @@ impl TenantDb {
         }
     }
 
-    /// Makes `writes` ready for the writer: ids, rows, sealed cells and
-    /// first revisions.
+    /// Makes `writes` ready for the writer: ids, rows and sealed cells.
     pub(crate) async fn prepare_new_records(
         &self,
         table: &TableSchema,
@@ -163,22 +157,10 @@ impl TenantDb {
             }
             _ => Vec::new(),
         };
-        let key_version = sealer.as_ref().map(|s| i64::from(s.active_version()));
-        let revisions = rows
-            .iter()
-            .enumerate()
-            .map(|(n, row)| {
-                let row_sealed = sealed
-                    .get(n * encrypted.len()..(n + 1) * encrypted.len())
-                    .unwrap_or_default();
-                first_revision(table, row, &encrypted, row_sealed, key_version)
-            })
-            .collect();
         Ok(NewRecords {
             rows,
             encrypted: encrypted.iter().map(|f| f.id).collect(),
             sealed,
-            revisions,
             at,
         })
     }
@@ -207,56 +189,4 @@ fn stored_cells(table: &TableSchema, mut write: RecordWrite) -> Vec<(FieldId, Ce
             (f.id, cell)
         })
         .collect()
-}
-
-/// A created record's first revision: `{"<field id>": [null, value], …`
-/// for each non-empty cell, an encrypted one as its sealed history value,
-/// left open for the writer to add the auto numbers; and the data key
-/// version of the sealed values, if any.
-fn first_revision(
-    table: &TableSchema,
-    row: &RecordRow,
-    encrypted: &[&FieldDef],
-    sealed: &[Option<CreatedCell>],
-    key_version: Option<i64>,
-) -> (String, Option<i64>) {
-    let mut out = String::with_capacity(2 + 64 * row.cells.len());
-    out.push('{');
-    let mut sealed_any = false;
-    for (field, cell) in table.fields.iter().zip(&row.cells) {
-        if cell.1.is_empty() {
-            continue;
-        }
-        if out.len() > 1 {
-            out.push(',');
-        }
-        // A field id is hex and hyphens; a value's Display is its JSON.
-        // Writing to a String cannot fail.
-        match encrypted.iter().position(|f| f.id == field.id) {
-            Some(k) => {
-                let history = sealed
-                    .get(k)
-                    .and_then(Option::as_ref)
-                    .map_or("null", |c| c.history.as_str());
-                sealed_any = true;
-                let _ = write!(out, "\"{}\":[null,{history}]", field.id);
-            }
-            None => {
-                let _ = write!(out, "\"{}\":[null,{}]", field.id, cell.1.to_json());
-            }
-        }
-    }
-    (out, key_version.filter(|_| sealed_any))
-}
-
-/// Closes a first revision's changes after adding `numbers`, the record's
-/// auto numbers.
-pub(crate) fn close_revision(changes: &mut String, numbers: &[(FieldId, i64)]) {
-    for (field, number) in numbers {
-        if changes.len() > 1 {
-            changes.push(',');
-        }
-        let _ = write!(changes, "\"{field}\":[null,{number}]");
-    }
-    changes.push('}');
 }

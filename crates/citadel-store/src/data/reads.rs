@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use super::apps::dialect;
 use super::rows::ReadRow;
-use super::sealing::{Sealer, sealed_history_value};
+use super::sealing::Sealer;
 use super::sql::{BindParams, ColumnType, Param, Params, column, ident, render};
 use super::{RecordPage, RecordRow};
 use crate::StoreError;
@@ -340,95 +340,6 @@ impl TenantDb {
         }
         .await;
         self.noticed(page).await
-    }
-}
-
-impl TenantDb {
-    /// A record's changes, oldest first. Readable after the record is
-    /// deleted, for as long as its table exists.
-    ///
-    /// A holder whose reads are limited to some rows sees the history of a
-    /// record only while it exists within them; changes to fields hidden
-    /// from them are left out.
-    pub async fn record_history<Op: ReadsRows>(
-        &self,
-        access: &TableAccess<Op>,
-        record: RecordId,
-    ) -> Result<Vec<super::Revision>, StoreError> {
-        if access.rows().is_some() {
-            self.get_record(access, record).await?;
-        }
-        let table = access.full_schema().id;
-        let mut revisions: Vec<super::Revision> = on_pool!(&self.pool, |p| {
-            let rows = sqlx::query(
-                "SELECT version, action, actor, at, changes FROM record_revisions \
-                 WHERE table_id = $1 AND record_id = $2 ORDER BY version",
-            )
-            .bind(table.to_string())
-            .bind(record.0)
-            .fetch_all(p)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    let changes: String = row.try_get("changes")?;
-                    Ok(super::Revision {
-                        version: row.try_get("version")?,
-                        action: row.try_get("action")?,
-                        actor: row
-                            .try_get::<Option<String>, _>("actor")?
-                            .map(|a| citadel_core::UserId::parse(&a))
-                            .transpose()?,
-                        at: row.try_get("at")?,
-                        changes: serde_json::from_str(&changes)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?
-        });
-        for revision in &mut revisions {
-            if let serde_json::Value::Object(changes) = &mut revision.changes {
-                changes.retain(|id, _| {
-                    citadel_core::FieldId::parse(id).is_ok_and(|id| !access.is_hidden(id))
-                });
-            }
-        }
-        let opened = self.open_history(table, record, &mut revisions).await;
-        self.noticed(opened).await?;
-        Ok(revisions)
-    }
-
-    /// Opens the sealed values in `revisions` (those of encrypted fields,
-    /// and of fields encrypted once), in place.
-    async fn open_history(
-        &self,
-        table: citadel_core::TableId,
-        record: RecordId,
-        revisions: &mut [super::Revision],
-    ) -> Result<(), StoreError> {
-        let mut sealer = None;
-        for revision in revisions {
-            let serde_json::Value::Object(changes) = &mut revision.changes else {
-                continue;
-            };
-            for (id, pair) in changes.iter_mut() {
-                let serde_json::Value::Array(values) = pair else {
-                    continue;
-                };
-                for value in values.iter_mut() {
-                    if sealed_history_value(value).is_none() {
-                        continue;
-                    }
-                    if sealer.is_none() {
-                        sealer = Some(Sealer::new(self.keyring().await?, table));
-                    }
-                    if let Some(sealer) = &sealer {
-                        let field = FieldId::parse(id)?;
-                        *value = sealer.open_history(field, record.0, revision.version, value)?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -14,7 +14,8 @@ use citadel_core::{FieldId, RecordId, TableId};
 use serde_json::Value as Json;
 use sqlx::{Row, SqliteConnection};
 
-use super::super::new_records::{NewRecords, close_revision};
+use super::super::history::CREATE;
+use super::super::new_records::NewRecords;
 use super::super::reads::{decode_row, fill_links, select_list};
 use super::super::rows::{cell_param, stored_columns, stored_params};
 use super::super::sealing::Sealer;
@@ -258,34 +259,21 @@ macro_rules! create_body {
             .map_err(unique_refused(table))?;
         }
         write_links!(tx, table, rows.iter().map(|r| (&r.id.0, &r.cells)), false);
-        let autos: Vec<usize> = table
-            .fields
+        // Stored without values: history.rs fills them in when read.
+        let revisions = rows
             .iter()
-            .enumerate()
-            .filter(|(_, f)| matches!(f.kind, FieldKind::AutoNumber))
-            .map(|(position, _)| position)
+            .map(|row| {
+                (
+                    row.id.0,
+                    1,
+                    CREATE,
+                    row.created_by.clone(),
+                    at.timestamp_millis(),
+                    "{}".to_owned(),
+                    None,
+                )
+            })
             .collect();
-        let mut revisions = Vec::with_capacity(rows.len());
-        for (row, (mut changes, sealed_key)) in rows.iter().zip(std::mem::take(&mut new.revisions))
-        {
-            let numbers: Vec<(FieldId, i64)> = autos
-                .iter()
-                .filter_map(|p| match row.cells.get(*p) {
-                    Some((id, Cell::Integer(n))) => Some((*id, *n)),
-                    _ => None,
-                })
-                .collect();
-            close_revision(&mut changes, &numbers);
-            revisions.push((
-                row.id.0,
-                1,
-                "create",
-                row.created_by.clone(),
-                at.timestamp_millis(),
-                changes,
-                sealed_key,
-            ));
-        }
         insert_revisions!(tx, table.id, revisions);
         Ok::<_, StoreError>(rows)
     }};

@@ -312,11 +312,10 @@ impl Sealer {
 }
 
 /// A created record's encrypted cell as it is stored: its ciphertext and
-/// blind index, and its value in the record's first revision (JSON text).
+/// blind index.
 pub(crate) struct CreatedCell {
     pub(crate) sealed: Vec<u8>,
     pub(crate) blind: Vec<u8>,
-    pub(crate) history: String,
 }
 
 /// Below this many records a batch is sealed on the caller's own thread:
@@ -344,14 +343,7 @@ impl Sealer {
                         out.push(None);
                         continue;
                     };
-                    let history = self
-                        .history_ciphertext(field.id, *record, 1, &cell.to_json())?
-                        .map_or_else(|| "null".to_owned(), |b64| history_text(&b64));
-                    out.push(Some(CreatedCell {
-                        sealed,
-                        blind,
-                        history,
-                    }));
+                    out.push(Some(CreatedCell { sealed, blind }));
                 }
             }
             Ok::<_, StoreError>(out)
@@ -386,9 +378,4 @@ impl Sealer {
         }
         Ok(sealed)
     }
-}
-
-/// A sealed history value as JSON text: base64 needs no escaping.
-fn history_text(base64: &str) -> String {
-    format!("{{\"{SEALED_KEY}\":\"{base64}\"}}")
 }
