@@ -32,6 +32,7 @@ async fn history_story(config: StoreConfig) {
         json!({"name": "备注", "type": "long_text"}),
         json!({"name": "身份证", "type": "resident_id"}),
         json!({"name": "编号", "type": "auto_number"}),
+        json!({"name": "标签", "type": "multi_select", "choices": [{"name": "a"}, {"name": "b"}]}),
     ] {
         table = db
             .add_field(table.id, new_field(spec))
@@ -53,9 +54,10 @@ async fn history_story(config: StoreConfig) {
         .expect("create");
     let record = created[0].id;
 
-    // Two updates of 金额, one of 备注 (empty at creation), one clearing 名称.
+    // Two updates of 金额, one of 备注 and 标签 (empty at creation), one
+    // clearing 名称.
     for (version, change) in [
-        (1, json!({"金额": "20.00", "备注": "后加"})),
+        (1, json!({"金额": "20.00", "备注": "后加", "标签": ["a"]})),
         (2, json!({"金额": "30.00", "名称": null})),
     ] {
         let cells =
@@ -94,10 +96,9 @@ async fn history_story(config: StoreConfig) {
     assert_eq!(history.len(), 3);
     assert_eq!(history[0].action, "create");
     assert_eq!(history[0].changes, expected_create);
-    assert_eq!(
-        history[1].changes,
-        json!({id("金额"): ["10.00", "20.00"], id("备注"): [null, "后加"]})
-    );
+    assert_eq!(history[1].changes[id("金额")], json!(["10.00", "20.00"]));
+    assert_eq!(history[1].changes[id("备注")], json!([null, "后加"]));
+    assert_eq!(history[1].changes[id("标签")][1], json!(["a"]));
     assert_eq!(
         history[2].changes,
         json!({id("金额"): ["20.00", "30.00"], id("名称"): ["甲", null]})

@@ -120,6 +120,31 @@ async fn ids_story(config: StoreConfig) {
         &Cell::Integer(i64::try_from(ids.len()).expect("count") + 2)
     );
 
+    // Two imports at once, each in one transaction with its ids from it
+    // (on PostgreSQL a tenant pool has two connections, both held here).
+    let import = |tag: &'static str| {
+        let (db, table) = (db.clone(), table.clone());
+        async move {
+            let (send, chunks) = tokio::sync::mpsc::channel(4);
+            let access = full(&db, &table).await;
+            let running = tokio::spawn({
+                let db = db.clone();
+                async move { db.import_records(&access, chunks, me).await }
+            });
+            for chunk in 0..3 {
+                let rows: Vec<RecordWrite> = (0..10)
+                    .map(|n| write(&table, json!({"标题": format!("{tag}-{chunk}-{n}")})))
+                    .collect();
+                send.send(Some(rows)).await.expect("send");
+            }
+            send.send(None).await.expect("commit");
+            running.await.expect("import task")
+        }
+    };
+    let (first, second) = tokio::join!(import("甲"), import("乙"));
+    assert_eq!(first.expect("first import"), 30);
+    assert_eq!(second.expect("second import"), 30);
+
     // ...nor after a restart, once the newest is deleted too.
     let tenant = db.tenant();
     let newest = again[0].id;

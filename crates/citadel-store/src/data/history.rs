@@ -44,9 +44,14 @@ impl TenantDb {
     ) -> Result<Vec<Revision>, StoreError> {
         // The row before the revisions: any revision newer than the row
         // read is shown, but the walk back starts from the row's version.
+        // A row whose encrypted value does not open (already recorded as a
+        // security event by the read) leaves the created values unknown,
+        // not the rest of the history unreadable: that is where such a
+        // record is looked into.
         let current = match self.get_record(access, record).await {
-            Ok(row) => Some(row),
-            Err(StoreError::NotFound(_)) if access.rows().is_none() => None,
+            Ok(row) => Current::Row(row),
+            Err(StoreError::NotFound(_)) if access.rows().is_none() => Current::Gone,
+            Err(StoreError::SealBroken { .. }) => Current::Unreadable,
             Err(e) => return Err(e),
         };
         let table = access.full_schema().id;
@@ -76,13 +81,19 @@ impl TenantDb {
                 })
                 .collect::<Result<_, StoreError>>()?
         });
-        let opened = self.open_history(table, record, &mut revisions).await;
-        self.noticed(opened).await?;
-        fill_created(&mut revisions, current.as_ref());
+        // Hidden fields go first, so that nothing of theirs is opened; the
+        // row holds only visible fields, so the walk needs no more.
         for revision in &mut revisions {
             if let Json::Object(changes) = &mut revision.changes {
                 changes.retain(|id, _| FieldId::parse(id).is_ok_and(|id| !access.is_hidden(id)));
             }
+        }
+        let opened = self.open_history(table, record, &mut revisions).await;
+        self.noticed(opened).await?;
+        match &current {
+            Current::Row(row) => fill_created(&mut revisions, Some(row)),
+            Current::Gone => fill_created(&mut revisions, None),
+            Current::Unreadable => {}
         }
         Ok(revisions)
     }
@@ -120,6 +131,15 @@ impl TenantDb {
         }
         Ok(())
     }
+}
+
+/// The record as history found it.
+enum Current {
+    Row(RecordRow),
+    /// Deleted.
+    Gone,
+    /// Present, but a value of it does not open.
+    Unreadable,
 }
 
 /// Whether `revision` made its record and was stored without its values.
@@ -165,10 +185,21 @@ fn fill_created(revisions: &mut [Revision], current: Option<&RecordRow>) {
         };
         for (field, pair) in changes {
             match pair.get(0) {
-                Some(Json::Null) | None => values.remove(field),
-                Some(old) => values.insert(field.clone(), old.clone()),
+                Some(old) if !is_empty(old) => values.insert(field.clone(), old.clone()),
+                _ => values.remove(field),
             };
         }
+    }
+}
+
+/// An old value that stands for no value: as a created record's empty
+/// cells, it is left out.
+fn is_empty(value: &Json) -> bool {
+    match value {
+        Json::Null => true,
+        Json::String(text) => text.is_empty(),
+        Json::Array(items) => items.is_empty(),
+        _ => false,
     }
 }
 

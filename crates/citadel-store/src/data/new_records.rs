@@ -82,45 +82,111 @@ impl NewRecords {
     }
 }
 
+/// Where new records' ids come from: a pool, or the connection of the
+/// transaction the records go into (an import, which must not wait for a
+/// second connection while it holds one).
+pub(crate) trait IdSource<'c> {
+    fn record_ids(
+        self,
+        ids: &RecordIds,
+        table: TableId,
+        count: i64,
+    ) -> impl std::future::Future<Output = Result<Vec<i64>, StoreError>> + Send;
+}
+
+impl<'c, E: sqlx::Executor<'c, Database = sqlx::Sqlite>> IdSource<'c> for SqliteSource<E> {
+    async fn record_ids(
+        self,
+        ids: &RecordIds,
+        table: TableId,
+        count: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let first = match ids.take(table, count) {
+            Some(first) => first,
+            None => {
+                let physical_name = physical_table(table);
+                let physical = ident(&physical_name)?;
+                let highest: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = $1), 0), \
+                         COALESCE((SELECT MAX(id) FROM {physical}), 0))"
+                )))
+                .bind(&physical_name)
+                .fetch_one(self.0)
+                .await?;
+                ids.start(table, highest, count)
+            }
+        };
+        Ok((first..first + count).collect())
+    }
+}
+
+impl<'c, E: sqlx::Executor<'c, Database = sqlx::Postgres>> IdSource<'c> for PostgresSource<E> {
+    async fn record_ids(
+        self,
+        _: &RecordIds,
+        table: TableId,
+        count: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
+        )
+        .bind(physical_table(table))
+        .bind(count)
+        .fetch_all(self.0)
+        .await?)
+    }
+}
+
+/// A transaction's connection as the [`IdSource`] of its records.
+pub(crate) trait OwnIds {
+    fn own_ids(&mut self) -> impl IdSource<'_> + '_;
+}
+
+impl OwnIds for sqlx::SqliteConnection {
+    fn own_ids(&mut self) -> impl IdSource<'_> + '_ {
+        SqliteSource(self)
+    }
+}
+
+impl OwnIds for sqlx::PgConnection {
+    fn own_ids(&mut self) -> impl IdSource<'_> + '_ {
+        PostgresSource(self)
+    }
+}
+
+/// An SQLite pool or connection as an [`IdSource`].
+pub(crate) struct SqliteSource<E>(pub(crate) E);
+/// A PostgreSQL pool or connection as an [`IdSource`].
+pub(crate) struct PostgresSource<E>(pub(crate) E);
+
+fn id_count(count: usize) -> Result<i64, StoreError> {
+    i64::try_from(count).map_err(|_| StoreError::Conflict("too many records in one write".into()))
+}
+
 impl TenantDb {
-    /// Ids for `count` new records of `table` (see the module's notes).
+    /// Ids for `count` new records of `table` from the pool (see the
+    /// module's notes).
     pub(crate) async fn new_record_ids(
         &self,
         table: TableId,
         count: usize,
     ) -> Result<Vec<i64>, StoreError> {
-        let count = i64::try_from(count)
-            .map_err(|_| StoreError::Conflict("too many records in one write".into()))?;
-        let physical_name = physical_table(table);
+        let count = id_count(count)?;
         match &self.pool {
             DbPool::Sqlite(pool, _) => {
-                let first = match self.record_ids.take(table, count) {
-                    Some(first) => first,
-                    None => {
-                        let physical = ident(&physical_name)?;
-                        let highest: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = $1), 0), \
-                                 COALESCE((SELECT MAX(id) FROM {physical}), 0))"
-                        )))
-                        .bind(&physical_name)
-                        .fetch_one(pool)
-                        .await?;
-                        self.record_ids.start(table, highest, count)
-                    }
-                };
-                Ok((first..first + count).collect())
+                SqliteSource(pool)
+                    .record_ids(&self.record_ids, table, count)
+                    .await
             }
-            DbPool::Postgres(pool) => Ok(sqlx::query_scalar(
-                "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
-            )
-            .bind(&physical_name)
-            .bind(count)
-            .fetch_all(pool)
-            .await?),
+            DbPool::Postgres(pool) => {
+                PostgresSource(pool)
+                    .record_ids(&self.record_ids, table, count)
+                    .await
+            }
         }
     }
 
-    /// Makes `writes` ready for the writer: ids, rows and sealed cells.
+    /// Makes `writes` ready for the writer, their ids taken from the pool.
     pub(crate) async fn prepare_new_records(
         &self,
         table: &TableSchema,
@@ -128,6 +194,30 @@ impl TenantDb {
         actor: Actor,
     ) -> Result<NewRecords, StoreError> {
         let ids = self.new_record_ids(table.id, writes.len()).await?;
+        self.prepare_with_ids(table, writes, ids, actor).await
+    }
+
+    /// Ids for `count` new records of `table` from `source`.
+    pub(crate) async fn record_ids_from<'c>(
+        &self,
+        source: impl IdSource<'c>,
+        table: TableId,
+        count: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        source
+            .record_ids(&self.record_ids, table, id_count(count)?)
+            .await
+    }
+
+    /// Makes `writes` ready for the writer with the ids `ids`: rows and
+    /// sealed cells.
+    pub(crate) async fn prepare_with_ids(
+        &self,
+        table: &TableSchema,
+        writes: Vec<RecordWrite>,
+        ids: Vec<i64>,
+        actor: Actor,
+    ) -> Result<NewRecords, StoreError> {
         let sealer = self.sealer(table).await?;
         let at = now();
         let actor = actor.text();

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 // The write bodies are macros: they need the names the writes use.
 use super::*;
+use crate::data::new_records::OwnIds;
 use crate::data::records::invalid;
 use crate::data::rows::{ReadRow, cell_param};
 use crate::data::sealing::blind_column;
@@ -41,7 +42,12 @@ macro_rules! import_body {
                 Some(Some(writes)) if writes.is_empty() => {}
                 Some(Some(writes)) => {
                     imported += writes.len() as u64;
-                    let new = db.prepare_new_records(&$table, writes, $actor).await?;
+                    // From the import's own connection: waiting for a
+                    // second one while holding this could wait forever.
+                    let ids = db
+                        .record_ids_from((&mut *$tx).own_ids(), $table.id, writes.len())
+                        .await?;
+                    let new = db.prepare_with_ids(&$table, writes, ids, $actor).await?;
                     create_body!($tx, $table, new, $actor, $dialect)?;
                 }
                 Some(None) => break,
