@@ -69,6 +69,11 @@ pub(crate) const SQLITE_TENANT: &[Migration] = &[
         name: "sealed_revisions",
         sql: include_str!("../migrations/sqlite/tenant_0007_sealed_revisions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "schema_versions",
+        sql: include_str!("../migrations/sqlite/tenant_0008_schema_versions.sql"),
+    },
 ];
 pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[
     Migration {
@@ -127,6 +132,11 @@ pub(crate) const POSTGRES_TENANT: &[Migration] = &[
         version: 7,
         name: "sealed_revisions",
         sql: include_str!("../migrations/postgres/tenant_0007_sealed_revisions.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "schema_versions",
+        sql: include_str!("../migrations/postgres/tenant_0008_schema_versions.sql"),
     },
 ];
 

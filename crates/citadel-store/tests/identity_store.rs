@@ -430,8 +430,8 @@ async fn reopened(store: &Store, kept: TenantId, kept_user: UserId, legacy: (Ten
     .await
     .expect("version"));
     assert_eq!(
-        version, 7,
-        "the identity, data model, permission group, duty, seal and sealed-revision migrations ran on open"
+        version, 8,
+        "the identity, data model, permission group, duty, seal, sealed-revision and schema-version migrations ran on open"
     );
     let login = LoginName::parse(LEGACY_LOGIN).expect("login");
     let old = db

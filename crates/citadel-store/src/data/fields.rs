@@ -253,6 +253,15 @@ impl TenantDb {
             .execute(&mut *tx)
             .await?;
             bump_schema!(tx, table);
+            // Records created under an older version were made without it.
+            sqlx::query(
+                "UPDATE data_fields SET added_in = \
+                 (SELECT schema_version FROM data_tables WHERE id = $1) WHERE id = $2",
+            )
+            .bind(table.to_string())
+            .bind(def.id.to_string())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })?;

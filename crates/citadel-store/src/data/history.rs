@@ -9,8 +9,9 @@
 //! record, and every one of them bumps its version, so the walk back is
 //! exact for them. What no revision records is a schema change: a field
 //! added later (with a default written into existing records) is left
-//! out, since its id (a UUIDv7) tells when it was made; a field whose type
-//! changed shows its created value converted, as the record now holds it.
+//! out: a create's revision records the table's schema version and each
+//! field the version it was added in; a field whose type changed shows
+//! its created value converted, as the record now holds it.
 //! Revisions written before this change hold their values, and are shown
 //! as stored.
 
@@ -55,32 +56,57 @@ impl TenantDb {
             Err(e) => return Err(e),
         };
         let table = access.full_schema().id;
-        let mut revisions: Vec<Revision> = on_pool!(&self.pool, |p| {
+        let (mut revisions, made_under, added_in) = on_pool!(&self.pool, |p| {
             let rows = sqlx::query(
-                "SELECT version, action, actor, at, changes FROM record_revisions \
+                "SELECT version, action, actor, at, changes, schema_version FROM record_revisions \
                  WHERE table_id = $1 AND record_id = $2 ORDER BY version",
             )
             .bind(table.to_string())
             .bind(record.0)
             .fetch_all(p)
             .await?;
-            rows.iter()
+            let mut made_under = None;
+            let mut revisions = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let changes: String = row.try_get("changes")?;
+                let revision = Revision {
+                    version: row.try_get("version")?,
+                    action: row.try_get("action")?,
+                    actor: row
+                        .try_get::<Option<String>, _>("actor")?
+                        .map(|a| citadel_core::UserId::parse(&a))
+                        .transpose()?,
+                    at: row.try_get("at")?,
+                    changes: serde_json::from_str(&changes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                };
+                if stored_without_values(&revision) {
+                    made_under = row.try_get::<Option<i64>, _>("schema_version")?;
+                }
+                revisions.push(revision);
+            }
+            let added = sqlx::query(
+                "SELECT id, added_in FROM data_fields WHERE table_id = $1 AND added_in IS NOT NULL",
+            )
+            .bind(table.to_string())
+            .fetch_all(p)
+            .await?;
+            let added_in = added
+                .iter()
                 .map(|row| {
-                    let changes: String = row.try_get("changes")?;
-                    Ok(Revision {
-                        version: row.try_get("version")?,
-                        action: row.try_get("action")?,
-                        actor: row
-                            .try_get::<Option<String>, _>("actor")?
-                            .map(|a| citadel_core::UserId::parse(&a))
-                            .transpose()?,
-                        at: row.try_get("at")?,
-                        changes: serde_json::from_str(&changes)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    })
+                    Ok((
+                        row.try_get::<String, _>("id")?,
+                        row.try_get::<i64, _>("added_in")?,
+                    ))
                 })
-                .collect::<Result<_, StoreError>>()?
-        });
+                .collect::<Result<HashMap<String, i64>, StoreError>>()?;
+            Ok::<_, StoreError>((revisions, made_under, added_in))
+        })?;
+        // A field added in a later schema version than the record was
+        // created under was not among its fields.
+        let made_later = |field: &str| {
+            made_under.is_some_and(|made| added_in.get(field).is_some_and(|added| *added > made))
+        };
         // Hidden fields go first, so that nothing of theirs is opened; the
         // row holds only visible fields, so the walk needs no more.
         for revision in &mut revisions {
@@ -91,8 +117,8 @@ impl TenantDb {
         let opened = self.open_history(table, record, &mut revisions).await;
         self.noticed(opened).await?;
         match &current {
-            Current::Row(row) => fill_created(&mut revisions, Some(row)),
-            Current::Gone => fill_created(&mut revisions, None),
+            Current::Row(row) => fill_created(&mut revisions, Some(row), made_later),
+            Current::Gone => fill_created(&mut revisions, None, made_later),
             Current::Unreadable => {}
         }
         Ok(revisions)
@@ -150,8 +176,12 @@ fn stored_without_values(revision: &Revision) -> bool {
 /// Gives a create revision stored without values the values the record
 /// was created with (see the module's notes): `current` (the record as it
 /// is, none once deleted) taken back through the old values of each later
-/// revision, leaving out fields made after the record.
-fn fill_created(revisions: &mut [Revision], current: Option<&RecordRow>) {
+/// revision, leaving out the fields `made_later` says were added after it.
+fn fill_created(
+    revisions: &mut [Revision],
+    current: Option<&RecordRow>,
+    made_later: impl Fn(&str) -> bool,
+) {
     if !revisions.iter().any(stored_without_values) {
         return;
     }
@@ -172,7 +202,7 @@ fn fill_created(revisions: &mut [Revision], current: Option<&RecordRow>) {
         if stored_without_values(revision) {
             let mut changes = Map::new();
             for (field, value) in values.drain() {
-                if made_after(&field, revision.at) {
+                if made_later(&field) {
                     continue;
                 }
                 changes.insert(field, Json::Array(vec![Json::Null, value]));
@@ -201,19 +231,4 @@ fn is_empty(value: &Json) -> bool {
         Json::Array(items) => items.is_empty(),
         _ => false,
     }
-}
-
-/// Whether the field `id` was made after `at` (Unix milliseconds).
-fn made_after(id: &str, at: i64) -> bool {
-    let made = FieldId::parse(id)
-        .ok()
-        .and_then(|id| id.as_uuid().get_timestamp())
-        .map(|stamp| {
-            let (seconds, nanos) = stamp.to_unix();
-            i64::try_from(seconds)
-                .unwrap_or(i64::MAX)
-                .saturating_mul(1000)
-                .saturating_add(i64::from(nanos / 1_000_000))
-        });
-    made.is_some_and(|made| made > at)
 }

@@ -274,7 +274,7 @@ macro_rules! create_body {
                 )
             })
             .collect();
-        insert_revisions!(tx, table.id, revisions);
+        insert_revisions!(tx, table.id, revisions, Some(table.schema_version));
         Ok::<_, StoreError>(rows)
     }};
 }

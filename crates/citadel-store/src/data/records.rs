@@ -177,16 +177,24 @@ macro_rules! check_schema_version {
     }};
 }
 
+/// Writes revisions of `$table`'s records; with `$schema`, the schema
+/// version the table had when they were written (creates record it: see
+/// `history.rs`).
 macro_rules! insert_revisions {
-    ($tx:expr, $table:expr, $rows:expr) => {{
+    ($tx:expr, $table:expr, $rows:expr) => {
+        insert_revisions!($tx, $table, $rows, None)
+    };
+    ($tx:expr, $table:expr, $rows:expr, $schema:expr) => {{
         let rows: Vec<(i64, i64, &str, Option<String>, i64, String, Option<i64>)> = $rows;
-        for chunk in rows.chunks(MAX_PARAMS / 8) {
+        let schema: Option<i64> = $schema;
+        let table_text = $table.to_string();
+        for chunk in rows.chunks(MAX_PARAMS / 9) {
             let mut params = Params::on(&*$tx);
             let mut values = Vec::with_capacity(chunk.len());
             for (record, version, action, actor, at, changes, sealed_key) in chunk {
                 values.push(format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {})",
-                    params.push(Param::Text(Some($table.to_string()))),
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    params.push(Param::Text(Some(table_text.clone()))),
                     params.push(Param::Int(Some(*record))),
                     params.push(Param::Int(Some(*version))),
                     params.push(Param::Text(Some((*action).to_owned()))),
@@ -194,11 +202,12 @@ macro_rules! insert_revisions {
                     params.push(Param::Int(Some(*at))),
                     params.push(Param::Text(Some(changes.clone()))),
                     params.push(Param::Int(*sealed_key)),
+                    params.push(Param::Int(schema)),
                 ));
             }
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO record_revisions (table_id, record_id, version, action, actor, at, \
-                 changes, sealed_key) VALUES {}",
+                 changes, sealed_key, schema_version) VALUES {}",
                 values.join(", ")
             )))
             .bind_params(params.0)
