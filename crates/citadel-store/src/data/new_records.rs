@@ -67,8 +67,8 @@ pub(crate) struct NewRecords {
     /// As they will be stored; an auto-number field's cell is `Null` until
     /// the writer numbers it.
     pub(crate) rows: Vec<RecordRow>,
-    /// The encrypted fields that have a column, in the table's order.
-    pub(crate) encrypted: Vec<FieldId>,
+    /// How many encrypted fields with a column the table has.
+    pub(crate) encrypted_per_row: usize,
     /// Row by row, each encrypted field's stored cell (`None`: empty).
     pub(crate) sealed: Vec<Option<CreatedCell>>,
     pub(crate) at: DateTime<Utc>,
@@ -77,7 +77,7 @@ pub(crate) struct NewRecords {
 impl NewRecords {
     /// Row `n`'s stored cell of its `k`-th encrypted field, taken out.
     pub(crate) fn take_sealed(&mut self, n: usize, k: usize) -> Option<CreatedCell> {
-        let at = n * self.encrypted.len() + k;
+        let at = n * self.encrypted_per_row + k;
         self.sealed.get_mut(at).and_then(Option::take)
     }
 }
@@ -249,7 +249,7 @@ impl TenantDb {
         };
         Ok(NewRecords {
             rows,
-            encrypted: encrypted.iter().map(|f| f.id).collect(),
+            encrypted_per_row: encrypted.len(),
             sealed,
             at,
         })

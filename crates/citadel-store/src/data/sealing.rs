@@ -173,31 +173,20 @@ impl Sealer {
         version: i64,
         value: &Json,
     ) -> Result<Json, StoreError> {
-        let Some(encoded) = self.history_ciphertext(field, record, version, value)? else {
-            return Ok(Json::Null);
-        };
-        let mut map = serde_json::Map::new();
-        map.insert(SEALED_KEY.into(), Json::String(encoded));
-        Ok(Json::Object(map))
-    }
-
-    /// A history value's ciphertext in base64; none for null.
-    fn history_ciphertext(
-        &self,
-        field: FieldId,
-        record: i64,
-        version: i64,
-        value: &Json,
-    ) -> Result<Option<String>, StoreError> {
         if value.is_null() {
-            return Ok(None);
+            return Ok(Json::Null);
         }
         let plain = zeroize::Zeroizing::new(value.to_string());
         let sealed = self.keyring.encrypt(
             &self.cell_aad(field, record, Some(version)),
             plain.as_bytes(),
         )?;
-        Ok(Some(Base64::encode_string(&sealed)))
+        let mut map = serde_json::Map::new();
+        map.insert(
+            SEALED_KEY.into(),
+            Json::String(Base64::encode_string(&sealed)),
+        );
+        Ok(Json::Object(map))
     }
 
     /// Opens a history entry's value if it is sealed; other values pass.
