@@ -8,14 +8,25 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::StoreError;
 pub(crate) use crate::group_commit::{GroupWriter, WriterPause};
+use crate::readers::QuickReaders;
+pub(crate) use crate::readers::SqliteReader;
 
 /// A connection pool to either backend.
 #[derive(Clone, Debug)]
 pub enum DbPool {
-    /// A tenant database also has its group-commit writer; the platform
-    /// database writes through the pool.
-    Sqlite(SqlitePool, Option<GroupWriter>),
+    /// A tenant database also has its own writer and readers; the
+    /// platform database reads and writes through the pool.
+    Sqlite(SqlitePool, Option<TenantSqlite>),
     Postgres(PgPool),
+}
+
+/// What a tenant's SQLite database has beside its pool.
+#[derive(Clone, Debug)]
+pub struct TenantSqlite {
+    /// Every record write goes through it (group commit).
+    pub(crate) writer: GroupWriter,
+    /// The reads every request makes (see [`read_on_pool!`]).
+    pub(crate) readers: QuickReaders,
 }
 
 impl DbPool {
@@ -23,16 +34,17 @@ impl DbPool {
     /// connection; nothing to hold elsewhere.
     pub(crate) async fn pause_writer(&self) -> Result<Option<WriterPause>, StoreError> {
         match self {
-            Self::Sqlite(_, Some(writer)) => writer.pause().await.map(Some),
+            Self::Sqlite(_, Some(tenant)) => tenant.writer.pause().await.map(Some),
             _ => Ok(None),
         }
     }
 
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(p, writer) => {
-                if let Some(writer) = writer {
-                    writer.close().await;
+            Self::Sqlite(p, tenant) => {
+                if let Some(tenant) = tenant {
+                    tenant.readers.close().await;
+                    tenant.writer.close().await;
                 }
                 p.close().await
             }
@@ -52,6 +64,35 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// [`on_pool!`] for a read on one connection, bound to `$c` (a `&mut`
+/// connection of either backend). On a tenant's SQLite database the
+/// connection is one of its quick readers, reused if the body ran to its
+/// end without a database error; `?` in the body leaves the body, not the
+/// caller.
+macro_rules! read_on_pool {
+    ($pool:expr, |$c:ident| $body:expr) => {
+        match $pool {
+            $crate::db::DbPool::Sqlite(pool, tenant) => {
+                let mut reader =
+                    $crate::db::SqliteReader::take(pool, tenant.as_ref().map(|t| &t.readers))
+                        .await?;
+                let $c = reader.connection();
+                let out: Result<_, $crate::StoreError> = async { $body }.await;
+                if !matches!(out, Err($crate::StoreError::Database(_))) {
+                    reader.finished();
+                }
+                out
+            }
+            $crate::db::DbPool::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let $c = &mut *conn;
+                async { $body }.await
+            }
+        }
+    };
+}
+pub(crate) use read_on_pool;
 
 /// [`on_pool!`] for a body that writes: on a tenant's SQLite database the
 /// group writer is paused first (see [`crate::group_commit::WriterPause`]),

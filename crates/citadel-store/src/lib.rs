@@ -22,6 +22,7 @@ mod migrate;
 mod platform;
 mod pools;
 mod postgres;
+mod readers;
 mod records;
 mod sqlite;
 mod support;
@@ -36,7 +37,7 @@ use std::time::Duration;
 use citadel_crypto::Kms;
 use sqlx::postgres::PgConnectOptions;
 
-pub use db::{DbPool, now_millis};
+pub use db::{DbPool, TenantSqlite, now_millis};
 pub use error::StoreError;
 pub use group_commit::GroupWriter;
 pub use key_rotation::{KeyStatus, KeyVersionStatus, Reencryption};

@@ -12,10 +12,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, SqlitePool};
 
 use crate::StoreError;
-use crate::db::GroupWriter;
+use crate::db::{GroupWriter, TenantSqlite};
 use crate::error::io_error;
 use crate::identity::insert_user;
 use crate::migrate::{SQLITE_PLATFORM, SQLITE_TENANT, apply_sqlite};
+use crate::readers::QuickReaders;
 use crate::records::NewUser;
 use crate::wal::DatabaseFile;
 
@@ -52,7 +53,9 @@ fn pool_options() -> SqlitePoolOptions {
     SqlitePoolOptions::new().test_before_acquire(false)
 }
 
-/// Most reader connections of one tenant's database.
+/// Most reader connections of one tenant's database, in its pool and
+/// again among its quick readers (`readers.rs`): under load the hot reads
+/// use the quick ones and the pool's close after two idle minutes.
 const TENANT_READERS: u32 = 6;
 
 /// Creates a directory readable only by the server's user.
@@ -88,16 +91,17 @@ pub(crate) fn tenant_dir(data_dir: &Path, id: TenantId) -> PathBuf {
 pub(crate) async fn open_tenant(
     data_dir: &Path,
     id: TenantId,
-) -> Result<(SqlitePool, GroupWriter), StoreError> {
+) -> Result<(SqlitePool, TenantSqlite), StoreError> {
     let path = tenant_dir(data_dir, id).join("data.db");
     // Readers: WAL lets them run beside the writer. A busy tenant gets up
     // to six (each is an OS thread); an idle one's close after two minutes,
     // so a thousand quiet tenants hold none.
+    let reader_options = options(&path, false)?.pragma("secure_delete", "FAST");
     let pool = pool_options()
         .max_connections(TENANT_READERS)
         .min_connections(0)
         .idle_timeout(Duration::from_secs(120))
-        .connect_with(options(&path, false)?.pragma("secure_delete", "FAST"))
+        .connect_with(reader_options.clone())
         .await?;
     // A tenant made by an older version gets the newer migrations on its
     // first open. IMMEDIATE takes the write lock up front, so two openers
@@ -121,7 +125,10 @@ pub(crate) async fn open_tenant(
         wal: path.with_file_name("data.db-wal"),
     };
     let writer = GroupWriter::start(writer_options.connect().await?, Some(file))?;
-    Ok((pool, writer))
+    // Opened on first use; they last as long as the tenant's pool is
+    // cached (dropped after five idle minutes, see `pools.rs`).
+    let readers = QuickReaders::new(reader_options, TENANT_READERS);
+    Ok((pool, TenantSqlite { writer, readers }))
 }
 
 /// Creates the tenant's directory and database with its schema and first

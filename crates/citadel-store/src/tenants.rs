@@ -140,8 +140,8 @@ impl Store {
         }
         let pool = match &self.backend {
             Backend::Sqlite { data_dir } => {
-                let (pool, writer) = sqlite::open_tenant(data_dir, id).await?;
-                DbPool::Sqlite(pool, Some(writer))
+                let (pool, tenant) = sqlite::open_tenant(data_dir, id).await?;
+                DbPool::Sqlite(pool, Some(tenant))
             }
             Backend::Postgres { admin } => {
                 let credential = self.tenant_credential(id).await?;

@@ -564,8 +564,8 @@ async fn sqlite_pool_commits_are_synchronous_full() {
         .expect("open store");
     let (db, _) = fresh_tenant(&store, "fsync").await;
     let level: i64 = match db.raw_pool_for_isolation_tests() {
-        citadel_store::DbPool::Sqlite(pool, writer) => {
-            assert!(writer.is_some(), "tenant writes go through group commit");
+        citadel_store::DbPool::Sqlite(pool, tenant) => {
+            assert!(tenant.is_some(), "tenant writes go through group commit");
             sqlx::query_scalar("PRAGMA synchronous")
                 .fetch_one(pool)
                 .await

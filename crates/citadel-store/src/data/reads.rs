@@ -16,7 +16,7 @@ use super::sealing::Sealer;
 use super::sql::{BindParams, ColumnType, Param, Params, column, ident, render};
 use super::{RecordPage, RecordRow};
 use crate::StoreError;
-use crate::db::on_pool;
+use crate::db::{on_pool, read_on_pool};
 use crate::tenant_db::TenantDb;
 
 /// What a listing asks for.
@@ -202,8 +202,7 @@ impl TenantDb {
         };
         let sql = format!("SELECT {select} FROM {physical} r WHERE r.id = {id_param}{scope}");
         let found: Result<RecordRow, StoreError> = async {
-            on_pool!(&self.pool, |p| {
-                let mut conn = p.acquire().await?;
+            read_on_pool!(&self.pool, |conn| {
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind_params(params.0)
                     .fetch_optional(&mut *conn)
@@ -297,8 +296,7 @@ impl TenantDb {
         );
         let sort_start = 6 + chosen.iter().filter(|f| f.kind.has_column()).count();
         let page: Result<RecordPage, StoreError> = async {
-            on_pool!(&self.pool, |p| {
-                let mut conn = p.acquire().await?;
+            read_on_pool!(&self.pool, |conn| {
                 let found = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind_params(params.0)
                     .fetch_all(&mut *conn)

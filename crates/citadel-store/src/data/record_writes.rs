@@ -137,11 +137,12 @@ fn cell_json(cells: &[(FieldId, Cell)], field: FieldId) -> Json {
 macro_rules! write_through {
     ($db:expr, $table:expr, $input:expr, $actor:expr, $body:ident) => {{
         match &$db.pool {
-            DbPool::Sqlite(_, Some(writer)) => {
+            DbPool::Sqlite(_, Some(tenant)) => {
                 let owned: TableSchema = $table.clone();
                 let input = $input;
                 let actor: Actor = $actor;
-                writer
+                tenant
+                    .writer
                     .write(move |tx: &mut SqliteConnection| -> Job<'_, _> {
                         Box::pin(async move { $body!(tx, owned, input, actor, Dialect::Sqlite) })
                     })

@@ -7,7 +7,7 @@ use citadel_crypto::suite::sealed_header;
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{now_millis, on_pool, write_on_pool};
+use crate::db::{now_millis, on_pool, read_on_pool, write_on_pool};
 use crate::identity::conflict_on_unique;
 use crate::records::{AccessTokenRecord, ClientInfo, SessionEntry, SessionRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
@@ -84,12 +84,12 @@ impl TenantAuthDb {
         &self,
         token_hash: &[u8],
     ) -> Result<Option<SessionRecord<UserId>>, StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        read_on_pool!(&self.0.pool, |conn| {
             sqlx::query(
                 "SELECT user_id, created_at, last_seen_at FROM sessions WHERE token_hash = $1",
             )
             .bind(token_hash)
-            .fetch_optional(p)
+            .fetch_optional(conn)
             .await?
             .map(|row| {
                 Ok(SessionRecord {

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use crate::StoreError;
 use crate::access_seal::{SealCheck, StoredRoles, check_roles, reseal_user};
-use crate::db::{now_millis, on_pool, write_on_pool};
+use crate::db::{now_millis, on_pool, read_on_pool, write_on_pool};
 use crate::records::{AccessTokenRecord, NewUser, UserChanges, UserRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
@@ -172,10 +172,10 @@ impl TenantAuthDb {
                 columns.join(", ")
             )
         });
-        on_pool!(&self.0.pool, |p| {
+        read_on_pool!(&self.0.pool, |conn| {
             sqlx::query(sqlx::AssertSqlSafe(USER_OF_TOKEN.as_str()))
                 .bind(token_hash)
-                .fetch_optional(p)
+                .fetch_optional(conn)
                 .await?
                 .map(|row| {
                     let user = user_from_row!(&row);
@@ -210,12 +210,12 @@ impl TenantAuthDb {
     }
 
     pub async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
-        on_pool!(&self.0.pool, |p| {
+        read_on_pool!(&self.0.pool, |conn| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
             )))
             .bind(id.to_string())
-            .fetch_optional(p)
+            .fetch_optional(conn)
             .await?
             .map(|row| Ok(user_from_row!(row)))
             .transpose()
