@@ -12,6 +12,13 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees
+/// hundreds of small blocks across the runtime's threads, and glibc's
+/// arenas spent about an eighth of a get's server time on it
+/// (docs/benchmarks.md, session 8).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(format: Option<&str>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
