@@ -12,10 +12,10 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// mimalloc rather than glibc's malloc: a request allocates and frees
-/// hundreds of small blocks across the runtime's threads, and glibc's
-/// arenas spent about an eighth of a get's server time on it
-/// (docs/benchmarks.md, session 8).
+/// mimalloc rather than glibc's malloc for Rust's allocations: a request
+/// allocates and frees hundreds of small blocks across the runtime's
+/// threads, and glibc spent about an eighth of a get's server time on it
+/// (docs/benchmarks.md, session 8; the build options are in Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
