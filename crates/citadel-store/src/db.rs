@@ -77,7 +77,7 @@ macro_rules! read_on_pool {
                 let mut reader =
                     $crate::db::SqliteReader::take(pool, tenant.as_ref().map(|t| &t.readers))
                         .await?;
-                let $c = reader.connection();
+                let $c = reader.connection()?;
                 let out: Result<_, $crate::StoreError> = async { $body }.await;
                 if !matches!(out, Err($crate::StoreError::Database(_))) {
                     reader.finished();

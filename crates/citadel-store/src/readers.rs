@@ -68,50 +68,84 @@ impl QuickReaders {
             None => self.0.options.connect().await?,
         };
         Ok(QuickReader {
-            conn,
+            conn: Some(conn),
+            permit: Some(permit),
             home: self.clone(),
-            _permit: permit,
         })
     }
 
-    /// Waits for the reads in progress to end (as a pool's close does, so
-    /// a destroy does not wipe files under a read), then refuses every
-    /// later [`Self::take`] and closes the idle connections.
+    /// Waits for the reads in progress to end and their abandoned
+    /// connections' threads to stop (as a pool's close does, so a destroy
+    /// does not wipe files under a connection), closes the idle ones, and
+    /// refuses every later [`Self::take`]. The closing runs on a task of
+    /// its own holding every permit, so a caller that gives up waiting
+    /// leaves it to finish, and a later call waits for it.
     pub(crate) async fn close(&self) {
         // The semaphore is fair: takes that come after this wait behind it.
-        let Ok(all) = self.0.permits.acquire_many(self.0.max).await else {
-            return; // closed already
+        let Ok(all) = Arc::clone(&self.0.permits)
+            .acquire_many_owned(self.0.max)
+            .await
+        else {
+            return; // closed already, every connection with it
         };
-        self.0.permits.close();
-        let idle = std::mem::take(&mut *self.idle());
-        drop(all);
-        for conn in idle {
-            let _ = sqlx::Connection::close(conn).await;
-        }
+        let readers = self.clone();
+        let closing = tokio::spawn(async move {
+            let idle = std::mem::take(&mut *readers.idle());
+            for conn in idle {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            readers.0.permits.close();
+            drop(all);
+        });
+        let _ = closing.await;
     }
 }
 
 /// A connection taken from [`QuickReaders`]. Dropped without
 /// [`Self::finished`] (its read was cancelled or failed midway), its
-/// connection is closed, not reused.
+/// connection is closed, not reused; its permit is held until the
+/// connection's thread has stopped, so the limit counts live threads and
+/// [`QuickReaders::close`] waits for them.
 pub(crate) struct QuickReader {
-    conn: SqliteConnection,
+    /// Always present until `finished` or `drop` takes it.
+    conn: Option<SqliteConnection>,
+    permit: Option<OwnedSemaphorePermit>,
     home: QuickReaders,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl QuickReader {
+    fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.conn
+            .as_mut()
+            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))
+    }
+
     /// Hands the connection back for reuse: the read that used it ran to
     /// its end, so no statement of it is left half-stepped. The permit is
     /// released after the push, so a waiter finds the connection idle.
-    pub(crate) fn finished(self) {
-        let Self {
-            conn,
-            home,
-            _permit,
-        } = self;
-        if !home.0.permits.is_closed() {
-            home.idle().push(conn);
+    pub(crate) fn finished(mut self) {
+        if !self.home.0.permits.is_closed()
+            && let Some(conn) = self.conn.take()
+        {
+            self.home.idle().push(conn);
+        }
+        // Drop closes a connection not handed back (the readers closed).
+    }
+}
+
+impl Drop for QuickReader {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let permit = self.permit.take();
+        // A running statement finishes on the connection's thread before
+        // the close is taken: hold the permit until then.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = sqlx::Connection::close(conn).await;
+                drop(permit);
+            });
         }
     }
 }
@@ -134,10 +168,10 @@ impl SqliteReader {
         })
     }
 
-    pub(crate) fn connection(&mut self) -> &mut SqliteConnection {
+    pub(crate) fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
         match self {
-            Self::Quick(reader) => &mut reader.conn,
-            Self::Pooled(conn) => conn,
+            Self::Quick(reader) => reader.connection(),
+            Self::Pooled(conn) => Ok(conn),
         }
     }
 
@@ -169,7 +203,7 @@ mod tests {
 
     async fn one(reader: &mut QuickReader) -> i64 {
         sqlx::query_scalar("SELECT 1")
-            .fetch_one(&mut reader.conn)
+            .fetch_one(reader.connection().expect("connection"))
             .await
             .expect("select")
     }
@@ -192,7 +226,45 @@ mod tests {
             0,
             "an abandoned connection is not reused"
         );
-        assert_eq!(readers.0.permits.available_permits(), 2, "its slot is free");
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while readers.0.permits.available_permits() < 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("its slot is free once its thread has stopped");
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_read_holds_its_slot_until_its_statement_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let readers = readers(&dir, 1);
+        let read = {
+            let readers = readers.clone();
+            tokio::spawn(async move {
+                let mut reader = readers.take().await.expect("take");
+                // Seconds of work on the connection's thread.
+                let _: i64 = sqlx::query_scalar(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                     WHERE x < 20000000) SELECT count(*) FROM c",
+                )
+                .fetch_one(reader.connection().expect("connection"))
+                .await
+                .expect("count");
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        read.abort(); // the request goes away mid-statement
+        assert!(read.await.is_err_and(|e| e.is_cancelled()));
+        assert_eq!(
+            readers.0.permits.available_permits(),
+            0,
+            "the slot stays taken while the statement runs on"
+        );
+        tokio::time::timeout(Duration::from_secs(60), readers.close())
+            .await
+            .expect("close waits for the thread to stop, then ends");
+        assert!(readers.0.permits.is_closed());
     }
 
     #[tokio::test]
