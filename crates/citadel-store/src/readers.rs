@@ -7,8 +7,8 @@
 //! thread. A get makes two queries, so half of its thread hand-offs were
 //! pings, there to catch a connection left mid-query by a cancelled
 //! future. Here a connection goes back to the idle list only when the
-//! read that used it ran to its end; a cancelled read drops its
-//! connection (and its thread) instead.
+//! read that used it ran to its end; a cancelled read's connection is
+//! closed instead, and keeps its slot until its thread has stopped.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
