@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 
+use citadel_core::access::{TableAccess, ops};
 use citadel_core::data::Cell;
 use citadel_store::data::{Actor, RecordDeletion, RecordWrite};
 use citadel_store::{Store, StoreConfig, StoreError};
@@ -97,6 +98,24 @@ async fn ids_story(config: StoreConfig) {
         .expect("after a refusal");
     assert!(next[0].id.0 > highest);
     assert!(!ids.contains(&next[0].id.0));
+
+    // A batch of 1,000 is inserted by several statements built before the
+    // writer numbers it: each record stores the number it was answered with.
+    let big: Vec<RecordWrite> = (0..1000)
+        .map(|n| write(&table, json!({"标题": format!("大批-{n}")})))
+        .collect();
+    let big = db.create_records(&access, big, me).await.expect("big batch");
+    let reader: TableAccess<ops::Read> = full(&db, &table).await;
+    for row in [0, 1, 499, 500, 501, 998, 999].map(|n| &big[n]) {
+        let stored = db.get_record(&reader, row.id).await.expect("stored");
+        assert_eq!(cell(&table, &stored, "序号"), cell(&table, row, "序号"));
+        assert_eq!(cell(&table, &stored, "标题"), cell(&table, row, "标题"));
+    }
+    assert_eq!(
+        cell(&table, &big[999], "序号"),
+        &Cell::Integer(i64::try_from(ids.len()).expect("count") + 1001)
+    );
+    ids.extend(big.iter().map(|r| r.id.0));
 
     // The newest record deleted, its id is not handed out again...
     let deleted = next[0].id;

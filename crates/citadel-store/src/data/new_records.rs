@@ -28,9 +28,12 @@ use citadel_core::data::table::physical_table;
 use citadel_core::data::{Cell, FieldDef, FieldKind, TableSchema};
 use citadel_core::{FieldId, RecordId, TableId};
 
-use super::records::now;
+use super::apps::dialect;
+use super::history::CREATE;
+use super::records::{MAX_PARAMS, now, revision_statements};
+use super::rows::{cell_param, stored_columns};
 use super::sealing::CreatedCell;
-use super::sql::ident;
+use super::sql::{Dialect, Param, Params, Statement, ident};
 use super::{Actor, RecordRow, RecordWrite};
 use crate::StoreError;
 use crate::db::DbPool;
@@ -62,23 +65,55 @@ impl RecordIds {
 }
 
 /// A batch of records ready for the writer: ids given, encrypted cells
-/// sealed, all but the auto numbers.
+/// sealed, and the statements that insert the rows and their first
+/// revisions built, all but the auto numbers.
 pub(crate) struct NewRecords {
     /// As they will be stored; an auto-number field's cell is `Null` until
     /// the writer numbers it.
     pub(crate) rows: Vec<RecordRow>,
-    /// How many encrypted fields with a column the table has.
-    pub(crate) encrypted_per_row: usize,
-    /// Row by row, each encrypted field's stored cell (`None`: empty).
-    pub(crate) sealed: Vec<Option<CreatedCell>>,
-    pub(crate) at: DateTime<Utc>,
+    /// The INSERTs of the rows, an auto-number field's parameters NULL.
+    pub(crate) inserts: Vec<Statement>,
+    /// Where each auto-number field's values go.
+    numbered: Vec<NumberedField>,
+    /// The rows' first revisions.
+    pub(crate) revisions: Vec<Statement>,
+}
+
+/// An auto-number field of a batch: its position among the table's
+/// fields, and row by row the statement and parameter its value binds to.
+struct NumberedField {
+    position: usize,
+    slots: Vec<(usize, usize)>,
 }
 
 impl NewRecords {
-    /// Row `n`'s stored cell of its `k`-th encrypted field, taken out.
-    pub(crate) fn take_sealed(&mut self, n: usize, k: usize) -> Option<CreatedCell> {
-        let at = n * self.encrypted_per_row + k;
-        self.sealed.get_mut(at).and_then(Option::take)
+    /// The positions (in the table's fields) of the auto-number fields the
+    /// writer must number.
+    pub(crate) fn numbered_fields(&self) -> impl Iterator<Item = usize> + '_ {
+        self.numbered.iter().map(|f| f.position)
+    }
+
+    /// Gives the auto-number field at `position` the numbers from `first`
+    /// on, row by row, in the rows and in the statements that insert them.
+    pub(crate) fn number(&mut self, position: usize, first: i64) {
+        let Some(field) = self.numbered.iter().find(|f| f.position == position) else {
+            return;
+        };
+        for (n, (row, (statement, param))) in
+            self.rows.iter_mut().zip(&field.slots).enumerate()
+        {
+            let number = first + n as i64;
+            if let Some((_, cell)) = row.cells.get_mut(position) {
+                *cell = Cell::Integer(number);
+            }
+            if let Some(slot) = self
+                .inserts
+                .get_mut(*statement)
+                .and_then(|s| s.params.get_mut(*param))
+            {
+                *slot = Param::Int(Some(number));
+            }
+        }
     }
 }
 
@@ -209,8 +244,8 @@ impl TenantDb {
             .await
     }
 
-    /// Makes `writes` ready for the writer with the ids `ids`: rows and
-    /// sealed cells.
+    /// Makes `writes` ready for the writer with the ids `ids`: rows,
+    /// sealed cells and the statements that insert them.
     pub(crate) async fn prepare_with_ids(
         &self,
         table: &TableSchema,
@@ -247,13 +282,121 @@ impl TenantDb {
             }
             _ => Vec::new(),
         };
+        let dialect = dialect(&self.pool);
+        let (inserts, numbered) = row_inserts(table, &rows, sealed, at, dialect)?;
+        // Stored without values: history.rs fills them in when read.
+        let revisions = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.id.0,
+                    1,
+                    CREATE,
+                    row.created_by.clone(),
+                    at.timestamp_millis(),
+                    "{}".to_owned(),
+                    None,
+                )
+            })
+            .collect();
+        let revisions =
+            revision_statements(table.id, revisions, Some(table.schema_version), dialect);
         Ok(NewRecords {
             rows,
-            encrypted_per_row: encrypted.len(),
-            sealed,
-            at,
+            inserts,
+            numbered,
+            revisions,
         })
     }
+}
+
+/// The INSERT statements of `rows` (as many rows to a statement as its
+/// parameters allow), with `sealed` row by row holding each encrypted
+/// field's stored cell; and where the auto numbers go.
+fn row_inserts(
+    table: &TableSchema,
+    rows: &[RecordRow],
+    sealed: Vec<Option<CreatedCell>>,
+    at: DateTime<Utc>,
+    dialect: Dialect,
+) -> Result<(Vec<Statement>, Vec<NumberedField>), StoreError> {
+    let physical = ident(&physical_table(table.id))?;
+    // With each field's position among the table's fields: a row's cells
+    // are in that order (see `stored_cells`).
+    let columns: Vec<(usize, &FieldDef)> = table
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.kind.has_column())
+        .collect();
+    let mut head = format!("INSERT INTO {physical} (id, version, created_at, created_by, updated_at, updated_by");
+    let mut per_row = 6;
+    for (_, field) in &columns {
+        for column in stored_columns(field)? {
+            head.push_str(", ");
+            head.push_str(&column);
+            per_row += 1;
+        }
+    }
+    head.push_str(") VALUES ");
+    let mut numbered: Vec<NumberedField> = columns
+        .iter()
+        .filter(|(_, f)| matches!(f.kind, FieldKind::AutoNumber))
+        .map(|(position, _)| NumberedField {
+            position: *position,
+            slots: Vec::with_capacity(rows.len()),
+        })
+        .collect();
+    let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
+    let mut sealed = sealed.into_iter();
+    let mut statements = Vec::with_capacity(rows.len().div_ceil(chunk_rows));
+    for chunk in rows.chunks(chunk_rows) {
+        let mut params = Params::new(dialect);
+        params.0.reserve(chunk.len() * per_row);
+        let mut sql = String::with_capacity(head.len() + chunk.len() * per_row * 3);
+        sql.push_str(&head);
+        for (offset, row) in chunk.iter().enumerate() {
+            sql.push_str(if offset == 0 { "(" } else { ", (" });
+            let system = [
+                Param::Int(Some(row.id.0)),
+                Param::Int(Some(1)),
+                Param::DateTime(Some(at)),
+                Param::Text(row.created_by.clone()),
+                Param::DateTime(Some(at)),
+                Param::Text(row.updated_by.clone()),
+            ];
+            for (k, value) in system.into_iter().enumerate() {
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                params.place(value, &mut sql);
+            }
+            for (position, field) in &columns {
+                sql.push_str(", ");
+                if field.options.encrypted {
+                    let (stored, blind) = sealed
+                        .next()
+                        .flatten()
+                        .map_or((None, None), |c| (Some(c.sealed), Some(c.blind)));
+                    params.place(Param::Bytes(stored), &mut sql);
+                    sql.push_str(", ");
+                    params.place(Param::Bytes(blind), &mut sql);
+                    continue;
+                }
+                if let Some(slots) = numbered.iter_mut().find(|f| f.position == *position) {
+                    slots.slots.push((statements.len(), params.0.len()));
+                }
+                let cell = row.cells.get(*position).map_or(&Cell::Null, |(_, c)| c);
+                params.place(cell_param(cell, &field.kind), &mut sql);
+            }
+            sql.push(')');
+        }
+        statements.push(Statement {
+            sql,
+            params: params.0,
+        });
+    }
+    Ok((statements, numbered))
 }
 
 /// A new record's cell for each field of `table`, in the table's order:

@@ -14,10 +14,9 @@ use citadel_core::{FieldId, RecordId, TableId};
 use serde_json::Value as Json;
 use sqlx::{Row, SqliteConnection};
 
-use super::super::history::CREATE;
 use super::super::new_records::NewRecords;
 use super::super::reads::{decode_row, fill_links, select_list};
-use super::super::rows::{cell_param, stored_columns, stored_params};
+use super::super::rows::{stored_columns, stored_params};
 use super::super::sealing::Sealer;
 use super::super::sql::{BindParams, Dialect, Param, Params, ident, render};
 use super::super::{Actor, RecordRow};
@@ -172,34 +171,18 @@ macro_rules! create_body {
         let tx = &mut *$tx;
         let table: &TableSchema = &$table;
         let mut new: NewRecords = $input;
-        // The rows carry their creator already.
+        // The rows and statements carry their creator already.
         let _: Actor = $actor;
         let dialect: Dialect = $dialect;
-        let physical = ident(&physical_table(table.id))?;
-        let columns: Vec<_> = table
-            .fields
-            .iter()
-            .filter(|f| f.kind.has_column())
-            .collect();
         let count = new.rows.len() as i64;
-        let mut column_list =
-            String::from("id, version, created_at, created_by, updated_at, updated_by");
-        let mut stored_count = 0;
-        for field in &columns {
-            for column in stored_columns(field)? {
-                column_list.push_str(", ");
-                column_list.push_str(&column);
-                stored_count += 1;
-            }
-        }
-        let per_row = 6 + stored_count;
         check_schema_version!(tx, table, dialect);
         check_references!(tx, table, new.rows.iter().map(|r| &r.cells));
         // Auto numbers are the one part that needs the transaction.
-        for (position, field) in table.fields.iter().enumerate() {
-            if !matches!(field.kind, FieldKind::AutoNumber) {
+        let numbered: Vec<usize> = new.numbered_fields().collect();
+        for position in numbered {
+            let Some(field) = table.fields.get(position) else {
                 continue;
-            }
+            };
             let first: i64 = sqlx::query_scalar(
                 "UPDATE data_fields SET next_number = next_number + $1 WHERE id = $2 \
                      RETURNING next_number - $1",
@@ -208,74 +191,12 @@ macro_rules! create_body {
             .bind(field.id.to_string())
             .fetch_one(&mut *tx)
             .await?;
-            for (n, row) in new.rows.iter_mut().enumerate() {
-                if let Some((_, cell)) = row.cells.get_mut(position) {
-                    *cell = Cell::Integer(first + n as i64);
-                }
-            }
+            new.number(position, first);
         }
-        let at = new.at;
-        let chunk_rows = (MAX_PARAMS / per_row).clamp(1, 500);
+        run_statements!(tx, std::mem::take(&mut new.inserts), unique_refused(table));
         let rows = std::mem::take(&mut new.rows);
-        for (chunk_index, chunk) in rows.chunks(chunk_rows).enumerate() {
-            let mut params = Params::on(&*tx);
-            let mut values = Vec::with_capacity(chunk.len());
-            for (offset, row) in chunk.iter().enumerate() {
-                let n = chunk_index * chunk_rows + offset;
-                let mut slots = vec![
-                    params.push(Param::Int(Some(row.id.0))),
-                    params.push(Param::Int(Some(1))),
-                    params.push(Param::DateTime(Some(at))),
-                    params.push(Param::Text(row.created_by.clone())),
-                    params.push(Param::DateTime(Some(at))),
-                    params.push(Param::Text(row.updated_by.clone())),
-                ];
-                let mut k = 0;
-                for field in &columns {
-                    if field.options.encrypted {
-                        let (sealed, blind) = new
-                            .take_sealed(n, k)
-                            .map_or((None, None), |c| (Some(c.sealed), Some(c.blind)));
-                        k += 1;
-                        slots.push(params.push(Param::Bytes(sealed)));
-                        slots.push(params.push(Param::Bytes(blind)));
-                        continue;
-                    }
-                    let cell = row
-                        .cells
-                        .iter()
-                        .find(|(id, _)| *id == field.id)
-                        .map_or(&Cell::Null, |(_, c)| c);
-                    slots.push(params.push(cell_param(cell, &field.kind)));
-                }
-                values.push(format!("({})", slots.join(", ")));
-            }
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {physical} ({column_list}) VALUES {}",
-                values.join(", ")
-            )))
-            .bind_params(params.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique_refused(table))?;
-        }
         write_links!(tx, table, rows.iter().map(|r| (&r.id.0, &r.cells)), false);
-        // Stored without values: history.rs fills them in when read.
-        let revisions = rows
-            .iter()
-            .map(|row| {
-                (
-                    row.id.0,
-                    1,
-                    CREATE,
-                    row.created_by.clone(),
-                    at.timestamp_millis(),
-                    "{}".to_owned(),
-                    None,
-                )
-            })
-            .collect();
-        insert_revisions!(tx, table.id, revisions, Some(table.schema_version));
+        run_statements!(tx, std::mem::take(&mut new.revisions));
         Ok::<_, StoreError>(rows)
     }};
 }

@@ -3,16 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use citadel_core::data::{Cell, FieldDef, TableSchema};
-use citadel_core::{CoreError, FieldId, RecordId};
+use citadel_core::{CoreError, FieldId, RecordId, TableId};
 use serde_json::Value as Json;
 
+use super::sql::{Dialect, Param, Params, Statement};
 use crate::StoreError;
 
 /// Most records one request may write.
 pub const MAX_BATCH: usize = 1000;
 /// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's
 /// 65,535.
-const MAX_PARAMS: usize = 30_000;
+pub(super) const MAX_PARAMS: usize = 30_000;
 
 /// A new record: a value for every field that has one (defaults applied).
 #[derive(Clone, Debug, Default)]
@@ -177,43 +178,89 @@ macro_rules! check_schema_version {
     }};
 }
 
+/// One revision as written: record, version, action, actor, time (ms),
+/// changes (JSON), and the data key version its sealed values are under.
+pub(super) type RevisionRow = (i64, i64, &'static str, Option<String>, i64, String, Option<i64>);
+
+/// The statements that write `rows` as revisions of `table`'s records;
+/// with `schema`, the schema version the table had when they were written
+/// (creates record it: see `history.rs`). Built apart from the transaction
+/// so that a create can build them before it queues for the writer.
+pub(super) fn revision_statements(
+    table: TableId,
+    rows: Vec<RevisionRow>,
+    schema: Option<i64>,
+    dialect: Dialect,
+) -> Vec<Statement> {
+    const COLUMNS: usize = 9;
+    let table_text = table.to_string();
+    let mut statements = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut params = Params::new(dialect);
+        let mut sql = String::from(
+            "INSERT INTO record_revisions (table_id, record_id, version, action, actor, at, \
+             changes, sealed_key, schema_version) VALUES ",
+        );
+        for (n, (record, version, action, actor, at, changes, sealed_key)) in
+            rows.by_ref().take(MAX_PARAMS / COLUMNS).enumerate()
+        {
+            sql.push_str(if n == 0 { "(" } else { ", (" });
+            let values = [
+                Param::Text(Some(table_text.clone())),
+                Param::Int(Some(record)),
+                Param::Int(Some(version)),
+                Param::Text(Some(action.to_owned())),
+                Param::Text(actor),
+                Param::Int(Some(at)),
+                Param::Text(Some(changes)),
+                Param::Int(sealed_key),
+                Param::Int(schema),
+            ];
+            for (k, value) in values.into_iter().enumerate() {
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                params.place(value, &mut sql);
+            }
+            sql.push(')');
+        }
+        statements.push(Statement {
+            sql,
+            params: params.0,
+        });
+    }
+    statements
+}
+
+/// Runs statements built ahead in the transaction `$tx`; a database error
+/// goes through `$refused`.
+macro_rules! run_statements {
+    ($tx:expr, $statements:expr) => {
+        run_statements!($tx, $statements, StoreError::from)
+    };
+    ($tx:expr, $statements:expr, $refused:expr) => {{
+        for statement in $statements {
+            let statement: $crate::data::sql::Statement = statement;
+            sqlx::query(sqlx::AssertSqlSafe(statement.sql))
+                .bind_params(statement.params)
+                .execute(&mut *$tx)
+                .await
+                .map_err($refused)?;
+        }
+    }};
+}
+
 /// Writes revisions of `$table`'s records; with `$schema`, the schema
-/// version the table had when they were written (creates record it: see
-/// `history.rs`).
+/// version the table had when they were written.
 macro_rules! insert_revisions {
     ($tx:expr, $table:expr, $rows:expr) => {
         insert_revisions!($tx, $table, $rows, None)
     };
     ($tx:expr, $table:expr, $rows:expr, $schema:expr) => {{
-        let rows: Vec<(i64, i64, &str, Option<String>, i64, String, Option<i64>)> = $rows;
-        let schema: Option<i64> = $schema;
-        let table_text = $table.to_string();
-        for chunk in rows.chunks(MAX_PARAMS / 9) {
-            let mut params = Params::on(&*$tx);
-            let mut values = Vec::with_capacity(chunk.len());
-            for (record, version, action, actor, at, changes, sealed_key) in chunk {
-                values.push(format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {}, {})",
-                    params.push(Param::Text(Some(table_text.clone()))),
-                    params.push(Param::Int(Some(*record))),
-                    params.push(Param::Int(Some(*version))),
-                    params.push(Param::Text(Some((*action).to_owned()))),
-                    params.push(Param::Text(actor.clone())),
-                    params.push(Param::Int(Some(*at))),
-                    params.push(Param::Text(Some(changes.clone()))),
-                    params.push(Param::Int(*sealed_key)),
-                    params.push(Param::Int(schema)),
-                ));
-            }
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO record_revisions (table_id, record_id, version, action, actor, at, \
-                 changes, sealed_key, schema_version) VALUES {}",
-                values.join(", ")
-            )))
-            .bind_params(params.0)
-            .execute(&mut *$tx)
-            .await?;
-        }
+        let dialect = $crate::data::sql::Dialect::of(&*$tx);
+        let statements = $crate::data::records::revision_statements($table, $rows, $schema, dialect);
+        run_statements!($tx, statements)
     }};
 }
 

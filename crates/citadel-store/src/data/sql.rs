@@ -143,6 +143,17 @@ impl Placeholders for sqlx::PgConnection {
     const POSITIONAL: bool = false;
 }
 
+impl Dialect {
+    /// The dialect of the statements run on `connection`.
+    pub(crate) fn of<C: Placeholders>(_connection: &C) -> Self {
+        if C::POSITIONAL {
+            Self::Sqlite
+        } else {
+            Self::Postgres
+        }
+    }
+}
+
 impl Params {
     /// Parameters for statements run on `connection`.
     pub(crate) fn on<C: Placeholders>(_connection: &C) -> Self {
@@ -162,6 +173,27 @@ impl Params {
             format!("${}", self.0.len())
         }
     }
+
+    /// Adds a value and writes its placeholder to `sql`: for statements of
+    /// thousands of parameters, without a string for each.
+    pub(crate) fn place(&mut self, param: Param, sql: &mut String) {
+        self.0.push(param);
+        if self.1 {
+            sql.push('?');
+        } else {
+            use std::fmt::Write as _;
+            // Writing to a String cannot fail.
+            let _ = write!(sql, "${}", self.0.len());
+        }
+    }
+}
+
+/// A statement built ahead of the transaction that runs it: its SQL and
+/// its parameters in order.
+#[derive(Debug)]
+pub(crate) struct Statement {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Param>,
 }
 
 pub(crate) trait BindParams: Sized {
