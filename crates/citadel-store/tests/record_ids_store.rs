@@ -104,7 +104,10 @@ async fn ids_story(config: StoreConfig) {
     let big: Vec<RecordWrite> = (0..1000)
         .map(|n| write(&table, json!({"标题": format!("大批-{n}")})))
         .collect();
-    let big = db.create_records(&access, big, me).await.expect("big batch");
+    let big = db
+        .create_records(&access, big, me)
+        .await
+        .expect("big batch");
     let reader: TableAccess<ops::Read> = full(&db, &table).await;
     for row in [0, 1, 499, 500, 501, 998, 999].map(|n| &big[n]) {
         let stored = db.get_record(&reader, row.id).await.expect("stored");

@@ -99,9 +99,7 @@ impl NewRecords {
         let Some(field) = self.numbered.iter().find(|f| f.position == position) else {
             return;
         };
-        for (n, (row, (statement, param))) in
-            self.rows.iter_mut().zip(&field.slots).enumerate()
-        {
+        for (n, (row, (statement, param))) in self.rows.iter_mut().zip(&field.slots).enumerate() {
             let number = first + n as i64;
             if let Some((_, cell)) = row.cells.get_mut(position) {
                 *cell = Cell::Integer(number);
@@ -329,7 +327,9 @@ fn row_inserts(
         .enumerate()
         .filter(|(_, f)| f.kind.has_column())
         .collect();
-    let mut head = format!("INSERT INTO {physical} (id, version, created_at, created_by, updated_at, updated_by");
+    let mut head = format!(
+        "INSERT INTO {physical} (id, version, created_at, created_by, updated_at, updated_by"
+    );
     let mut per_row = 6;
     for (_, field) in &columns {
         for column in stored_columns(field)? {

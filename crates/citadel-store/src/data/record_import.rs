@@ -151,7 +151,7 @@ impl TenantDb {
                 let mut present = Vec::with_capacity(rows.len());
                 for row in &rows {
                     present.push(match field.options.encrypted {
-                        true => Param::Bytes(row.bytes(0)?),
+                        true => Param::Bytes(row.bytes(0)?.map(<[u8]>::to_vec)),
                         false => cell_param(&row.cell(0, &field.kind)?, &field.kind),
                     });
                 }

@@ -180,7 +180,15 @@ macro_rules! check_schema_version {
 
 /// One revision as written: record, version, action, actor, time (ms),
 /// changes (JSON), and the data key version its sealed values are under.
-pub(super) type RevisionRow = (i64, i64, &'static str, Option<String>, i64, String, Option<i64>);
+pub(super) type RevisionRow = (
+    i64,
+    i64,
+    &'static str,
+    Option<String>,
+    i64,
+    String,
+    Option<i64>,
+);
 
 /// The statements that write `rows` as revisions of `table`'s records;
 /// with `schema`, the schema version the table had when they were written
@@ -259,7 +267,8 @@ macro_rules! insert_revisions {
     };
     ($tx:expr, $table:expr, $rows:expr, $schema:expr) => {{
         let dialect = $crate::data::sql::Dialect::of(&*$tx);
-        let statements = $crate::data::records::revision_statements($table, $rows, $schema, dialect);
+        let statements =
+            $crate::data::records::revision_statements($table, $rows, $schema, dialect);
         run_statements!($tx, statements)
     }};
 }

@@ -66,7 +66,9 @@ pub(crate) trait ReadRow {
     fn boolean(&self, i: usize) -> Result<Option<bool>, StoreError>;
     fn date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError>;
     fn date_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
-    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Borrowed from the row: an encrypted value is opened straight from
+    /// it, not copied first.
+    fn bytes(&self, i: usize) -> Result<Option<&[u8]>, StoreError>;
 
     /// A field's value in `record`, opened when the field is encrypted.
     fn field_cell(
@@ -81,7 +83,7 @@ pub(crate) trait ReadRow {
         }
         match (self.bytes(i)?, sealer) {
             (None, _) => Ok(Cell::Null),
-            (Some(sealed), Some(sealer)) => sealer.open(field, record, &sealed),
+            (Some(sealed), Some(sealer)) => sealer.open(field, record, sealed),
             (Some(_), None) => Err(StoreError::Corrupt(
                 "an encrypted field was read without its keys".into(),
             )),
@@ -153,7 +155,7 @@ macro_rules! read_row_impl {
             fn date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError> {
                 Ok(self.try_get(i)?)
             }
-            fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+            fn bytes(&self, i: usize) -> Result<Option<&[u8]>, StoreError> {
                 Ok(self.try_get(i)?)
             }
             fn date_time(&self, $i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -41,6 +41,23 @@ pub(crate) fn blind_column(column: &str) -> String {
     format!("{column}_bi")
 }
 
+/// The longest AAD: a 16-byte context, three 16-byte ids, two numbers.
+const AAD_MAX: usize = 16 + 3 * 16 + 2 * 8;
+
+/// A cell's AAD (see [`Sealer::cell_aad`]).
+struct CellAad {
+    bytes: [u8; AAD_MAX],
+    len: usize,
+}
+
+impl std::ops::Deref for CellAad {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// A stored value's ciphertext and its blind index.
 type SealedBytes = (Vec<u8>, Vec<u8>);
 
@@ -72,22 +89,33 @@ impl Sealer {
     /// `context ‖ tenant ‖ table ‖ field ‖ record [‖ revision]`, the ids
     /// as their 16 bytes and the numbers as 8 big-endian bytes: fixed
     /// widths, so the parts cannot run into each other, and no text to
-    /// format for each of the values a listing opens.
-    fn cell_aad(&self, field: FieldId, record: i64, revision: Option<i64>) -> Vec<u8> {
+    /// format for each of the values a listing opens. On the stack: a page
+    /// of a listing builds one for each encrypted value it opens.
+    fn cell_aad(&self, field: FieldId, record: i64, revision: Option<i64>) -> CellAad {
         let context = match revision {
             None => FIELD_CONTEXT,
             Some(_) => REVISION_CONTEXT,
         };
-        let mut aad = Vec::with_capacity(context.len() + 3 * 16 + 2 * 8);
-        aad.extend_from_slice(context);
-        aad.extend_from_slice(&self.tenant_bytes);
-        aad.extend_from_slice(&self.table_bytes);
-        aad.extend_from_slice(field.as_uuid().as_bytes());
-        aad.extend_from_slice(&record.to_be_bytes());
-        if let Some(version) = revision {
-            aad.extend_from_slice(&version.to_be_bytes());
+        let mut bytes = [0u8; AAD_MAX];
+        let field = *field.as_uuid().as_bytes();
+        let record = record.to_be_bytes();
+        let parts: [&[u8]; 5] = [
+            context,
+            &self.tenant_bytes,
+            &self.table_bytes,
+            &field,
+            &record,
+        ];
+        let mut len = 0;
+        for part in parts {
+            bytes[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
         }
-        aad
+        if let Some(version) = revision {
+            bytes[len..len + 8].copy_from_slice(&version.to_be_bytes());
+            len += 8;
+        }
+        CellAad { bytes, len }
     }
 
     /// The blind index of a value in its canonical form.
