@@ -43,6 +43,9 @@ pub(crate) fn blind_column(column: &str) -> String {
 
 /// The longest AAD: a 16-byte context, three 16-byte ids, two numbers.
 const AAD_MAX: usize = 16 + 3 * 16 + 2 * 8;
+// `cell_aad` fills a buffer of `AAD_MAX` bytes: a longer context would
+// not fit.
+const _: () = assert!(FIELD_CONTEXT.len() == 16 && REVISION_CONTEXT.len() == 16);
 
 /// A cell's AAD (see [`Sealer::cell_aad`]).
 struct CellAad {
