@@ -365,12 +365,7 @@ fn row_inserts(
                 Param::DateTime(Some(at)),
                 Param::Text(row.updated_by.clone()),
             ];
-            for (k, value) in system.into_iter().enumerate() {
-                if k > 0 {
-                    sql.push_str(", ");
-                }
-                params.place(value, &mut sql);
-            }
+            params.place_all(system, &mut sql);
             for (position, field) in &columns {
                 sql.push_str(", ");
                 if field.options.encrypted {
@@ -378,9 +373,7 @@ fn row_inserts(
                         .next()
                         .flatten()
                         .map_or((None, None), |c| (Some(c.sealed), Some(c.blind)));
-                    params.place(Param::Bytes(stored), &mut sql);
-                    sql.push_str(", ");
-                    params.place(Param::Bytes(blind), &mut sql);
+                    params.place_all([Param::Bytes(stored), Param::Bytes(blind)], &mut sql);
                     continue;
                 }
                 if let Some(slots) = numbered.iter_mut().find(|f| f.position == *position) {

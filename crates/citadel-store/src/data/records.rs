@@ -225,12 +225,7 @@ pub(super) fn revision_statements(
                 Param::Int(sealed_key),
                 Param::Int(schema),
             ];
-            for (k, value) in values.into_iter().enumerate() {
-                if k > 0 {
-                    sql.push_str(", ");
-                }
-                params.place(value, &mut sql);
-            }
+            params.place_all(values, &mut sql);
             sql.push(')');
         }
         statements.push(Statement {

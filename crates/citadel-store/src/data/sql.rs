@@ -156,8 +156,8 @@ impl Dialect {
 
 impl Params {
     /// Parameters for statements run on `connection`.
-    pub(crate) fn on<C: Placeholders>(_connection: &C) -> Self {
-        Self(Vec::new(), C::POSITIONAL)
+    pub(crate) fn on<C: Placeholders>(connection: &C) -> Self {
+        Self::new(Dialect::of(connection))
     }
 
     pub(crate) fn new(dialect: Dialect) -> Self {
@@ -184,6 +184,17 @@ impl Params {
             use std::fmt::Write as _;
             // Writing to a String cannot fail.
             let _ = write!(sql, "${}", self.0.len());
+        }
+    }
+
+    /// [`Params::place`] for each of `values`, the placeholders separated
+    /// by commas.
+    pub(crate) fn place_all(&mut self, values: impl IntoIterator<Item = Param>, sql: &mut String) {
+        for (k, value) in values.into_iter().enumerate() {
+            if k > 0 {
+                sql.push_str(", ");
+            }
+            self.place(value, sql);
         }
     }
 }
