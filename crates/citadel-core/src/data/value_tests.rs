@@ -193,3 +193,23 @@ fn options_default_to_nothing() {
     assert_eq!(accept(&plain, json!(false)), Ok(Cell::Bool(false)));
     assert!(accept(&plain, json!("yes")).is_err());
 }
+
+#[test]
+fn canonical_form_is_the_api_json() {
+    // Blind indexes key this form and ciphertexts hold it: text written
+    // straight out must give the bytes the JSON value gives.
+    let cells = [
+        Cell::Text("客户 \"甲\"\\\n\u{1}\u{7f}".into()),
+        Cell::Text(String::new()),
+        Cell::Ref("01a20856-c9cc-75db-9c45-126948174638".into()),
+        Cell::Integer(-42),
+        Cell::Decimal(Decimal::from_scaled(1230, 2)),
+        Cell::Bool(true),
+        Cell::Choices(vec!["新建".into(), "a\"b".into()]),
+        Cell::Null,
+    ];
+    for cell in cells {
+        assert_eq!(cell.canonical(), cell.to_json().to_string(), "{cell:?}");
+    }
+    assert_eq!(Cell::Text("a\"b".into()).canonical(), r#""a\"b""#);
+}
