@@ -196,8 +196,8 @@ fn options_default_to_nothing() {
 
 #[test]
 fn canonical_form_is_the_api_json() {
-    // Blind indexes key this form and ciphertexts hold it: text written
-    // straight out must give the bytes the JSON value gives.
+    // Blind indexes key this form and ciphertexts hold it: `Cell`'s own
+    // serialization must give the bytes the JSON value gives.
     let cells = [
         Cell::Text("客户 \"甲\"\\\n\u{1}\u{7f}".into()),
         Cell::Text(String::new()),
@@ -206,6 +206,10 @@ fn canonical_form_is_the_api_json() {
         Cell::Decimal(Decimal::from_scaled(1230, 2)),
         Cell::Bool(true),
         Cell::Choices(vec!["新建".into(), "a\"b".into()]),
+        Cell::Date(chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
+        Cell::DateTime(chrono::DateTime::from_timestamp_millis(1_795_442_672_175).unwrap()),
+        Cell::Link(RecordId(7)),
+        Cell::Links(vec![RecordId(1), RecordId(2)]),
         Cell::Null,
     ];
     for cell in cells {
