@@ -42,8 +42,10 @@ fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError
 /// The writer's page cache (KiB; SQLite takes a negative size as KiB): a
 /// batch of a thousand records changes thousands of index pages, and a
 /// smaller cache spills them to the WAL before the commit and reads them
-/// back.
-const WRITER_CACHE_KIB: &str = "-16384";
+/// back. Not larger: the writer's heap grows by about three quarters of
+/// its cache again while a bulk load runs (16 MiB held 31 MiB, 8 MiB held
+/// 16 MiB; docs/benchmarks.md, session 11).
+const WRITER_CACHE_KIB: &str = "-8192";
 
 /// Pool options for a database file. No test before a connection is
 /// handed out: the database is a local file, not a server that can drop a
