@@ -133,6 +133,118 @@ async fn history_story(config: StoreConfig) {
     store.close().await;
 }
 
+/// A batch delete is carried out 500 ids at a time. Records that link to
+/// each other across that boundary are all going: none gets a revision
+/// for losing its link before its own delete, and a record that stays gets
+/// one per chunk it lost links in.
+async fn linked_batch_delete_story(config: StoreConfig) {
+    let store = Store::open(&config, common::master_key())
+        .await
+        .expect("open store");
+    let (db, root) = fresh_tenant(&store, "unlink").await;
+    let me = Actor(Some(root));
+    let app = db.create_app(&sn("组织"), None, me).await.expect("app");
+    let mut table = db
+        .create_table(app.id, &sn("节点"), None, me)
+        .await
+        .expect("table");
+    for spec in [
+        json!({"name": "名称", "type": "text"}),
+        json!({"name": "上级", "type": "link", "table": table.id}),
+        json!({"name": "相关", "type": "link", "table": table.id, "multiple": true}),
+    ] {
+        table = db
+            .add_field(table.id, new_field(spec))
+            .await
+            .expect("field");
+    }
+    let access = full(&db, &table).await;
+    let writes = (0..1000)
+        .map(|n| write(&table, json!({"名称": format!("节点{n}")})))
+        .collect();
+    let ids: Vec<RecordId> = db
+        .create_records(&access, writes, me)
+        .await
+        .expect("create")
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let stays = db
+        .create_records(
+            &access,
+            vec![write(
+                &table,
+                json!({"名称": "留下", "相关": [ids[0].0, ids[999].0]}),
+            )],
+            me,
+        )
+        .await
+        .expect("create the one that stays")[0]
+        .id;
+    // Each record of the second 500 links to one of the first 500.
+    let changes = (500..1000)
+        .map(|n| RecordChange {
+            id: ids[n],
+            expected_version: Some(1),
+            cells: read_changes(
+                &table,
+                json!({"上级": ids[n - 500].0}).as_object().expect("o"),
+                beijing(),
+            )
+            .expect("change"),
+        })
+        .collect();
+    db.update_records(&full(&db, &table).await, changes, me)
+        .await
+        .expect("link");
+
+    let deletions = ids
+        .iter()
+        .map(|id| RecordDeletion {
+            id: *id,
+            expected_version: None,
+        })
+        .collect();
+    db.delete_records(&full(&db, &table).await, deletions, me)
+        .await
+        .expect("a batch of linked records deletes whole");
+
+    let reader = read(&db, &table).await;
+    let related = table.field_by_key("相关").expect("field").id.to_string();
+    let left = db.get_record(&reader, stays).await.expect("stays");
+    assert_eq!(left.version, 3, "one unlink per chunk");
+    let history = db.record_history(&reader, stays).await.expect("history");
+    let actions: Vec<&str> = history.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["create", "update", "update"]);
+    assert_eq!(
+        history[1].changes[&related],
+        json!([[ids[0].0, ids[999].0], [ids[999].0]])
+    );
+    assert_eq!(history[2].changes[&related], json!([[ids[999].0], []]));
+    for n in [0, 499, 500, 999] {
+        assert!(db.get_record(&reader, ids[n]).await.is_err(), "{n} is gone");
+        let history = db.record_history(&reader, ids[n]).await.expect("history");
+        let last = history.last().expect("revisions");
+        assert_eq!(last.action, "delete");
+        assert_eq!(last.version, if n < 500 { 2 } else { 3 });
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn linked_batch_delete_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    linked_batch_delete_story(sqlite_config(&dir)).await;
+}
+
+#[tokio::test]
+async fn linked_batch_delete_on_postgres() {
+    let db = citadel_testkit::TestDatabase::create().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    linked_batch_delete_story(postgres_config(&dir, &db)).await;
+    db.drop_now().await;
+}
+
 #[tokio::test]
 async fn history_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -354,6 +354,7 @@ macro_rules! delete_body {
                 sealed_key,
             ));
         }
+        let deleting: std::collections::HashSet<i64> = gone.iter().copied().collect();
         for chunk in gone.chunks(500) {
             let mut params = Params::on(&*tx);
             let list: Vec<String> = chunk
@@ -361,7 +362,7 @@ macro_rules! delete_body {
                 .map(|id| params.push(Param::Int(Some(*id))))
                 .collect();
             let list = list.join(", ");
-            unlink_inbound!(tx, table, &inbound, chunk, actor, at);
+            unlink_inbound!(tx, table, &inbound, chunk, &deleting, actor, at);
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {physical} WHERE id IN ({list})"
             )))

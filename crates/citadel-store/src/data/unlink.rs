@@ -38,12 +38,14 @@ macro_rules! inbound_links {
 
 /// Clears links into the records `gone` of `$table` (ids in one chunk),
 /// bumping each linking record's version once, with one history entry
-/// naming every link field of it that changed. Records of `$table` that
-/// are themselves going are left to their delete.
+/// naming every link field of it that changed. Records of `$table` in
+/// `$deleting` (the whole batch, not only this chunk) are left to their
+/// delete: their own revision takes the next version.
 macro_rules! unlink_inbound {
-    ($tx:expr, $table:expr, $inbound:expr, $gone:expr, $actor:expr, $at:expr) => {{
+    ($tx:expr, $table:expr, $inbound:expr, $gone:expr, $deleting:expr, $actor:expr, $at:expr) => {{
         let table: &TableSchema = $table;
         let gone: &[i64] = $gone;
+        let deleting: &std::collections::HashSet<i64> = $deleting;
         let actor: Actor = $actor;
         let at: chrono::DateTime<chrono::Utc> = $at;
         let mut params = Params::on(&*$tx);
@@ -70,7 +72,7 @@ macro_rules! unlink_inbound {
                 .await?;
                 for row in &hit {
                     let src: i64 = row.try_get(0)?;
-                    if source == table.id && gone.contains(&src) {
+                    if source == table.id && deleting.contains(&src) {
                         continue;
                     }
                     let old: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -102,7 +104,7 @@ macro_rules! unlink_inbound {
                 .await?;
                 for row in &hit {
                     let id: i64 = row.try_get(0)?;
-                    if source == table.id && gone.contains(&id) {
+                    if source == table.id && deleting.contains(&id) {
                         continue;
                     }
                     let old: i64 = row.try_get(2)?;
