@@ -330,9 +330,12 @@ macro_rules! delete_body {
         )?;
         let inbound = inbound_links!(tx, table.id);
         let mut revisions = Vec::new();
+        // The ids in the order given, once each; and as a set, for the
+        // links between records of the batch.
         let mut gone: Vec<i64> = Vec::new();
+        let mut deleting: std::collections::HashSet<i64> = std::collections::HashSet::new();
         for id in &ids {
-            if gone.contains(id) {
+            if !deleting.insert(*id) {
                 continue;
             }
             gone.push(*id);
@@ -354,7 +357,6 @@ macro_rules! delete_body {
                 sealed_key,
             ));
         }
-        let deleting: std::collections::HashSet<i64> = gone.iter().copied().collect();
         for chunk in gone.chunks(500) {
             let mut params = Params::on(&*tx);
             let list: Vec<String> = chunk
