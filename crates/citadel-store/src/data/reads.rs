@@ -280,7 +280,12 @@ impl TenantDb {
             })
             .collect();
         order.push("r.id ASC".into());
-        let limit = params.push(Param::Int(Some(i64::from(request.limit) + 1)));
+        // The page size is written into the statement, not bound: SQLite
+        // (3.51) reads a bound LIMIT while planning, and then plans the
+        // statement afresh at every step after a new binding, which cost a
+        // tenth of a list's CPU. It is a number the server computed, and the
+        // few sizes clients ask for each keep their cached statement.
+        let limit = u64::from(request.limit) + 1;
         let sql = format!(
             "SELECT {select}{extra} FROM {physical} r{where_clause} ORDER BY {} LIMIT {limit}",
             order.join(", "),
