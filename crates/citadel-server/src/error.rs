@@ -363,7 +363,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(detail) => Self::Conflict(detail),
             StoreError::Invalid(e) => Self::from_core(e),
             StoreError::VersionMismatch { .. } => Self::PreconditionFailed(e.to_string()),
-            StoreError::Database(_) | StoreError::Io { .. } => Self::Unavailable(e),
+            StoreError::Database(_) | StoreError::Inline(_) | StoreError::Io { .. } => {
+                Self::Unavailable(e)
+            }
             StoreError::SealBroken { .. } | StoreError::Tampered(_) => {
                 Self::IntegrityFailure(e.to_string())
             }

@@ -8,6 +8,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::StoreError;
 pub(crate) use crate::group_commit::{GroupWriter, WriterPause};
+use crate::inline::InlineReaders;
 use crate::readers::QuickReaders;
 pub(crate) use crate::readers::SqliteReader;
 
@@ -27,6 +28,8 @@ pub struct TenantSqlite {
     pub(crate) writer: GroupWriter,
     /// The reads every request makes (see [`read_on_pool!`]).
     pub(crate) readers: QuickReaders,
+    /// The token lookup, on the calling thread (see `inline.rs`).
+    pub(crate) inline: InlineReaders,
 }
 
 impl DbPool {
@@ -39,10 +42,19 @@ impl DbPool {
         }
     }
 
+    /// A tenant SQLite database's readers on the calling thread.
+    pub(crate) fn inline(&self) -> Option<&InlineReaders> {
+        match self {
+            Self::Sqlite(_, Some(tenant)) => Some(&tenant.inline),
+            _ => None,
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Self::Sqlite(p, tenant) => {
                 if let Some(tenant) = tenant {
+                    tenant.inline.close().await;
                     tenant.readers.close().await;
                     tenant.writer.close().await;
                 }
@@ -93,6 +105,23 @@ macro_rules! read_on_pool {
     };
 }
 pub(crate) use read_on_pool;
+
+/// [`read_on_pool!`] for a point read every request makes: on a tenant's
+/// SQLite database `$inline` first runs on the calling thread (a body over
+/// a `rusqlite` connection bound to `$i`, see `inline.rs`); with no inline
+/// connection free or SQLite busy, `$body` reads the usual way.
+macro_rules! read_inline_first {
+    ($pool:expr, inline |$i:ident| $inline:expr, pooled |$c:ident| $body:expr) => {{
+        let pool: &$crate::db::DbPool = $pool;
+        let inline = pool.inline().map(|readers| readers.read(|$i| $inline));
+        match inline {
+            Some(Ok(found)) => Ok(found),
+            Some(Err($crate::inline::InlineError::Failed(e))) => Err(e),
+            _ => $crate::db::read_on_pool!(pool, |$c| $body),
+        }
+    }};
+}
+pub(crate) use read_inline_first;
 
 /// [`on_pool!`] for a body that writes: on a tenant's SQLite database the
 /// group writer is paused first (see [`crate::group_commit::WriterPause`]),

@@ -6,6 +6,9 @@ pub enum StoreError {
     /// reported to clients as "not found": it is an outage.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The same, from a read made on the calling thread (`inline.rs`).
+    #[error("database error: {0}")]
+    Inline(#[from] rusqlite::Error),
     /// A group commit could not reach the disk; none of its writes stand.
     #[error("the write could not be committed: {0}")]
     CommitFailed(String),

@@ -15,6 +15,7 @@ mod error;
 mod fresh;
 mod group_commit;
 mod identity;
+mod inline;
 mod key_rotation;
 mod keyring;
 mod master_rotation;

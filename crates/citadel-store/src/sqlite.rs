@@ -15,6 +15,7 @@ use crate::StoreError;
 use crate::db::{GroupWriter, TenantSqlite};
 use crate::error::io_error;
 use crate::identity::insert_user;
+use crate::inline::InlineReaders;
 use crate::migrate::{SQLITE_PLATFORM, SQLITE_TENANT, apply_sqlite};
 use crate::readers::QuickReaders;
 use crate::records::NewUser;
@@ -130,7 +131,15 @@ pub(crate) async fn open_tenant(
     // Opened on first use; they last as long as the tenant's pool is
     // cached (dropped after five idle minutes, see `pools.rs`).
     let readers = QuickReaders::new(reader_options, TENANT_READERS);
-    Ok((pool, TenantSqlite { writer, readers }))
+    let inline = InlineReaders::new(path);
+    Ok((
+        pool,
+        TenantSqlite {
+            writer,
+            readers,
+            inline,
+        },
+    ))
 }
 
 /// Creates the tenant's directory and database with its schema and first

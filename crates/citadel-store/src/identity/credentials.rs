@@ -7,8 +7,9 @@ use citadel_crypto::suite::sealed_header;
 use sqlx::Row;
 
 use crate::StoreError;
-use crate::db::{now_millis, on_pool, read_on_pool, write_on_pool};
+use crate::db::{now_millis, on_pool, read_inline_first, write_on_pool};
 use crate::identity::conflict_on_unique;
+use crate::inline::InlineRow;
 use crate::records::{AccessTokenRecord, ClientInfo, SessionEntry, SessionRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
@@ -84,22 +85,34 @@ impl TenantAuthDb {
         &self,
         token_hash: &[u8],
     ) -> Result<Option<SessionRecord<UserId>>, StoreError> {
-        read_on_pool!(&self.0.pool, |conn| {
-            sqlx::query(
-                "SELECT user_id, created_at, last_seen_at FROM sessions WHERE token_hash = $1",
-            )
-            .bind(token_hash)
-            .fetch_optional(conn)
-            .await?
-            .map(|row| {
+        const SESSION: &str =
+            "SELECT user_id, created_at, last_seen_at FROM sessions WHERE token_hash = $1";
+        macro_rules! session {
+            ($row:expr) => {{
+                let row = $row;
                 Ok(SessionRecord {
                     owner: UserId::parse(&row.try_get::<String, _>("user_id")?)?,
                     created_at: row.try_get("created_at")?,
                     last_seen_at: row.try_get("last_seen_at")?,
                 })
-            })
-            .transpose()
-        })
+            }};
+        }
+        read_inline_first!(
+            &self.0.pool,
+            inline | conn | {
+                let mut statement = conn.prepare_cached(SESSION)?;
+                let mut rows = statement.query([token_hash])?;
+                rows.next()?.map(|row| session!(InlineRow(row))).transpose()
+            },
+            pooled | conn | {
+                sqlx::query(SESSION)
+                    .bind(token_hash)
+                    .fetch_optional(conn)
+                    .await?
+                    .map(|row| session!(row))
+                    .transpose()
+            }
+        )
     }
 
     pub async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError> {

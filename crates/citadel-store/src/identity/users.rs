@@ -8,7 +8,8 @@ use sqlx::Row;
 
 use crate::StoreError;
 use crate::access_seal::{SealCheck, StoredRoles, check_roles, reseal_user};
-use crate::db::{now_millis, on_pool, read_on_pool, write_on_pool};
+use crate::db::{now_millis, on_pool, read_inline_first, write_on_pool};
+use crate::inline::InlineRow;
 use crate::records::{AccessTokenRecord, NewUser, UserChanges, UserRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
@@ -172,25 +173,39 @@ impl TenantAuthDb {
                 columns.join(", ")
             )
         });
-        read_on_pool!(&self.0.pool, |conn| {
-            sqlx::query(sqlx::AssertSqlSafe(USER_OF_TOKEN.as_str()))
-                .bind(token_hash)
-                .fetch_optional(conn)
-                .await?
-                .map(|row| {
-                    let user = user_from_row!(&row);
-                    let token = AccessTokenRecord {
-                        id: TokenId::parse(&row.try_get::<String, _>("token_id")?)?,
-                        user: user.id,
-                        name: DisplayName::parse(&row.try_get::<String, _>("token_name")?)?,
-                        created_at: row.try_get("token_created_at")?,
-                        expires_at: row.try_get("token_expires_at")?,
-                        last_used_at: row.try_get("token_last_used_at")?,
-                    };
-                    Ok((token, user))
-                })
-                .transpose()
-        })
+        macro_rules! token_with_user {
+            ($row:expr) => {{
+                let row = $row;
+                let user = user_from_row!(row);
+                let token = AccessTokenRecord {
+                    id: TokenId::parse(&row.try_get::<String, _>("token_id")?)?,
+                    user: user.id,
+                    name: DisplayName::parse(&row.try_get::<String, _>("token_name")?)?,
+                    created_at: row.try_get("token_created_at")?,
+                    expires_at: row.try_get("token_expires_at")?,
+                    last_used_at: row.try_get("token_last_used_at")?,
+                };
+                Ok((token, user))
+            }};
+        }
+        read_inline_first!(
+            &self.0.pool,
+            inline | conn | {
+                let mut statement = conn.prepare_cached(&USER_OF_TOKEN)?;
+                let mut rows = statement.query([token_hash])?;
+                rows.next()?
+                    .map(|row| token_with_user!(&InlineRow(row)))
+                    .transpose()
+            },
+            pooled | conn | {
+                sqlx::query(sqlx::AssertSqlSafe(USER_OF_TOKEN.as_str()))
+                    .bind(token_hash)
+                    .fetch_optional(conn)
+                    .await?
+                    .map(|row| token_with_user!(&row))
+                    .transpose()
+            }
+        )
     }
 
     pub async fn find_user_by_login(
@@ -210,16 +225,27 @@ impl TenantAuthDb {
     }
 
     pub async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>, StoreError> {
-        read_on_pool!(&self.0.pool, |conn| {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
-            )))
-            .bind(id.to_string())
-            .fetch_optional(conn)
-            .await?
-            .map(|row| Ok(user_from_row!(row)))
-            .transpose()
-        })
+        static USER_BY_ID: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+        let id = id.to_string();
+        read_inline_first!(
+            &self.0.pool,
+            inline | conn | {
+                let mut statement = conn.prepare_cached(&USER_BY_ID)?;
+                let mut rows = statement.query([&id])?;
+                rows.next()?
+                    .map(|row| Ok(user_from_row!(&InlineRow(row))))
+                    .transpose()
+            },
+            pooled | conn | {
+                sqlx::query(sqlx::AssertSqlSafe(USER_BY_ID.as_str()))
+                    .bind(&id)
+                    .fetch_optional(conn)
+                    .await?
+                    .map(|row| Ok(user_from_row!(row)))
+                    .transpose()
+            }
+        )
     }
 
     /// Counts a failed sign-in. Returns the end of the lock if this failure
