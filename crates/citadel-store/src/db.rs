@@ -111,9 +111,15 @@ pub(crate) use read_on_pool;
 /// a `rusqlite` connection bound to `$i`, see `inline.rs`); with no inline
 /// connection free or SQLite busy, `$body` reads the usual way.
 macro_rules! read_inline_first {
-    ($pool:expr, inline |$i:ident| $inline:expr, pooled |$c:ident| $body:expr) => {{
+    ($pool:expr, inline |$i:ident| $inline:expr, pooled |$c:ident| $body:expr) => {
+        $crate::db::read_inline_first!($pool, when true, inline |$i| $inline, pooled |$c| $body)
+    };
+    ($pool:expr, when $when:expr, inline |$i:ident| $inline:expr, pooled |$c:ident| $body:expr) => {{
         let pool: &$crate::db::DbPool = $pool;
-        let inline = pool.inline().map(|readers| readers.read(|$i| $inline));
+        let inline = pool
+            .inline()
+            .filter(|_| $when)
+            .map(|readers| readers.read(|$i| $inline));
         match inline {
             Some(Ok(found)) => Ok(found),
             Some(Err($crate::inline::InlineError::Failed(e))) => Err(e),

@@ -13,10 +13,10 @@ use sqlx::Row;
 use super::apps::dialect;
 use super::rows::ReadRow;
 use super::sealing::Sealer;
-use super::sql::{BindParams, ColumnType, Param, Params, column, ident, render};
+use super::sql::{BindParams, ColumnType, Param, Params, bind_inline, column, ident, render};
 use super::{RecordPage, RecordRow};
 use crate::StoreError;
-use crate::db::{on_pool, read_on_pool};
+use crate::db::{on_pool, read_inline_first, read_on_pool};
 use crate::tenant_db::TenantDb;
 
 /// What a listing asks for.
@@ -201,17 +201,31 @@ impl TenantDb {
             None => String::new(),
         };
         let sql = format!("SELECT {select} FROM {physical} r WHERE r.id = {id_param}{scope}");
+        // Links kept in a junction table take queries of their own: those
+        // reads go the usual way.
+        let one_query = chosen.iter().all(|f| f.kind.has_column());
         let found: Result<RecordRow, StoreError> = async {
-            read_on_pool!(&self.pool, |conn| {
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind_params(params.0)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .ok_or(StoreError::NotFound("record"))?;
-                let mut rows = vec![decode_row(&row, &chosen, sealer)?];
-                fill_links!(conn, &mut rows, &chosen);
-                rows.pop().ok_or(StoreError::NotFound("record"))
-            })
+            read_inline_first!(
+                &self.pool,
+                when one_query,
+                inline | conn | {
+                    let mut statement = conn.prepare_cached(&sql)?;
+                    bind_inline(&mut statement, &params.0)?;
+                    let mut rows = statement.raw_query();
+                    let row = rows.next()?.ok_or(StoreError::NotFound("record"))?;
+                    decode_row(row, &chosen, sealer)
+                },
+                pooled | conn | {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind_params(params.0)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .ok_or(StoreError::NotFound("record"))?;
+                    let mut rows = vec![decode_row(&row, &chosen, sealer)?];
+                    fill_links!(conn, &mut rows, &chosen);
+                    rows.pop().ok_or(StoreError::NotFound("record"))
+                }
+            )
         }
         .await;
         self.noticed(found).await

@@ -177,3 +177,44 @@ read_row_impl!(SqliteRow, |row, i| {
         .transpose()
 });
 read_row_impl!(PgRow, |row, i| Ok(row.try_get(i)?));
+
+/// A row read on the calling thread (`inline.rs`), stored as sqlx stores
+/// it on SQLite: booleans as 0/1, dates as `YYYY-MM-DD` text, date-times
+/// as milliseconds since the epoch.
+impl ReadRow for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn boolean(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError> {
+        let text: Option<String> = self.get(i)?;
+        text.map(|t| {
+            NaiveDate::parse_from_str(&t, "%F")
+                .map_err(|_| StoreError::Corrupt(format!("not a date: {t:?}")))
+        })
+        .transpose()
+    }
+    fn date_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let millis: Option<i64> = self.get(i)?;
+        millis
+            .map(|m| {
+                DateTime::from_timestamp_millis(m)
+                    .ok_or_else(|| StoreError::Corrupt("date-time out of range".into()))
+            })
+            .transpose()
+    }
+    fn bytes(&self, i: usize) -> Result<Option<&[u8]>, StoreError> {
+        self.get_ref(i)?.as_blob_or_null().map_err(|e| {
+            StoreError::Inline(rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Blob,
+                Box::new(e),
+            ))
+        })
+    }
+}

@@ -237,6 +237,30 @@ impl<'q> BindParams for Query<'q, Postgres, PgArguments> {
     }
 }
 
+/// Binds `params` to a statement run on the calling thread (`inline.rs`),
+/// as [`BindParams`] binds them for sqlx on SQLite.
+pub(crate) fn bind_inline(
+    statement: &mut rusqlite::Statement<'_>,
+    params: &[Param],
+) -> Result<(), rusqlite::Error> {
+    for (n, param) in params.iter().enumerate() {
+        let at = n + 1;
+        match param {
+            Param::Int(v) => statement.raw_bind_parameter(at, v)?,
+            Param::Text(v) => statement.raw_bind_parameter(at, v)?,
+            Param::Bool(v) => statement.raw_bind_parameter(at, v)?,
+            Param::Date(v) => {
+                statement.raw_bind_parameter(at, v.map(|d| d.format("%F").to_string()))?
+            }
+            Param::DateTime(v) => {
+                statement.raw_bind_parameter(at, v.map(|t| t.timestamp_millis()))?
+            }
+            Param::Bytes(v) => statement.raw_bind_parameter(at, v)?,
+        }
+    }
+    Ok(())
+}
+
 /// How an index on a field's column is keyed. Listings order ascending
 /// with NULLs first (and descending with NULLs last), SQLite's own order;
 /// PostgreSQL indexes put NULLs last unless told, and then cannot serve
