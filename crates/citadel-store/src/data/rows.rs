@@ -166,16 +166,17 @@ macro_rules! read_row_impl {
     };
 }
 
-// SQLite keeps date-times as milliseconds since the epoch.
-read_row_impl!(SqliteRow, |row, i| {
-    let millis: Option<i64> = row.try_get(i)?;
+/// SQLite keeps date-times as milliseconds since the epoch.
+fn from_millis(millis: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
     millis
         .map(|m| {
             DateTime::from_timestamp_millis(m)
                 .ok_or_else(|| StoreError::Corrupt("date-time out of range".into()))
         })
         .transpose()
-});
+}
+
+read_row_impl!(SqliteRow, |row, i| from_millis(row.try_get(i)?));
 read_row_impl!(PgRow, |row, i| Ok(row.try_get(i)?));
 
 /// A row read on the calling thread (`inline.rs`), stored as sqlx stores
@@ -200,13 +201,7 @@ impl ReadRow for rusqlite::Row<'_> {
         .transpose()
     }
     fn date_time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let millis: Option<i64> = self.get(i)?;
-        millis
-            .map(|m| {
-                DateTime::from_timestamp_millis(m)
-                    .ok_or_else(|| StoreError::Corrupt("date-time out of range".into()))
-            })
-            .transpose()
+        from_millis(self.get(i)?)
     }
     fn bytes(&self, i: usize) -> Result<Option<&[u8]>, StoreError> {
         self.get_ref(i)?.as_blob_or_null().map_err(|e| {
