@@ -28,7 +28,8 @@ pub struct TenantSqlite {
     pub(crate) writer: GroupWriter,
     /// The reads every request makes (see [`read_on_pool!`]).
     pub(crate) readers: QuickReaders,
-    /// The token lookup, on the calling thread (see `inline.rs`).
+    /// The point reads every request makes (token or session, user, a
+    /// record by id), on the calling thread (see `inline.rs`).
     pub(crate) inline: InlineReaders,
 }
 

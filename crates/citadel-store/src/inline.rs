@@ -3,9 +3,9 @@
 //! A read through sqlx runs on the connection's own thread: the request's
 //! task hands the statement over, that thread wakes, steps it, copies
 //! every value of every row and hands them back, and the task wakes again.
-//! For the one lookup every token-authenticated request makes (the token
-//! and its user, a point read of a few pages) those hand-offs cost more
-//! CPU than the read itself. Here such a read runs where it is asked for,
+//! For the point reads every request makes (its token or session, its
+//! user, a record by id: a few pages each) those hand-offs cost more CPU
+//! than the read itself. Here such a read runs where it is asked for,
 //! on a connection of its own, and never waits: with no connection free,
 //! or with SQLite busy, it says so and the caller reads the usual way.
 
