@@ -13,11 +13,13 @@ use sqlx::Row;
 use super::apps::dialect;
 use super::rows::ReadRow;
 use super::sealing::Sealer;
-use super::sql::{BindParams, ColumnType, Param, Params, bind_inline, column, ident, render};
+use super::sql::{BindParams, ColumnType, Param, Params, column, ident, render};
 use super::{RecordPage, RecordRow};
 use crate::StoreError;
 use crate::db::{on_pool, read_inline_first, read_on_pool};
+use crate::inline::first_row;
 use crate::tenant_db::TenantDb;
+use rusqlite::params_from_iter;
 
 /// What a listing asks for.
 #[derive(Clone, Debug, Default)]
@@ -209,11 +211,10 @@ impl TenantDb {
                 &self.pool,
                 when one_query,
                 inline | conn | {
-                    let mut statement = conn.prepare_cached(&sql)?;
-                    bind_inline(&mut statement, &params.0)?;
-                    let mut rows = statement.raw_query();
-                    let row = rows.next()?.ok_or(StoreError::NotFound("record"))?;
-                    decode_row(row, &chosen, sealer)
+                    first_row(conn, &sql, params_from_iter(&params.0), |row| {
+                        decode_row(row, &chosen, sealer)
+                    })?
+                    .ok_or(StoreError::NotFound("record"))
                 },
                 pooled | conn | {
                     let row = sqlx::query(sqlx::AssertSqlSafe(sql))

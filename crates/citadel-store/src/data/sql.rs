@@ -7,6 +7,7 @@ use citadel_core::data::query::{Predicate, SqlValue};
 use citadel_core::data::table::{SystemField, TableSchema, Target, junction_table};
 use citadel_core::data::{FieldDef, FieldKind};
 use citadel_core::filter::Comparison;
+use rusqlite::types::{ToSqlOutput, Value};
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
@@ -237,28 +238,27 @@ impl<'q> BindParams for Query<'q, Postgres, PgArguments> {
     }
 }
 
-/// Binds `params` to a statement run on the calling thread (`inline.rs`),
-/// as [`BindParams`] binds them for sqlx on SQLite.
-pub(crate) fn bind_inline(
-    statement: &mut rusqlite::Statement<'_>,
-    params: &[Param],
-) -> Result<(), rusqlite::Error> {
-    for (n, param) in params.iter().enumerate() {
-        let at = n + 1;
-        match param {
-            Param::Int(v) => statement.raw_bind_parameter(at, v)?,
-            Param::Text(v) => statement.raw_bind_parameter(at, v)?,
-            Param::Bool(v) => statement.raw_bind_parameter(at, v)?,
+/// A parameter of a statement run on the calling thread (`inline.rs`),
+/// stored as [`BindParams`] binds it for sqlx on SQLite.
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Param::Int(v) => v.to_sql(),
+            Param::Text(v) => v.to_sql(),
+            Param::Bool(v) => v.to_sql(),
             Param::Date(v) => {
-                statement.raw_bind_parameter(at, v.map(|d| d.format("%F").to_string()))?
+                Ok(ToSqlOutput::Owned(v.map_or(Value::Null, |d| {
+                    Value::Text(d.format("%F").to_string())
+                })))
             }
             Param::DateTime(v) => {
-                statement.raw_bind_parameter(at, v.map(|t| t.timestamp_millis()))?
+                Ok(ToSqlOutput::Owned(v.map_or(Value::Null, |t| {
+                    Value::Integer(t.timestamp_millis())
+                })))
             }
-            Param::Bytes(v) => statement.raw_bind_parameter(at, v)?,
+            Param::Bytes(v) => v.to_sql(),
         }
     }
-    Ok(())
 }
 
 /// How an index on a field's column is keyed. Listings order ascending

@@ -9,7 +9,7 @@ use sqlx::Row;
 use crate::StoreError;
 use crate::db::{now_millis, on_pool, read_inline_first, write_on_pool};
 use crate::identity::conflict_on_unique;
-use crate::inline::InlineRow;
+use crate::inline::{InlineRow, first_row};
 use crate::records::{AccessTokenRecord, ClientInfo, SessionEntry, SessionRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
@@ -100,9 +100,7 @@ impl TenantAuthDb {
         read_inline_first!(
             &self.0.pool,
             inline | conn | {
-                let mut statement = conn.prepare_cached(SESSION)?;
-                let mut rows = statement.query([token_hash])?;
-                rows.next()?.map(|row| session!(InlineRow(row))).transpose()
+                first_row(conn, SESSION, [token_hash], |row| session!(InlineRow(row)))
             },
             pooled | conn | {
                 sqlx::query(SESSION)

@@ -9,7 +9,7 @@ use sqlx::Row;
 use crate::StoreError;
 use crate::access_seal::{SealCheck, StoredRoles, check_roles, reseal_user};
 use crate::db::{now_millis, on_pool, read_inline_first, write_on_pool};
-use crate::inline::InlineRow;
+use crate::inline::{InlineRow, first_row};
 use crate::records::{AccessTokenRecord, NewUser, UserChanges, UserRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
@@ -191,11 +191,9 @@ impl TenantAuthDb {
         read_inline_first!(
             &self.0.pool,
             inline | conn | {
-                let mut statement = conn.prepare_cached(&USER_OF_TOKEN)?;
-                let mut rows = statement.query([token_hash])?;
-                rows.next()?
-                    .map(|row| token_with_user!(&InlineRow(row)))
-                    .transpose()
+                first_row(conn, &USER_OF_TOKEN, [token_hash], |row| {
+                    token_with_user!(&InlineRow(row))
+                })
             },
             pooled | conn | {
                 sqlx::query(sqlx::AssertSqlSafe(USER_OF_TOKEN.as_str()))
@@ -231,11 +229,9 @@ impl TenantAuthDb {
         read_inline_first!(
             &self.0.pool,
             inline | conn | {
-                let mut statement = conn.prepare_cached(&USER_BY_ID)?;
-                let mut rows = statement.query([&id])?;
-                rows.next()?
-                    .map(|row| Ok(user_from_row!(&InlineRow(row))))
-                    .transpose()
+                first_row(conn, &USER_BY_ID, [&id], |row| {
+                    Ok(user_from_row!(&InlineRow(row)))
+                })
             },
             pooled | conn | {
                 sqlx::query(sqlx::AssertSqlSafe(USER_BY_ID.as_str()))
