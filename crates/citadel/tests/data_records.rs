@@ -441,6 +441,42 @@ async fn batches_are_all_or_nothing_under_versions_and_history_survives_deletion
     // A record that never existed has no history.
     let never = format!("{}/history", path(4242));
     admin.refused(Method::GET, &never, NONE, NOT_FOUND).await;
+
+    // `Prefer: return=minimal`: ids and versions only, the same records
+    // written, and the preference said to be applied; for other
+    // preferences the whole records.
+    let minimal = [("prefer", "respond-async, return=minimal")];
+    let two = json!({"records": [{"fields": {"名称": "D", "数量": 4}},
+        {"fields": {"名称": "E", "数量": 5}}]});
+    let r = admin.send_with(POST, &batch, &minimal, two).await;
+    assert_eq!(r.headers()["preference-applied"], "return=minimal");
+    let created = body(r, S::CREATED).await;
+    let refs = created["records"].as_array().expect("records").clone();
+    assert_eq!(refs.len(), 2, "{created}");
+    for (n, item) in refs.iter().enumerate() {
+        assert_eq!(item.as_object().map(|o| o.len()), Some(2), "{item}");
+        assert_eq!(item["version"], 1);
+        let stored = admin.get(&path(item["id"].as_i64().expect("id"))).await;
+        assert_eq!(stored["fields"]["数量"], json!(4 + n), "{stored}");
+    }
+    let (d, e) = (refs[0]["id"].clone(), refs[1]["id"].clone());
+    let change = json!({"records": [{"id": d, "version": 1, "fields": {"数量": 40}},
+        {"id": e, "fields": {"数量": 50}}]});
+    let changed = body(
+        admin.send_with(PATCH, &batch, &minimal, change).await,
+        S::OK,
+    )
+    .await;
+    assert_eq!(
+        changed,
+        json!({"records": [{"id": d, "version": 2}, {"id": e, "version": 2}]})
+    );
+    let whole = [("prefer", "return=representation")];
+    let change = json!({"records": [{"id": d, "fields": {"数量": 41}}]});
+    let r = admin.send_with(PATCH, &batch, &whole, change).await;
+    assert!(r.headers().get("preference-applied").is_none());
+    let changed = body(r, S::OK).await;
+    assert_eq!(changed["records"][0]["fields"]["数量"], 41, "{changed}");
     server.stop().await;
 }
 

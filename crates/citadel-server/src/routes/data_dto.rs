@@ -167,6 +167,19 @@ pub struct RecordsView<'a> {
     pub records: Vec<RecordView<'a>>,
 }
 
+/// A record named by id, with its version (its ETag): what a batch
+/// answers with `Prefer: return=minimal`.
+#[derive(Serialize, ToSchema)]
+pub struct RecordRef {
+    pub id: i64,
+    pub version: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordRefsView {
+    pub records: Vec<RecordRef>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct RecordPageView<'a> {
     pub records: Vec<RecordView<'a>>,

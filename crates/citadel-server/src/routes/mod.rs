@@ -80,6 +80,9 @@ impl utoipa::Modify for SessionCookies {
 #[derive(OpenApi)]
 #[openapi(
     modifiers(&SessionCookies),
+    // Answered in place of `RecordsView` under `Prefer: return=minimal`,
+    // so no route names it as its body.
+    components(schemas(crate::routes::data_dto::RecordRefsView, crate::routes::data_dto::RecordRef)),
     info(title = "Citadel API", description = "Citadel: a privately deployable, multi-tenant no-code business platform."),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this specification"),

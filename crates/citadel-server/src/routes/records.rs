@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use citadel_core::RecordId;
 use citadel_core::access::ops;
@@ -17,7 +17,7 @@ use crate::extract::{ApiJson, ApiQuery, path_id};
 use crate::routes::apps::actor_user;
 use crate::routes::data_dto::{
     BatchCreateRequest, BatchDeleteRequest, BatchUpdateRequest, ListRecordsQuery, RecordInput,
-    RecordPageView, RecordView, RecordsView, RevisionView,
+    RecordPageView, RecordRef, RecordRefsView, RecordView, RecordsView, RevisionView,
 };
 use crate::routes::dto::Problem;
 use crate::services::access::{conceal, refuse_unwritable, table_access};
@@ -67,10 +67,49 @@ fn with_etag(status: StatusCode, table: &TableSchema, row: &RecordRow) -> Respon
     response
 }
 
-/// A batch's records as JSON. Grown by doubling, a thousand records'
-/// answer would take about twice its size at its peak and copy itself ten
-/// times.
-fn batch_response(status: StatusCode, table: &TableSchema, rows: &[RecordRow]) -> Response {
+/// Whether the client asked for a minimal answer (RFC 7240,
+/// `Prefer: return=minimal`), as a bulk loader does that needs only the
+/// new ids and versions and not its own values echoed back.
+fn wants_minimal(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|preference| {
+            let mut parts = preference.split(';').next().unwrap_or_default().split('=');
+            let name = parts.next().unwrap_or_default().trim();
+            let value = parts.next().unwrap_or_default().trim().trim_matches('"');
+            name.eq_ignore_ascii_case("return") && value.eq_ignore_ascii_case("minimal")
+        })
+}
+
+/// A batch's records as JSON: whole, or with `Prefer: return=minimal`
+/// only each record's id and version. Grown by doubling, a thousand
+/// records' answer would take about twice its size at its peak and copy
+/// itself ten times.
+fn batch_response(
+    status: StatusCode,
+    table: &TableSchema,
+    rows: &[RecordRow],
+    headers: &HeaderMap,
+) -> Response {
+    if wants_minimal(headers) {
+        let records: Vec<RecordRef> = rows
+            .iter()
+            .map(|r| RecordRef {
+                id: r.id.0,
+                version: r.version,
+            })
+            .collect();
+        // `{"id":…,"version":…}` is under 48 bytes for any id and version.
+        let mut response = json_answer(status, &RecordRefsView { records }, 64 + 48 * rows.len());
+        response.headers_mut().insert(
+            HeaderName::from_static("preference-applied"),
+            HeaderValue::from_static("return=minimal"),
+        );
+        return response;
+    }
     let records: Vec<RecordView> = rows.iter().map(|r| data::record_view(table, r)).collect();
     let capacity = room_for(&records);
     json_answer(status, &RecordsView { records }, capacity)
@@ -227,12 +266,14 @@ pub async fn record_history(
 /// Creates up to 1,000 records: all of them, or none and a 4xx naming the
 /// first bad record and field.
 #[utoipa::path(post, path = "/api/v1/tables/{table}/records/batch", security(("tenant_session" = []), ("access_token" = [])), tag = "records", request_body = BatchCreateRequest,
-    params(("table" = String, Path, description = "Table id")),
-    responses((status = 201, body = RecordsView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem)))]
+    params(("table" = String, Path, description = "Table id"),
+        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer each record's id and version only (a `RecordRefsView`)")),
+    responses((status = 201, body = RecordsView, description = "The records created; with `Prefer: return=minimal` a `RecordRefsView` and `Preference-Applied: return=minimal`"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem)))]
 pub async fn create_records(
     State(state): State<AppState>,
     caller: TenantCaller,
     Path(raw): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<BatchCreateRequest>,
 ) -> Result<Response, ApiError> {
     let (db, actor, access) = table_access::<ops::Create>(&state, &caller, &raw).await?;
@@ -246,18 +287,25 @@ pub async fn create_records(
         .create_records(&access, writes, actor)
         .await
         .map_err(|e| conceal(&access, e.into()))?;
-    Ok(batch_response(StatusCode::CREATED, access.schema(), &rows))
+    Ok(batch_response(
+        StatusCode::CREATED,
+        access.schema(),
+        &rows,
+        &headers,
+    ))
 }
 
 /// Changes up to 1,000 records: all of them, or none. An item with a
 /// `version` fails the batch (412) if its record has moved on.
 #[utoipa::path(patch, path = "/api/v1/tables/{table}/records/batch", security(("tenant_session" = []), ("access_token" = [])), tag = "records", request_body = BatchUpdateRequest,
-    params(("table" = String, Path, description = "Table id")),
-    responses((status = 200, body = RecordsView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem)))]
+    params(("table" = String, Path, description = "Table id"),
+        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer each record's id and version only (a `RecordRefsView`)")),
+    responses((status = 200, body = RecordsView, description = "The records changed; with `Prefer: return=minimal` a `RecordRefsView` and `Preference-Applied: return=minimal`"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem)))]
 pub async fn update_records(
     State(state): State<AppState>,
     caller: TenantCaller,
     Path(raw): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<BatchUpdateRequest>,
 ) -> Result<Response, ApiError> {
     let (db, actor, access) = table_access::<ops::Update>(&state, &caller, &raw).await?;
@@ -268,7 +316,12 @@ pub async fn update_records(
         .update_records(&access, changes, actor)
         .await
         .map_err(|e| conceal(&access, e.into()))?;
-    Ok(batch_response(StatusCode::OK, access.schema(), &rows))
+    Ok(batch_response(
+        StatusCode::OK,
+        access.schema(),
+        &rows,
+        &headers,
+    ))
 }
 
 /// Deletes up to 1,000 records: all of them, or none.

@@ -30,14 +30,26 @@ impl<'a> Api<'a> {
         tag: Option<&str>,
         value: Value,
     ) -> Response {
+        let headers: Vec<(&str, &str)> = tag.map(|tag| ("if-match", tag)).into_iter().collect();
+        self.send_with(method, path, &headers, value).await
+    }
+
+    /// A request with the anti-CSRF token and `headers`.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        value: Value,
+    ) -> Response {
         let url = self.server.url(path);
         let mut req = self.server.client.request(method, url);
         req = req.header("cookie", &self.cookie);
         if let Some(csrf) = csrf_for(&self.cookie) {
             req = req.header("x-csrf-token", csrf);
         }
-        if let Some(tag) = tag {
-            req = req.header("if-match", tag);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         if !value.is_null() {
             req = req.json(&value);
