@@ -8,12 +8,16 @@
 //! than the read itself. Here such a read runs where it is asked for,
 //! on a connection of its own, and never waits: with no connection free,
 //! or with SQLite busy, it says so and the caller reads the usual way.
+//! A page of records is read here too; a read that outgrows a few
+//! milliseconds (a filter no index serves, a count over a large table,
+//! pages not yet in memory) is stopped and read the usual way, so it never
+//! holds up the other requests on its thread for long.
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -26,6 +30,17 @@ const MOST: usize = 4;
 /// Each connection's page cache, in KiB (SQLite reads a negative size so).
 const INLINE_CACHE_KIB: i64 = -512;
 
+/// SQLite calls a connection's progress handler after about this many
+/// virtual-machine instructions (a page of 50 sorted records runs about
+/// a thousand), and the handler looks at the clock.
+const STEPS_PER_CHECK: i32 = 1_000;
+
+/// How long a read may run inline. A page of 50 records from memory takes
+/// a few hundred microseconds; a read that needs more is interrupted and
+/// read the usual way, off the runtime's threads, so the requests sharing
+/// this thread wait at most this long for it.
+const INLINE_TIME: Duration = Duration::from_millis(3);
+
 /// A tenant database's connections for reads on the calling thread. Cheap
 /// to clone.
 #[derive(Clone)]
@@ -33,7 +48,9 @@ pub(crate) struct InlineReaders(Arc<Inner>);
 
 struct Inner {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    /// What the connections' deadlines are counted from.
+    epoch: Instant,
+    idle: Mutex<Vec<Budgeted>>,
     /// Connections open, idle or in use.
     open: AtomicUsize,
     /// Reads running now; [`InlineReaders::close`] waits for none.
@@ -49,6 +66,13 @@ impl fmt::Debug for InlineReaders {
     }
 }
 
+/// A connection and when its current read must stop, in microseconds
+/// after [`Inner::epoch`].
+struct Budgeted {
+    conn: Connection,
+    deadline: Arc<AtomicU64>,
+}
+
 /// Why an inline read gave no value. Only `Failed` is an answer; after
 /// the others the caller reads the usual way.
 #[derive(Debug)]
@@ -57,6 +81,8 @@ pub(crate) enum InlineError {
     NoConnection,
     /// SQLite could not take its read lock at once.
     Busy,
+    /// The read needed more work than a read on the calling thread may do.
+    TooLong,
     /// The read ran and failed.
     Failed(StoreError),
 }
@@ -74,6 +100,7 @@ impl InlineReaders {
     pub(crate) fn new(path: PathBuf) -> Self {
         Self(Arc::new(Inner {
             path,
+            epoch: Instant::now(),
             idle: Mutex::new(Vec::new()),
             open: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
@@ -81,7 +108,7 @@ impl InlineReaders {
         }))
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Budgeted>> {
         // Each critical section is one push, pop or take: nothing to repair.
         self.0.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -89,7 +116,7 @@ impl InlineReaders {
     /// An existing database file, read-write (a WAL reader writes its
     /// shared-memory index) but refusing to change the database, never
     /// created, the path never read as a URI, and no waiting on locks.
-    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+    fn connect(&self) -> Result<Budgeted, rusqlite::Error> {
         let conn = Connection::open_with_flags(
             &self.0.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -100,7 +127,13 @@ impl InlineReaders {
         // large table mostly miss whatever the size. SQLite's default of
         // 2 MiB each is memory the reads do not need.
         conn.pragma_update(None, "cache_size", INLINE_CACHE_KIB)?;
-        Ok(conn)
+        let deadline = Arc::new(AtomicU64::new(0));
+        let (epoch, until) = (self.0.epoch, Arc::clone(&deadline));
+        conn.progress_handler(
+            STEPS_PER_CHECK,
+            Some(move || micros(epoch.elapsed()) > until.load(Ordering::Relaxed)),
+        )?;
+        Ok(Budgeted { conn, deadline })
     }
 
     /// Runs `read` on this thread on an idle or a new connection.
@@ -134,7 +167,9 @@ impl InlineReaders {
                 }
             }
         };
-        let out = read(&conn);
+        let until = micros(self.0.epoch.elapsed() + INLINE_TIME);
+        conn.deadline.store(until, Ordering::Relaxed);
+        let out = read(&conn.conn);
         // Statements are reset when their rows are dropped, so the
         // connection holds no read lock and can be used again.
         if self.0.closed.load(Ordering::SeqCst) {
@@ -145,6 +180,11 @@ impl InlineReaders {
         }
         out.map_err(|e| match e {
             StoreError::Inline(e) if is_busy(&e) => InlineError::Busy,
+            StoreError::Inline(e)
+                if e.sqlite_error_code() == Some(ErrorCode::OperationInterrupted) =>
+            {
+                InlineError::TooLong
+            }
             e => InlineError::Failed(e),
         })
     }
@@ -176,6 +216,28 @@ pub(crate) fn first_row<T>(
     let mut statement = conn.prepare_cached(sql)?;
     let mut rows = statement.query(params)?;
     rows.next()?.map(decode).transpose()
+}
+
+fn micros(since_epoch: Duration) -> u64 {
+    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Steps through the rows of `sql` with `params`, handing each to `take`
+/// until it returns `false` or the rows end.
+pub(crate) fn each_row(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut take: impl FnMut(&rusqlite::Row<'_>) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    while let Some(row) = rows.next()? {
+        if !take(row)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -256,6 +318,31 @@ mod tests {
             .execute_batch("COMMIT; PRAGMA locking_mode = NORMAL; SELECT 1 FROM t;")
             .expect("unlock");
         drop(holder);
+        assert_eq!(value(&readers).expect("read after"), 7);
+    }
+
+    #[tokio::test]
+    async fn a_read_past_its_budget_is_left_to_the_usual_reader() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let readers = InlineReaders::new(database(&dir));
+        // Ten million rows of a recursive CTE: far past the budget.
+        let long = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                    LIMIT 10000000) SELECT count(*) FROM c";
+        let counted =
+            readers.read(|conn| first_row(conn, long, [], |row| Ok(row.get::<_, i64>(0)?)));
+        assert!(matches!(counted, Err(InlineError::TooLong)), "{counted:?}");
+        // The budget is each read's own: the next read runs whole.
+        let mut seen = Vec::new();
+        let stepped = readers.read(|conn| {
+            let few = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                       LIMIT 1000) SELECT x FROM c";
+            each_row(conn, few, [], |row| {
+                seen.push(row.get::<_, i64>(0)?);
+                Ok(seen.len() < 3)
+            })
+        });
+        assert!(stepped.is_ok(), "{stepped:?}");
+        assert_eq!(seen, [1, 2, 3], "stopped when told");
         assert_eq!(value(&readers).expect("read after"), 7);
     }
 

@@ -16,8 +16,8 @@ use super::sealing::Sealer;
 use super::sql::{BindParams, ColumnType, Param, Params, column, ident, render};
 use super::{RecordPage, RecordRow};
 use crate::StoreError;
-use crate::db::{on_pool, read_inline_first, read_on_pool};
-use crate::inline::first_row;
+use crate::db::{on_pool, read_inline_first};
+use crate::inline::{each_row, first_row};
 use crate::tenant_db::TenantDb;
 use rusqlite::params_from_iter;
 
@@ -81,6 +81,59 @@ pub(crate) fn decode_row<R: ReadRow>(
         updated_by: row.text(5)?,
         cells,
     })
+}
+
+/// Whether the chosen fields are all read by the one SELECT: a
+/// many-to-many link's values are read from its junction table apart.
+fn in_one_query(chosen: &[&FieldDef]) -> bool {
+    chosen.iter().all(|f| f.kind.has_column())
+}
+
+/// A page as its rows arrive: each decoded, and the cursor after the
+/// page's last row kept for when a row beyond the page follows.
+struct PageRows<'a> {
+    chosen: &'a [&'a FieldDef],
+    sealer: Option<&'a Sealer>,
+    sort_columns: &'a [(String, ColumnType)],
+    /// Where the sort columns start in a row.
+    sort_start: usize,
+    limit: usize,
+    rows: Vec<RecordRow>,
+    last: Option<Cursor>,
+    more: bool,
+}
+
+impl PageRows<'_> {
+    /// Takes the next row; `false` once the page is full and a row beyond
+    /// it has been seen.
+    fn take(&mut self, row: &impl ReadRow) -> Result<bool, StoreError> {
+        if self.rows.len() == self.limit {
+            self.more = true;
+            return Ok(false);
+        }
+        self.rows.push(decode_row(row, self.chosen, self.sealer)?);
+        if self.rows.len() == self.limit {
+            let values = self
+                .sort_columns
+                .iter()
+                .enumerate()
+                .map(|(k, (_, ty))| row.sql_value(self.sort_start + k, *ty))
+                .collect::<Result<_, _>>()?;
+            self.last = Some(Cursor {
+                values,
+                id: row.int(0)?.unwrap_or_default(),
+            });
+        }
+        Ok(true)
+    }
+
+    fn finish(self, total: Option<i64>) -> RecordPage {
+        RecordPage {
+            records: self.rows,
+            next: if self.more { self.last } else { None },
+            total,
+        }
+    }
 }
 
 /// Loads many-to-many links for the records in `rows`, in link order.
@@ -205,11 +258,10 @@ impl TenantDb {
         let sql = format!("SELECT {select} FROM {physical} r WHERE r.id = {id_param}{scope}");
         // Links kept in a junction table take queries of their own: those
         // reads go the usual way.
-        let one_query = chosen.iter().all(|f| f.kind.has_column());
         let found: Result<RecordRow, StoreError> = async {
             read_inline_first!(
                 &self.pool,
-                when one_query,
+                when in_one_query(&chosen),
                 inline | conn | {
                     first_row(conn, &sql, params_from_iter(&params.0), |row| {
                         decode_row(row, &chosen, sealer)
@@ -314,50 +366,64 @@ impl TenantDb {
                 format!(" WHERE {}", conditions.join(" AND "))
             },
         );
-        let sort_start = 6 + chosen.iter().filter(|f| f.kind.has_column()).count();
-        let page: Result<RecordPage, StoreError> = async {
-            read_on_pool!(&self.pool, |conn| {
-                let found = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind_params(params.0)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let more = found.len() > request.limit as usize;
-                let mut rows = Vec::with_capacity(found.len().min(request.limit as usize));
-                let mut next = None;
-                for (n, row) in found.iter().take(request.limit as usize).enumerate() {
-                    rows.push(decode_row(row, &chosen, sealer)?);
-                    if more && n + 1 == request.limit as usize {
-                        let values = sort_columns
-                            .iter()
-                            .enumerate()
-                            .map(|(k, (_, ty))| row.sql_value(sort_start + k, *ty))
-                            .collect::<Result<_, _>>()?;
-                        next = Some(Cursor {
-                            values,
-                            id: row.int(0)?.unwrap_or_default(),
-                        });
+        let limit = request.limit as usize;
+        let page = || PageRows {
+            chosen: &chosen,
+            sealer,
+            sort_columns: &sort_columns,
+            sort_start: 6 + chosen.iter().filter(|f| f.kind.has_column()).count(),
+            limit,
+            // A page asks for up to 1,000 rows; most pages are far shorter.
+            rows: Vec::with_capacity(limit.min(100)),
+            last: None,
+            more: false,
+        };
+        let listed: Result<RecordPage, StoreError> = async {
+            read_inline_first!(
+                &self.pool,
+                when in_one_query(&chosen),
+                inline | conn | {
+                    let mut page = page();
+                    each_row(conn, &sql, params_from_iter(&params.0), |row| page.take(row))?;
+                    let total = match &count_sql {
+                        Some(sql) => {
+                            first_row(conn, sql, params_from_iter(&count_params), |row| {
+                                row.int(0)
+                            })?
+                            .flatten()
+                        }
+                        None => None,
+                    };
+                    Ok(page.finish(total))
+                },
+                pooled | conn | {
+                    let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind_params(params.0)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    let mut page = page();
+                    for row in &found {
+                        if !page.take(row)? {
+                            break;
+                        }
                     }
+                    fill_links!(conn, &mut page.rows, &chosen);
+                    let total = match count_sql {
+                        Some(sql) => Some(
+                            sqlx::query(sqlx::AssertSqlSafe(sql))
+                                .bind_params(count_params)
+                                .fetch_one(&mut *conn)
+                                .await?
+                                .try_get::<i64, _>(0)?,
+                        ),
+                        None => None,
+                    };
+                    Ok(page.finish(total))
                 }
-                fill_links!(conn, &mut rows, &chosen);
-                let total = match count_sql {
-                    Some(sql) => Some(
-                        sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .bind_params(count_params)
-                            .fetch_one(&mut *conn)
-                            .await?
-                            .try_get::<i64, _>(0)?,
-                    ),
-                    None => None,
-                };
-                Ok(RecordPage {
-                    records: rows,
-                    next,
-                    total,
-                })
-            })
+            )
         }
         .await;
-        self.noticed(page).await
+        self.noticed(listed).await
     }
 }
 
