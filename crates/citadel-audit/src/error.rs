@@ -1,0 +1,13 @@
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum AuditError {
+    /// A proof was asked for a leaf or a tree size the log does not have.
+    #[error("no leaf {index} in a tree of {size}")]
+    NoSuchLeaf { index: u64, size: u64 },
+    #[error("a tree of {old} cannot be a prefix of a tree of {new}")]
+    NotAPrefix { old: u64, new: u64 },
+    /// A proof did not lead to the root it was checked against.
+    #[error("the proof does not verify")]
+    ProofFailed,
+}

@@ -1,0 +1,18 @@
+//! The tamper-evident audit log.
+//!
+//! Each tenant's events are the leaves of a verifiable log in the style of
+//! Certificate Transparency (RFC 9162): a Merkle tree over the events'
+//! hashes, whose signed heads let anyone holding the platform's public key
+//! prove that no event was changed, removed, inserted or reordered. This
+//! crate holds the tree: its hashes (SHA-256 or SM3 by the tenant's suite),
+//! its root, the running right edge a log appends to, and the inclusion
+//! and consistency proofs with their verifiers.
+
+mod error;
+pub mod merkle;
+
+pub use error::AuditError;
+pub use merkle::{Frontier, TreeHash};
+
+/// A tree hash: SHA-256 and SM3 both give 32 bytes.
+pub type Hash = [u8; 32];
