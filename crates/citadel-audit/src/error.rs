@@ -10,4 +10,7 @@ pub enum AuditError {
     /// A proof did not lead to the root it was checked against.
     #[error("the proof does not verify")]
     ProofFailed,
+    /// A tree head's signature is not the audit key's over that head.
+    #[error("the tree head's signature does not verify")]
+    BadSignature,
 }

@@ -5,13 +5,16 @@
 //! hashes, whose signed heads let anyone holding the platform's public key
 //! prove that no event was changed, removed, inserted or reordered. This
 //! crate holds the tree: its hashes (SHA-256 or SM3 by the tenant's suite),
-//! its root, the running right edge a log appends to, and the inclusion
-//! and consistency proofs with their verifiers.
+//! its root, the running right edge a log appends to, the inclusion and
+//! consistency proofs with their verifiers, and the tree heads the
+//! platform's audit key signs.
 
 mod error;
+pub mod head;
 pub mod merkle;
 
 pub use error::AuditError;
+pub use head::{SignedTreeHead, TreeHead};
 pub use merkle::{Frontier, TreeHash};
 
 /// A tree hash: SHA-256 and SM3 both give 32 bytes.
