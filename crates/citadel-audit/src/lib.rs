@@ -10,10 +10,12 @@
 //! platform's audit key signs.
 
 mod error;
+pub mod event;
 pub mod head;
 pub mod merkle;
 
 pub use error::AuditError;
+pub use event::{AuditEvent, Outcome};
 pub use head::{SignedTreeHead, TreeHead};
 pub use merkle::{Frontier, TreeHash};
 
