@@ -1,5 +1,7 @@
 use thiserror::Error;
 
+use crate::verify::Tamper;
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AuditError {
     /// A proof was asked for a leaf or a tree size the log does not have.
@@ -13,4 +15,7 @@ pub enum AuditError {
     /// A tree head's signature is not the audit key's over that head.
     #[error("the tree head's signature does not verify")]
     BadSignature,
+    /// A stored log is not what was signed; `seq` is its first bad event.
+    #[error("the audit log is not what was signed, from event {seq}: {what:?}")]
+    Tampered { seq: u64, what: Tamper },
 }
