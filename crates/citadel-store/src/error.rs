@@ -37,6 +37,10 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Crypto(#[from] citadel_crypto::CryptoError),
+    /// An audit log failed its check, or a proof was asked of it that it
+    /// cannot give.
+    #[error(transparent)]
+    Audit(#[from] citadel_audit::AuditError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     /// Access-control data failed its integrity check: it was changed

@@ -9,6 +9,7 @@
 
 pub mod access;
 mod access_seal;
+mod audit_log;
 pub mod data;
 mod db;
 mod error;
@@ -38,6 +39,7 @@ use std::time::Duration;
 use citadel_crypto::Kms;
 use sqlx::postgres::PgConnectOptions;
 
+pub use audit_log::AuditFile;
 pub use db::{DbPool, TenantSqlite, now_millis};
 pub use error::StoreError;
 pub use group_commit::GroupWriter;

@@ -24,7 +24,7 @@ use crate::wal::DatabaseFile;
 /// Connection options for a database file. The path is given as a file
 /// name, never through a URL, so characters such as `?`, `#` or `%` in the
 /// data directory cannot turn into URL options.
-fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError> {
+pub(crate) fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, StoreError> {
     Ok(SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(create)
