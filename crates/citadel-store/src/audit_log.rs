@@ -46,6 +46,12 @@ CREATE TRIGGER IF NOT EXISTS audit_events_not_deleted BEFORE DELETE ON audit_eve
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 ";
 
+const INSERT_HEAD: &str = "INSERT INTO audit_events (seq, at_ms, actor_id, actor_name, actor_ip, \
+     user_agent, request_id, action, targets, outcome, detail, leaf) VALUES ";
+
+/// Rows per INSERT: 12 parameters each, well within SQLite's 32,766.
+const ROWS_PER_INSERT: usize = 500;
+
 /// Events read per query while a log is checked.
 const CHECK_PAGE: u32 = 5_000;
 
@@ -81,30 +87,39 @@ impl AuditFile {
             .await?;
         let first = to_seq(next)?;
         let mut seq = first;
-        for mut event in events {
-            event.seq = seq;
-            let targets = serde_json::to_string(&event.targets)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO audit_events (seq, at_ms, actor_id, actor_name, actor_ip, \
-                 user_agent, request_id, action, targets, outcome, detail, leaf) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(from_seq(seq)?)
-            .bind(event.at_ms)
-            .bind(&event.actor_id)
-            .bind(&event.actor_name)
-            .bind(&event.actor_ip)
-            .bind(&event.user_agent)
-            .bind(&event.request_id)
-            .bind(&event.action)
-            .bind(targets)
-            .bind(event.outcome.as_str())
-            .bind(&event.detail)
-            .bind(event.leaf(self.hash).to_vec())
-            .execute(&mut *tx)
-            .await?;
-            seq += 1;
+        // Many rows to a statement: each statement is a hand-off to the
+        // connection's thread and back.
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() {
+            let chunk: Vec<AuditEvent> = events.by_ref().take(ROWS_PER_INSERT).collect();
+            let mut sql = String::with_capacity(INSERT_HEAD.len() + chunk.len() * 40);
+            sql.push_str(INSERT_HEAD);
+            for n in 0..chunk.len() {
+                sql.push_str(if n == 0 { "" } else { ", " });
+                sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            }
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for mut event in chunk {
+                event.seq = seq;
+                let leaf = event.leaf(self.hash).to_vec();
+                let targets = serde_json::to_string(&event.targets)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                insert = insert
+                    .bind(from_seq(seq)?)
+                    .bind(event.at_ms)
+                    .bind(event.actor_id)
+                    .bind(event.actor_name)
+                    .bind(event.actor_ip)
+                    .bind(event.user_agent)
+                    .bind(event.request_id)
+                    .bind(event.action)
+                    .bind(targets)
+                    .bind(event.outcome.as_str())
+                    .bind(event.detail)
+                    .bind(leaf);
+                seq += 1;
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(first..seq)

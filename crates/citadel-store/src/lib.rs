@@ -10,6 +10,7 @@
 pub mod access;
 mod access_seal;
 mod audit_log;
+mod audit_writer;
 pub mod data;
 mod db;
 mod error;
@@ -40,6 +41,7 @@ use citadel_crypto::Kms;
 use sqlx::postgres::PgConnectOptions;
 
 pub use audit_log::AuditFile;
+pub use audit_writer::AuditWriter;
 pub use db::{DbPool, TenantSqlite, now_millis};
 pub use error::StoreError;
 pub use group_commit::GroupWriter;
