@@ -38,12 +38,30 @@ fn event(n: u64) -> AuditEvent {
     }
 }
 
-/// A file of 1,200 events appended in batches, and heads signed at 500
+/// The audit file in `dir`, created on first open.
+async fn open(dir: &tempfile::TempDir) -> AuditFile {
+    AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
+        .await
+        .expect("open")
+}
+
+/// The head of the first `size` events of `file`, signed with `key`.
+async fn sign_head(file: &AuditFile, size: u64, key: &SigningKey) -> SignedTreeHead {
+    let leaves = file.leaves(size).await.expect("leaves");
+    let head = TreeHead {
+        tenant: TENANT,
+        hash: TreeHash::Sha256,
+        size,
+        root: TreeHash::Sha256.root(&leaves),
+        at_ms: 1_795_000_500_000,
+    };
+    head.sign(key)
+}
+
+/// A file of 1,200 events appended in batches, and heads signed at 600
 /// and 1,000 events.
 async fn log(dir: &tempfile::TempDir, key: &SigningKey) -> (AuditFile, Vec<SignedTreeHead>) {
-    let file = AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
-        .await
-        .expect("open");
+    let file = open(dir).await;
     let mut heads = Vec::new();
     for batch in 0..6u64 {
         let events = (batch * 200..(batch + 1) * 200).map(event).collect();
@@ -51,15 +69,7 @@ async fn log(dir: &tempfile::TempDir, key: &SigningKey) -> (AuditFile, Vec<Signe
         assert_eq!(seqs, batch * 200..(batch + 1) * 200);
         let size = file.size().await.expect("size");
         if size == 600 || size == 1_000 {
-            let leaves = file.leaves(size).await.expect("leaves");
-            let head = TreeHead {
-                tenant: TENANT,
-                hash: TreeHash::Sha256,
-                size,
-                root: TreeHash::Sha256.root(&leaves),
-                at_ms: 1_795_000_500_000,
-            };
-            heads.push(head.sign(key));
+            heads.push(sign_head(&file, size, key).await);
         }
     }
     (file, heads)
@@ -84,9 +94,7 @@ async fn checked(
     key: &SigningKey,
     heads: &[SignedTreeHead],
 ) -> Result<Verified, AuditError> {
-    let file = AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
-        .await
-        .expect("reopen");
+    let file = open(dir).await;
     file.check(TENANT, &key.public_key(), heads)
         .await
         .map_err(|e| match e {
@@ -109,9 +117,7 @@ fn found(seq: u64, what: Tamper) -> Result<Verified, AuditError> {
 #[tokio::test(flavor = "current_thread")]
 async fn events_come_back_as_written_and_the_file_refuses_changes() {
     let (dir, key, heads) = setup().await;
-    let file = AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
-        .await
-        .expect("reopen");
+    let file = open(&dir).await;
     let read = file.events(595, 10).await.expect("events");
     assert_eq!(read.len(), 10);
     for (n, stored) in read.iter().enumerate() {
@@ -186,9 +192,7 @@ async fn changes_made_beside_the_server_are_found_at_their_first_event() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_field_changed_with_its_leaf_is_found_by_the_signed_root() {
     let (dir, key, heads) = setup().await;
-    let file = AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
-        .await
-        .expect("reopen");
+    let file = open(&dir).await;
     let mut forged = file.events(700, 1).await.expect("event").remove(0).event;
     drop(file);
     forged.outcome = Outcome::Error;
@@ -208,11 +212,7 @@ async fn a_field_changed_with_its_leaf_is_found_by_the_signed_root() {
 #[tokio::test]
 async fn concurrent_events_are_grouped_numbered_once_and_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = std::sync::Arc::new(
-        AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
-            .await
-            .expect("open"),
-    );
+    let file = std::sync::Arc::new(open(&dir).await);
     let writer = AuditWriter::start(file.clone());
     let tasks: Vec<_> = (0..16u64)
         .map(|task| {
@@ -239,15 +239,7 @@ async fn concurrent_events_are_grouped_numbered_once_and_kept() {
     assert_eq!(seqs, (0..4_000).collect::<Vec<u64>>());
     assert_eq!(file.size().await.expect("size"), 4_000);
     let (key, _) = SigningKey::generate(Suite::Intl);
-    let leaves = file.leaves(4_000).await.expect("leaves");
-    let head = TreeHead {
-        tenant: TENANT,
-        hash: TreeHash::Sha256,
-        size: 4_000,
-        root: TreeHash::Sha256.root(&leaves),
-        at_ms: 1,
-    }
-    .sign(&key);
+    let head = sign_head(&file, 4_000, &key).await;
     let verified = file.check(TENANT, &key.public_key(), &[head]).await;
     assert_eq!(verified.expect("check").signed_size, 4_000);
 }
@@ -257,11 +249,7 @@ async fn concurrent_events_are_grouped_numbered_once_and_kept() {
 #[tokio::test]
 async fn an_event_that_cannot_be_written_fails_its_caller() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = std::sync::Arc::new(
-        AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
-            .await
-            .expect("open"),
-    );
+    let file = std::sync::Arc::new(open(&dir).await);
     let writer = AuditWriter::start(file.clone());
     assert_eq!(writer.record(event(1)).await.expect("record"), 0);
     raw(&dir)
