@@ -147,25 +147,18 @@ impl TreeHash {
         if index >= size {
             return Err(AuditError::NoSuchLeaf { index, size });
         }
-        let (mut node, mut last) = (index, size - 1);
+        let mut climb = Climb {
+            node: index,
+            last: size - 1,
+        };
         let mut hash = *leaf;
         for sibling in proof {
-            if last == 0 {
-                return Err(AuditError::ProofFailed);
-            }
-            if node & 1 == 1 || node == last {
-                hash = self.node(sibling, &hash);
-                while node & 1 == 0 && node != 0 {
-                    node >>= 1;
-                    last >>= 1;
-                }
-            } else {
-                hash = self.node(&hash, sibling);
-            }
-            node >>= 1;
-            last >>= 1;
+            hash = match climb.up()? {
+                Side::Left => self.node(sibling, &hash),
+                Side::Right => self.node(&hash, sibling),
+            };
         }
-        if last == 0 && &hash == root {
+        if climb.last == 0 && &hash == root {
             Ok(())
         } else {
             Err(AuditError::ProofFailed)
@@ -210,34 +203,67 @@ impl TreeHash {
         } else {
             *path.next().ok_or(AuditError::ProofFailed)?
         };
-        let (mut node, mut last) = (old_size - 1, new_size - 1);
-        while node & 1 == 1 {
-            node >>= 1;
-            last >>= 1;
+        let mut climb = Climb {
+            node: old_size - 1,
+            last: new_size - 1,
+        };
+        // The proof starts at the old tree's rightmost perfect subtree.
+        while climb.node & 1 == 1 {
+            climb.node >>= 1;
+            climb.last >>= 1;
         }
         let (mut old_hash, mut new_hash) = (first, first);
         for sibling in path {
-            if last == 0 {
-                return Err(AuditError::ProofFailed);
-            }
-            if node & 1 == 1 || node == last {
-                old_hash = self.node(sibling, &old_hash);
-                new_hash = self.node(sibling, &new_hash);
-                while node & 1 == 0 && node != 0 {
-                    node >>= 1;
-                    last >>= 1;
+            match climb.up()? {
+                // A left sibling is in the old tree too.
+                Side::Left => {
+                    old_hash = self.node(sibling, &old_hash);
+                    new_hash = self.node(sibling, &new_hash);
                 }
-            } else {
-                new_hash = self.node(&new_hash, sibling);
+                Side::Right => new_hash = self.node(&new_hash, sibling),
             }
-            node >>= 1;
-            last >>= 1;
         }
-        if last == 0 && old_hash == *old_root && new_hash == *new_root {
+        if climb.last == 0 && old_hash == *old_root && new_hash == *new_root {
             Ok(())
         } else {
             Err(AuditError::ProofFailed)
         }
+    }
+}
+
+/// Which side of the hash climbing to the root a proof's next hash joins.
+enum Side {
+    Left,
+    Right,
+}
+
+/// A hash's way up a tree in RFC 9162's verifiers: `node` is its index
+/// among the nodes of its level and `last` the level's last index.
+struct Climb {
+    node: u64,
+    last: u64,
+}
+
+impl Climb {
+    /// The side the next proof hash joins from, moving up past the levels
+    /// where the node has no sibling; a proof longer than the way to the
+    /// root fails.
+    fn up(&mut self) -> Result<Side, AuditError> {
+        if self.last == 0 {
+            return Err(AuditError::ProofFailed);
+        }
+        let side = if self.node & 1 == 1 || self.node == self.last {
+            while self.node & 1 == 0 && self.node != 0 {
+                self.node >>= 1;
+                self.last >>= 1;
+            }
+            Side::Left
+        } else {
+            Side::Right
+        };
+        self.node >>= 1;
+        self.last >>= 1;
+        Ok(side)
     }
 }
 

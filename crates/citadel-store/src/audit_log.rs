@@ -46,6 +46,9 @@ CREATE TRIGGER IF NOT EXISTS audit_events_not_deleted BEFORE DELETE ON audit_eve
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 ";
 
+/// The sequence number the next event gets: the file's size.
+const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events";
+
 const INSERT_HEAD: &str = "INSERT INTO audit_events (seq, at_ms, actor_id, actor_name, actor_ip, \
      user_agent, request_id, action, targets, outcome, detail, leaf) VALUES ";
 
@@ -82,9 +85,7 @@ impl AuditFile {
     /// `seq` is ignored).
     pub async fn append(&self, events: Vec<AuditEvent>) -> Result<Range<u64>, StoreError> {
         let mut tx = self.pool.begin_write().await?;
-        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events")
-            .fetch_one(&mut *tx)
-            .await?;
+        let next: i64 = sqlx::query_scalar(NEXT_SEQ).fetch_one(&mut *tx).await?;
         let first = to_seq(next)?;
         let mut seq = first;
         // Many rows to a statement: each statement is a hand-off to the
@@ -127,9 +128,7 @@ impl AuditFile {
 
     /// How many events the file holds: the next sequence number.
     pub async fn size(&self) -> Result<u64, StoreError> {
-        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events")
-            .fetch_one(&self.pool)
-            .await?;
+        let next: i64 = sqlx::query_scalar(NEXT_SEQ).fetch_one(&self.pool).await?;
         to_seq(next)
     }
 
