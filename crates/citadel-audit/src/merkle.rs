@@ -25,6 +25,28 @@ pub enum TreeHash {
 }
 
 impl TreeHash {
+    /// The tree hash of a tenant's suite: SHA-256 for the international
+    /// one, SM3 for `sm`.
+    pub fn of_suite(suite: citadel_crypto::Suite) -> Self {
+        match suite {
+            citadel_crypto::Suite::Intl => Self::Sha256,
+            citadel_crypto::Suite::Sm => Self::Sm3,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Sm3 => "sm3",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Sha256, Self::Sm3]
+            .into_iter()
+            .find(|h| h.as_str() == text)
+    }
+
     fn hash(self, parts: &[&[u8]]) -> Hash {
         fn with<D: Digest>(parts: &[&[u8]]) -> Hash {
             let mut digest = D::new();
@@ -295,6 +317,22 @@ impl Frontier {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    pub fn tree_hash(&self) -> TreeHash {
+        self.hash
+    }
+
+    /// The roots of the perfect subtrees, largest first: with the size,
+    /// all a log needs to carry on appending from where it was.
+    pub fn peaks(&self) -> &[Hash] {
+        &self.peaks
+    }
+
+    /// The right edge of a tree of `size` leaves from its `peaks`; `None`
+    /// unless there is one peak for each bit set in `size`.
+    pub fn from_peaks(hash: TreeHash, size: u64, peaks: Vec<Hash>) -> Option<Self> {
+        (peaks.len() == size.count_ones() as usize).then_some(Self { hash, size, peaks })
     }
 
     /// Appends a leaf, by its leaf hash.

@@ -1,14 +1,14 @@
-//! A tenant's audit events in a SQLite file of their own, append-only.
+//! A tenant's audit events, append-only: on SQLite in a file of their
+//! own, on PostgreSQL in a table outside the tenant's schema that the
+//! tenant's role may read and insert into, nothing else.
 //!
-//! The file holds one table of events, numbered from 0 in the order they
-//! were appended, each beside its leaf hash (`citadel-audit`). Triggers
+//! Events are numbered from 0 in the order they were appended, each
+//! stored beside its leaf hash (`citadel-audit`). On SQLite, triggers
 //! refuse every UPDATE and DELETE, so the server's own code cannot change
-//! history by mistake; someone with the file can drop them, and that is
-//! what the signed tree heads and `AuditFile::check` are for. Writes are
-//! fsynced before they return (WAL, `synchronous=FULL`).
-//!
-//! Not yet wired into the tenant's lifecycle or the server (issue 7):
-//! the type is opened from a path and used by its tests.
+//! history by mistake; someone with the file can drop them, and on
+//! PostgreSQL the table's owner can change it: that is what the signed
+//! tree heads and `AuditLog::check` are for. Writes are durable before
+//! they return (WAL with `synchronous=FULL`; PostgreSQL's commit).
 
 use std::ops::Range;
 use std::path::Path;
@@ -17,15 +17,16 @@ use citadel_audit::{
     AuditError, AuditEvent, Hash, LogCheck, Outcome, SignedTreeHead, StoredEvent, Tamper, TreeHash,
     Verified,
 };
+use citadel_core::TenantId;
 use citadel_crypto::suite::PublicKey;
-use sqlx::sqlite::{SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::StoreError;
-use crate::db::BeginWrite;
+use crate::db::{BeginWrite, DbPool, on_pool};
 use crate::sqlite::options;
 
-const SCHEMA: &str = "
+const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_events (
     seq INTEGER PRIMARY KEY,
     at_ms INTEGER NOT NULL,
@@ -40,127 +41,344 @@ CREATE TABLE IF NOT EXISTS audit_events (
     detail TEXT NOT NULL,
     leaf BLOB NOT NULL
 ) STRICT;
+CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at_ms);
 CREATE TRIGGER IF NOT EXISTS audit_events_not_updated BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_events_not_deleted BEFORE DELETE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 ";
 
-/// The sequence number the next event gets: the file's size.
-const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_events";
+/// The schema holding every tenant's audit table on PostgreSQL, owned by
+/// the platform's user: a tenant role owns its own schema and could drop
+/// any table in it, whoever owned the table.
+pub(crate) const POSTGRES_AUDIT_SCHEMA: &str = "citadel_audit";
 
-const INSERT_HEAD: &str = "INSERT INTO audit_events (seq, at_ms, actor_id, actor_name, actor_ip, \
-     user_agent, request_id, action, targets, outcome, detail, leaf) VALUES ";
+/// The audit table of `tenant` on PostgreSQL (schema-qualified), or of the
+/// platform's own log for `None`. Hex digits of an id only.
+pub(crate) fn postgres_table(tenant: Option<TenantId>) -> String {
+    match tenant {
+        Some(id) => format!("{POSTGRES_AUDIT_SCHEMA}.t_{}", id.as_uuid().simple()),
+        None => format!("{POSTGRES_AUDIT_SCHEMA}.platform"),
+    }
+}
 
-/// Rows per INSERT: 12 parameters each, well within SQLite's 32,766.
+/// Creates `table` (from [`postgres_table`]) if it is missing, owned by the
+/// connection's user, and lets `role` (a tenant's) read and append to it.
+pub(crate) async fn create_postgres_table(
+    executor: &mut sqlx::PgConnection,
+    table: &str,
+    role: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut ddl = vec![
+        format!("CREATE SCHEMA IF NOT EXISTS {POSTGRES_AUDIT_SCHEMA}"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                seq BIGINT PRIMARY KEY,
+                at_ms BIGINT NOT NULL,
+                actor_id TEXT,
+                actor_name TEXT,
+                actor_ip TEXT,
+                user_agent TEXT,
+                request_id TEXT,
+                action TEXT NOT NULL,
+                targets TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                leaf BYTEA NOT NULL
+            )"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS {}_at ON {table} (at_ms)",
+            table.rsplit('.').next().unwrap_or("audit")
+        ),
+    ];
+    if let Some(role) = role {
+        ddl.push(format!(
+            "GRANT USAGE ON SCHEMA {POSTGRES_AUDIT_SCHEMA} TO \"{role}\""
+        ));
+        ddl.push(format!("GRANT SELECT, INSERT ON {table} TO \"{role}\""));
+    }
+    for statement in ddl {
+        sqlx::raw_sql(AssertSqlSafe(statement))
+            .execute(&mut *executor)
+            .await?;
+    }
+    Ok(())
+}
+
+/// First key of the advisory lock that queues appends to one log on
+/// PostgreSQL (the second is the table's name hashed).
+const APPEND_LOCK: i32 = 7_478_093;
+
+/// Rows per INSERT: 12 parameters each, well within SQLite's 32,766 and
+/// PostgreSQL's 65,535.
 const ROWS_PER_INSERT: usize = 500;
 
 /// Events read per query while a log is checked.
 const CHECK_PAGE: u32 = 5_000;
 
-/// One tenant's audit file.
-pub struct AuditFile {
-    pool: SqlitePool,
+const COLUMNS: &str = "seq, at_ms, actor_id, actor_name, actor_ip, user_agent, request_id, \
+     action, targets, outcome, detail, leaf";
+
+/// A stored row, as both backends decode it.
+type EventRow = (
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+);
+
+/// What an audit admin asks of the events: each part narrows, all are
+/// optional. Newest first, `before` a sequence number for the next page.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub actor_id: Option<String>,
+    /// An action (`record.update`) or an area ending in a dot (`auth.`).
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub target: Option<String>,
+    pub before: Option<u64>,
+    pub limit: u32,
+}
+
+/// One log: a tenant's, or the platform's own.
+pub struct AuditLog {
+    pool: DbPool,
+    table: String,
     hash: TreeHash,
 }
 
-impl AuditFile {
-    /// Opens the file at `path`, creating it and its table if need be;
-    /// its tree is built with `hash` (the tenant's suite's).
-    pub async fn open(path: &Path, hash: TreeHash) -> Result<Self, StoreError> {
+impl AuditLog {
+    /// Opens the SQLite file at `path`, creating it and its table if need
+    /// be; its tree is built with `hash` (the tenant's suite's).
+    pub async fn open_file(path: &Path, hash: TreeHash) -> Result<Self, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options(path, true)?)
             .await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(Self { pool, hash })
+        sqlx::raw_sql(SQLITE_SCHEMA).execute(&pool).await?;
+        Ok(Self {
+            pool: DbPool::Sqlite(pool, None),
+            table: "audit_events".into(),
+            hash,
+        })
+    }
+
+    /// The log in `table` (made by [`create_postgres_table`]) through `pool`.
+    pub(crate) fn on_postgres(pool: PgPool, table: String, hash: TreeHash) -> Self {
+        Self {
+            pool: DbPool::Postgres(pool),
+            table,
+            hash,
+        }
     }
 
     pub fn tree_hash(&self) -> TreeHash {
         self.hash
     }
 
-    /// Appends `events` in their order after the last one, all or none,
-    /// and returns the sequence numbers they were given (each event's own
-    /// `seq` is ignored).
-    pub async fn append(&self, events: Vec<AuditEvent>) -> Result<Range<u64>, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
-        let next: i64 = sqlx::query_scalar(NEXT_SEQ).fetch_one(&mut *tx).await?;
-        let first = to_seq(next)?;
-        let mut seq = first;
-        // Many rows to a statement: each statement is a hand-off to the
-        // connection's thread and back.
-        let mut events = events.into_iter().peekable();
-        while events.peek().is_some() {
-            let chunk: Vec<AuditEvent> = events.by_ref().take(ROWS_PER_INSERT).collect();
-            let mut sql = String::with_capacity(INSERT_HEAD.len() + chunk.len() * 40);
-            sql.push_str(INSERT_HEAD);
-            for n in 0..chunk.len() {
-                sql.push_str(if n == 0 { "" } else { ", " });
-                sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            }
-            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for mut event in chunk {
-                event.seq = seq;
-                let leaf = event.leaf(self.hash).to_vec();
-                let targets = serde_json::to_string(&event.targets)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                insert = insert
-                    .bind(from_seq(seq)?)
-                    .bind(event.at_ms)
-                    .bind(event.actor_id)
-                    .bind(event.actor_name)
-                    .bind(event.actor_ip)
-                    .bind(event.user_agent)
-                    .bind(event.request_id)
-                    .bind(event.action)
-                    .bind(targets)
-                    .bind(event.outcome.as_str())
-                    .bind(event.detail)
-                    .bind(leaf);
-                seq += 1;
-            }
-            insert.execute(&mut *tx).await?;
+    pub(crate) async fn close(&self) {
+        if let DbPool::Sqlite(pool, _) = &self.pool {
+            pool.close().await;
         }
-        tx.commit().await?;
-        Ok(first..seq)
     }
 
-    /// How many events the file holds: the next sequence number.
+    /// Appends `events` in their order after the last one, all or none,
+    /// and returns the sequence numbers they were given with their leaf
+    /// hashes (each event's own `seq` is ignored).
+    pub async fn append(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> Result<(Range<u64>, Vec<Hash>), StoreError> {
+        let postgres = matches!(self.pool, DbPool::Postgres(_));
+        let next_seq = format!("SELECT COALESCE(MAX(seq) + 1, 0) FROM {}", self.table);
+        let insert_head = format!("INSERT INTO {} ({COLUMNS}) VALUES ", self.table);
+        let mut leaves = Vec::with_capacity(events.len());
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            let targets = serde_json::to_string(&event.targets)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            rows.push((event, targets));
+        }
+        let range = on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_write().await?;
+            if postgres {
+                // Two servers appending to one log queue here rather than
+                // collide on a sequence number.
+                // (An advisory lock: a table lock strong enough would
+                // need privileges the tenant's role must not have.)
+                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .bind(APPEND_LOCK)
+                    .bind(&self.table)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let next: i64 = sqlx::query_scalar(AssertSqlSafe(next_seq.clone()))
+                .fetch_one(&mut *tx)
+                .await?;
+            let first = to_seq(next)?;
+            let mut seq = first;
+            // Many rows to a statement: each statement is a round trip.
+            for chunk in rows.chunks_mut(ROWS_PER_INSERT) {
+                let sql = values_sql(&insert_head, chunk.len(), postgres);
+                let mut insert = sqlx::query(AssertSqlSafe(sql));
+                for (event, targets) in chunk.iter_mut() {
+                    event.seq = seq;
+                    let leaf = event.leaf(self.hash);
+                    leaves.push(leaf);
+                    insert = insert
+                        .bind(from_seq(seq)?)
+                        .bind(event.at_ms)
+                        .bind(event.actor_id.take())
+                        .bind(event.actor_name.take())
+                        .bind(event.actor_ip.take())
+                        .bind(event.user_agent.take())
+                        .bind(event.request_id.take())
+                        .bind(std::mem::take(&mut event.action))
+                        .bind(std::mem::take(targets))
+                        .bind(event.outcome.as_str())
+                        .bind(std::mem::take(&mut event.detail))
+                        .bind(leaf.to_vec());
+                    seq += 1;
+                }
+                insert.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            first..seq
+        });
+        Ok((range, leaves))
+    }
+
+    /// How many events the log holds: the next sequence number.
     pub async fn size(&self) -> Result<u64, StoreError> {
-        let next: i64 = sqlx::query_scalar(NEXT_SEQ).fetch_one(&self.pool).await?;
+        let sql = format!("SELECT COALESCE(MAX(seq) + 1, 0) FROM {}", self.table);
+        let next: i64 = on_pool!(&self.pool, |p| sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(p)
+            .await?);
         to_seq(next)
     }
 
     /// Up to `limit` events from sequence number `from` on, in order.
     pub async fn events(&self, from: u64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at_ms, actor_id, actor_name, actor_ip, user_agent, request_id, action, \
-             targets, outcome, detail, leaf FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT ?",
-        )
-        .bind(from_seq(from)?)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(stored_event).collect()
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            self.table
+        );
+        let rows: Vec<EventRow> = on_pool!(&self.pool, |p| sqlx::query_as(AssertSqlSafe(sql))
+            .bind(from_seq(from)?)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(stored_event).collect()
     }
 
-    /// The leaf hashes of the first `size` events, for proofs.
-    pub async fn leaves(&self, size: u64) -> Result<Vec<Hash>, StoreError> {
-        let rows = sqlx::query("SELECT seq, leaf FROM audit_events WHERE seq < ? ORDER BY seq")
-            .bind(from_seq(size)?)
-            .fetch_all(&self.pool)
-            .await?;
+    /// The events `query` asks for, newest first.
+    pub async fn search(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        // Each condition present adds its text with the next placeholder,
+        // and its value is bound below in the same order.
+        let action = query.action.as_deref().map(|a| match a.strip_suffix('.') {
+            Some(area) => (
+                " AND action LIKE # ESCAPE '!'",
+                format!("{}.%", like_escaped(area)),
+            ),
+            None => (" AND action = #", a.to_owned()),
+        });
+        let target = query.target.as_deref().map(|t| {
+            format!(
+                "%{}%",
+                like_escaped(&serde_json::Value::from(t).to_string())
+            )
+        });
+        let conditions = [
+            query.from_ms.map(|_| " AND at_ms >= #"),
+            query.to_ms.map(|_| " AND at_ms < #"),
+            query.actor_id.as_ref().map(|_| " AND actor_id = #"),
+            action.as_ref().map(|(sql, _)| *sql),
+            query.outcome.map(|_| " AND outcome = #"),
+            target.as_ref().map(|_| " AND targets LIKE # ESCAPE '!'"),
+            query.before.map(|_| " AND seq < #"),
+            Some(" ORDER BY seq DESC LIMIT #"),
+        ];
+        let mut sql = format!("SELECT {COLUMNS} FROM {} WHERE 1 = 1", self.table);
+        for (n, condition) in conditions.into_iter().flatten().enumerate() {
+            sql.push_str(&condition.replace('#', &format!("${}", n + 1)));
+        }
+        let before = query.before.map(from_seq).transpose()?;
+        let rows: Vec<EventRow> = on_pool!(&self.pool, |p| {
+            let mut q = sqlx::query_as(AssertSqlSafe(sql));
+            if let Some(v) = query.from_ms {
+                q = q.bind(v);
+            }
+            if let Some(v) = query.to_ms {
+                q = q.bind(v);
+            }
+            if let Some(v) = &query.actor_id {
+                q = q.bind(v.clone());
+            }
+            if let Some((_, v)) = &action {
+                q = q.bind(v.clone());
+            }
+            if let Some(v) = query.outcome {
+                q = q.bind(v.as_str());
+            }
+            if let Some(v) = &target {
+                q = q.bind(v.clone());
+            }
+            if let Some(v) = before {
+                q = q.bind(v);
+            }
+            q.bind(i64::from(query.limit)).fetch_all(p).await?
+        });
+        rows.into_iter().map(stored_event).collect()
+    }
+
+    /// The leaf hashes of events `range`, in order, for proofs and for
+    /// carrying a tree's right edge forward.
+    pub async fn leaves(&self, range: Range<u64>) -> Result<Vec<Hash>, StoreError> {
+        let sql = format!(
+            "SELECT seq, leaf FROM {} WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+            self.table
+        );
+        let rows: Vec<(i64, Vec<u8>)> =
+            on_pool!(&self.pool, |p| sqlx::query_as(AssertSqlSafe(sql))
+                .bind(from_seq(range.start)?)
+                .bind(from_seq(range.end)?)
+                .fetch_all(p)
+                .await?);
         let mut leaves = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq = to_seq(row.try_get("seq")?)?;
-            leaves.push(leaf_of(row, seq)?);
+        let mut expected = range.start;
+        for (seq, leaf) in rows {
+            let seq = to_seq(seq)?;
+            if seq != expected {
+                return Err(StoreError::Audit(AuditError::Tampered {
+                    seq: expected,
+                    what: Tamper::OutOfOrder { found: seq },
+                }));
+            }
+            leaves.push(Hash::try_from(leaf.as_slice()).map_err(|_| changed(seq))?);
+            expected += 1;
+        }
+        if expected != range.end {
+            return Err(StoreError::Audit(AuditError::NoSuchLeaf {
+                index: expected,
+                size: range.end,
+            }));
         }
         Ok(leaves)
     }
 
     /// Checks every event against the signed `heads` of `tenant`'s log
-    /// (see `citadel_audit::verify`), reading the file in pages.
+    /// (see `citadel_audit::verify`), reading the log in pages.
     pub async fn check(
         &self,
         tenant: [u8; 16],
@@ -183,6 +401,44 @@ impl AuditFile {
     }
 }
 
+/// `text` for a LIKE pattern with `!` as its escape character.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `INSERT … VALUES` with `rows` rows of twelve placeholders: `?` on
+/// SQLite (sqlx looks numbered ones up one by one, quadratic in a large
+/// statement), `$n` on PostgreSQL.
+fn values_sql(head: &str, rows: usize, postgres: bool) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * 64);
+    sql.push_str(head);
+    let mut n = 0;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..12 {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            if postgres {
+                n += 1;
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 fn to_seq(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt("a negative audit sequence number".into()))
 }
@@ -200,30 +456,25 @@ fn changed(seq: u64) -> StoreError {
     })
 }
 
-fn leaf_of(row: &SqliteRow, seq: u64) -> Result<Hash, StoreError> {
-    let leaf: Vec<u8> = row.try_get("leaf").map_err(|_| changed(seq))?;
-    Hash::try_from(leaf.as_slice()).map_err(|_| changed(seq))
-}
-
-fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
-    let seq = to_seq(row.try_get("seq")?)?;
-    let targets: String = row.try_get("targets").map_err(|_| changed(seq))?;
-    let outcome: String = row.try_get("outcome").map_err(|_| changed(seq))?;
+fn stored_event(row: EventRow) -> Result<StoredEvent, StoreError> {
+    let (seq, at_ms, actor_id, actor_name, actor_ip, user_agent, request_id, action) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+    let seq = to_seq(seq)?;
     let event = AuditEvent {
         seq,
-        at_ms: row.try_get("at_ms").map_err(|_| changed(seq))?,
-        actor_id: row.try_get("actor_id").map_err(|_| changed(seq))?,
-        actor_name: row.try_get("actor_name").map_err(|_| changed(seq))?,
-        actor_ip: row.try_get("actor_ip").map_err(|_| changed(seq))?,
-        user_agent: row.try_get("user_agent").map_err(|_| changed(seq))?,
-        request_id: row.try_get("request_id").map_err(|_| changed(seq))?,
-        action: row.try_get("action").map_err(|_| changed(seq))?,
-        targets: serde_json::from_str(&targets).map_err(|_| changed(seq))?,
-        outcome: Outcome::parse(&outcome).ok_or_else(|| changed(seq))?,
-        detail: row.try_get("detail").map_err(|_| changed(seq))?,
+        at_ms,
+        actor_id,
+        actor_name,
+        actor_ip,
+        user_agent,
+        request_id,
+        action,
+        targets: serde_json::from_str(&row.8).map_err(|_| changed(seq))?,
+        outcome: Outcome::parse(&row.9).ok_or_else(|| changed(seq))?,
+        detail: row.10,
     };
     Ok(StoredEvent {
-        leaf: leaf_of(row, seq)?,
+        leaf: Hash::try_from(row.11.as_slice()).map_err(|_| changed(seq))?,
         event,
     })
 }

@@ -9,6 +9,8 @@
 
 pub mod access;
 mod access_seal;
+mod audit;
+mod audit_heads;
 mod audit_log;
 mod audit_writer;
 pub mod data;
@@ -37,11 +39,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use citadel_crypto::Kms;
+use citadel_audit::TreeHash;
+use citadel_crypto::{Kms, Suite};
 use sqlx::postgres::PgConnectOptions;
 
-pub use audit_log::AuditFile;
-pub use audit_writer::AuditWriter;
+pub use audit::{AuditTrail, ConsistencyProof, InclusionProof};
+pub use audit_heads::LogId;
+pub use audit_log::{AuditLog, EventQuery};
+pub use audit_writer::{AuditWriter, CheckpointPolicy};
 pub use db::{DbPool, TenantSqlite, now_millis};
 pub use error::StoreError;
 pub use group_commit::GroupWriter;
@@ -59,6 +64,10 @@ pub use tenant_db::{TenantAuthDb, TenantDb};
 pub use tenants::CreatedTenant;
 
 use pools::TenantPools;
+
+/// The platform's own log is built and signed with the international
+/// suite (SHA-256, Ed25519); each tenant's with its own suite.
+const PLATFORM_AUDIT_SUITE: Suite = Suite::Intl;
 
 pub(crate) const MASTER_KEY_CHECK_SETTING: &str = "master_key_check";
 
@@ -110,6 +119,13 @@ pub struct Store {
     /// (milliseconds); see [`Store::set_key_retire_grace`].
     key_retire_grace_ms: std::sync::atomic::AtomicU64,
     rotations: key_rotation::Rotations,
+    /// The platform's audit keys and every log's signed heads.
+    audit_heads: Arc<audit_heads::AuditHeads>,
+    /// When the tenants' logs' heads are signed (see
+    /// [`Store::set_checkpoint_policy`]).
+    checkpoint_policy: std::sync::Mutex<CheckpointPolicy>,
+    /// The platform's own audit trail (operators, tenant lifecycle).
+    platform_audit: AuditTrail,
 }
 
 impl std::fmt::Debug for Store {
@@ -146,6 +162,31 @@ impl Store {
             platform.clone(),
             Arc::clone(&master_key),
         ));
+        let audit_heads = Arc::new(audit_heads::AuditHeads::new(
+            platform.clone(),
+            Arc::clone(&master_key),
+        ));
+        let platform_log = match &platform {
+            DbPool::Sqlite(..) => {
+                AuditLog::open_file(
+                    &config.data_dir.join("platform-audit.db"),
+                    TreeHash::of_suite(PLATFORM_AUDIT_SUITE),
+                )
+                .await?
+            }
+            DbPool::Postgres(pool) => AuditLog::on_postgres(
+                pool.clone(),
+                audit_log::postgres_table(None),
+                TreeHash::of_suite(PLATFORM_AUDIT_SUITE),
+            ),
+        };
+        let platform_audit = AuditTrail::start(
+            LogId::Platform,
+            PLATFORM_AUDIT_SUITE,
+            platform_log,
+            Arc::clone(&audit_heads),
+            CheckpointPolicy::default(),
+        );
         let store = Self {
             platform,
             backend,
@@ -161,6 +202,9 @@ impl Store {
                 u64::try_from(key_rotation::RETIRE_GRACE.as_millis()).unwrap_or(u64::MAX),
             ),
             rotations: key_rotation::Rotations::default(),
+            audit_heads,
+            checkpoint_policy: std::sync::Mutex::default(),
+            platform_audit,
         };
         store.check_master_key().await?;
         Ok(store)
@@ -226,7 +270,28 @@ impl Store {
         self.tenant_pools.drop_idle(idle)
     }
 
+    /// When the heads of tenant logs opened from now on are signed.
+    pub fn set_checkpoint_policy(&self, policy: CheckpointPolicy) {
+        *self
+            .checkpoint_policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    pub(crate) fn checkpoint_policy(&self) -> CheckpointPolicy {
+        *self
+            .checkpoint_policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The platform's own audit trail: operators and the tenant registry.
+    pub fn platform_audit(&self) -> &AuditTrail {
+        &self.platform_audit
+    }
+
     pub async fn close(&self) {
+        self.platform_audit.close().await;
         self.platform.close().await;
     }
 }

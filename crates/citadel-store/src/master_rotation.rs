@@ -2,7 +2,8 @@
 //! with the old key and sealed again under the new one, in one registry
 //! transaction, so the store is bound to exactly one of them at any
 //! moment. What is re-sealed: the tenants' keys (`tenant_keys`), the
-//! PostgreSQL role passwords and the check value. The tenants' data is not
+//! platform's audit keys (`audit_keys`), the PostgreSQL role passwords
+//! and the check value. The tenants' data is not
 //! touched: it is sealed under their data keys, which only the wrapping
 //! changes for. A tenant still holding values sealed under the master key
 //! itself (from before tenants had keys) must be re-encrypted first
@@ -24,6 +25,8 @@ use crate::{MASTER_KEY_CHECK_SETTING, Store, StoreError};
 pub struct MasterRotation {
     pub tenant_keys: u64,
     pub credentials: u64,
+    /// The platform's audit keys (one per suite used).
+    pub audit_keys: u64,
 }
 
 /// A sealed value of the registry and where it lives.
@@ -81,6 +84,24 @@ macro_rules! reseal_registry {
             });
             done.credentials += 1;
         }
+        for row in sqlx::query("SELECT suite, sealed FROM audit_keys")
+            .fetch_all(&mut *$tx)
+            .await?
+        {
+            let suite: String = row.try_get("suite")?;
+            let sealed: Vec<u8> = row.try_get("sealed")?;
+            let suite: Suite = suite
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("audit key suite {suite}")))?;
+            let context = crate::audit_heads::seal_context(suite);
+            let material = $old.open(&context, &sealed)?;
+            updates.push(Resealed {
+                table: "audit_keys",
+                key: vec![suite.as_str().to_owned()],
+                sealed: $new.seal(suite, &context, &material)?,
+            });
+            done.audit_keys += 1;
+        }
         for update in &updates {
             match update.table {
                 "tenant_keys" => {
@@ -98,6 +119,13 @@ macro_rules! reseal_registry {
                     )
                     .execute(&mut *$tx)
                     .await?;
+                }
+                "audit_keys" => {
+                    sqlx::query("UPDATE audit_keys SET sealed = $1 WHERE suite = $2")
+                        .bind(&update.sealed)
+                        .bind(&update.key[0])
+                        .execute(&mut *$tx)
+                        .await?;
                 }
                 _ => {
                     sqlx::query("UPDATE tenants SET db_credential = $1 WHERE id = $2")

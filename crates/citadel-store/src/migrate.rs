@@ -32,6 +32,11 @@ pub(crate) const SQLITE_PLATFORM: &[Migration] = &[
         name: "access_sealed",
         sql: include_str!("../migrations/sqlite/platform_0004_access_sealed.sql"),
     },
+    Migration {
+        version: 5,
+        name: "audit",
+        sql: include_str!("../migrations/sqlite/platform_0005_audit.sql"),
+    },
 ];
 pub(crate) const SQLITE_TENANT: &[Migration] = &[
     Migration {
@@ -95,6 +100,11 @@ pub(crate) const POSTGRES_PLATFORM: &[Migration] = &[
         version: 4,
         name: "access_sealed",
         sql: include_str!("../migrations/postgres/platform_0004_access_sealed.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "audit",
+        sql: include_str!("../migrations/postgres/platform_0005_audit.sql"),
     },
 ];
 pub(crate) const POSTGRES_TENANT: &[Migration] = &[

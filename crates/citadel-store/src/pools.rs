@@ -8,7 +8,25 @@ use std::time::{Duration, Instant};
 
 use citadel_core::TenantId;
 
+use crate::audit::AuditTrail;
 use crate::db::DbPool;
+
+/// An open tenant: its database and its audit trail, opened and closed
+/// together.
+#[derive(Clone)]
+pub(crate) struct OpenTenant {
+    pub pool: DbPool,
+    pub audit: AuditTrail,
+}
+
+impl OpenTenant {
+    /// Closes the trail first (its last events and head), then the
+    /// database.
+    pub async fn close(&self) {
+        self.audit.close().await;
+        self.pool.close().await;
+    }
+}
 
 pub(crate) struct TenantPools {
     state: Mutex<State>,
@@ -26,11 +44,11 @@ struct State {
     /// Pools whose closing a destroy began but did not see through (its
     /// future was dropped): the next destroy of that tenant finishes
     /// closing them before it touches the files.
-    closing: HashMap<TenantId, DbPool>,
+    closing: HashMap<TenantId, OpenTenant>,
 }
 
 struct Entry {
-    pool: DbPool,
+    pool: OpenTenant,
     last_used: Instant,
 }
 
@@ -51,7 +69,7 @@ impl TenantPools {
     /// Marks a tenant as being destroyed and takes its pool out of the
     /// cache (to be closed by the caller); `Err` if a destroy is already
     /// running.
-    pub fn begin_destroy(&self, id: TenantId) -> Result<Option<DbPool>, ()> {
+    pub fn begin_destroy(&self, id: TenantId) -> Result<Option<OpenTenant>, ()> {
         let mut state = self.lock();
         if !state.destroying.insert(id) {
             return Err(());
@@ -64,7 +82,7 @@ impl TenantPools {
     }
 
     /// Keeps a pool whose closing was abandoned, for the next destroy.
-    pub fn still_closing(&self, id: TenantId, pool: DbPool) {
+    pub fn still_closing(&self, id: TenantId, pool: OpenTenant) {
         self.lock().closing.insert(id, pool);
     }
 
@@ -77,7 +95,7 @@ impl TenantPools {
         self.lock().destroying.contains(&id)
     }
 
-    pub fn get(&self, id: TenantId) -> Option<DbPool> {
+    pub fn get(&self, id: TenantId) -> Option<OpenTenant> {
         let mut state = self.lock();
         state.open.get_mut(&id).map(|e| {
             e.last_used = Instant::now();
@@ -90,7 +108,7 @@ impl TenantPools {
     /// tenant is being destroyed. Evicted pools are only dropped from the
     /// cache: requests still holding them finish, and the connections close
     /// with the last handle.
-    pub fn insert(&self, id: TenantId, pool: DbPool) -> Option<DbPool> {
+    pub fn insert(&self, id: TenantId, pool: OpenTenant) -> Option<OpenTenant> {
         let mut state = self.lock();
         if state.destroying.contains(&id) {
             return None;

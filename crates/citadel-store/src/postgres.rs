@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use crate::StoreError;
+use crate::audit_log::{create_postgres_table, postgres_table};
 use crate::identity::insert_user;
 use crate::migrate::{POSTGRES_PLATFORM, POSTGRES_TENANT, apply_postgres};
 use crate::records::NewUser;
@@ -98,6 +99,16 @@ pub(crate) async fn open_platform(admin: &PgConnectOptions) -> Result<PgPool, St
         )));
     }
     apply_postgres(&mut tx, POSTGRES_PLATFORM).await?;
+    create_postgres_table(&mut tx, &postgres_table(None), None).await?;
+    // Tenants made before their audit logs existed get theirs.
+    let tenants: Vec<String> = sqlx::query_scalar("SELECT id FROM citadel_platform.tenants")
+        .fetch_all(&mut *tx)
+        .await?;
+    for tenant in tenants {
+        let id = TenantId::parse(&tenant)
+            .map_err(|_| StoreError::Corrupt(format!("tenant id {tenant}")))?;
+        create_postgres_table(&mut tx, &postgres_table(Some(id)), Some(&role_name(id))).await?;
+    }
     // Tenant roles made before CONNECT was granted by name keep working.
     sqlx::raw_sql(
         "DO $$ DECLARE r text; BEGIN \
@@ -151,6 +162,9 @@ pub(crate) async fn provision(
     apply_postgres(tx, POSTGRES_TENANT).await?;
     insert_user!(&mut **tx, admin)?;
     sqlx::raw_sql("RESET ROLE").execute(&mut **tx).await?;
+    // The audit log is the platform user's, outside the tenant's schema:
+    // the tenant's role may read it and append to it, nothing more.
+    create_postgres_table(tx, &postgres_table(Some(id)), Some(&role)).await?;
     sqlx::raw_sql(AssertSqlSafe(format!(
         "SET LOCAL search_path = {PLATFORM_SCHEMA}"
     )))
@@ -235,6 +249,12 @@ pub(crate) async fn destroy(
             .await?;
     sqlx::raw_sql(AssertSqlSafe(format!(
         "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP TABLE IF EXISTS {}",
+        postgres_table(Some(id))
     )))
     .execute(&mut **tx)
     .await?;

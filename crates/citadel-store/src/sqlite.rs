@@ -89,6 +89,12 @@ pub(crate) fn tenant_dir(data_dir: &Path, id: TenantId) -> PathBuf {
     data_dir.join("tenants").join(id.to_string())
 }
 
+/// The tenant's audit log: a file of its own beside its database, in the
+/// directory a destroy wipes.
+pub(crate) fn audit_path(data_dir: &Path, id: TenantId) -> PathBuf {
+    tenant_dir(data_dir, id).join("audit.db")
+}
+
 /// Opens an existing tenant database; never creates one, so a stale id
 /// cannot bring an empty database into being.
 pub(crate) async fn open_tenant(

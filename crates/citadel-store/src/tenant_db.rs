@@ -13,10 +13,12 @@ use citadel_crypto::Kms;
 
 use crate::StoreError;
 use crate::access::AccessCache;
+use crate::audit::AuditTrail;
 use crate::data::{RecordIds, SchemaCache};
 use crate::db::DbPool;
 use crate::identity::GuardCache;
 use crate::keyring::{Keyring, Keyrings};
+use crate::pools::OpenTenant;
 
 /// A handle on one tenant's database. Cheap to clone; holds no other
 /// tenant's connection.
@@ -24,6 +26,8 @@ use crate::keyring::{Keyring, Keyrings};
 pub struct TenantDb {
     pub(crate) tenant: TenantId,
     pub(crate) pool: DbPool,
+    /// The tenant's audit trail, opened with its database.
+    pub(crate) audit: AuditTrail,
     /// Seals the few secrets a tenant database must be able to read back
     /// (TOTP seeds), bound to tenant and user by the AAD.
     pub(crate) key: Arc<dyn Kms>,
@@ -49,10 +53,11 @@ impl std::fmt::Debug for TenantDb {
 
 impl TenantDb {
     /// A handle on `tenant`'s database `pool`, sharing `store`'s caches.
-    pub(crate) fn new(tenant: TenantId, pool: DbPool, store: &crate::Store) -> Self {
+    pub(crate) fn new(tenant: TenantId, open: OpenTenant, store: &crate::Store) -> Self {
         Self {
             tenant,
-            pool,
+            pool: open.pool,
+            audit: open.audit,
             key: Arc::clone(&store.master_key),
             schemas: Arc::clone(&store.schemas),
             guards: Arc::clone(&store.guards),
@@ -64,6 +69,12 @@ impl TenantDb {
 
     pub fn tenant(&self) -> TenantId {
         self.tenant
+    }
+
+    /// The tenant's audit trail: every security-relevant action of the
+    /// tenant is recorded through it.
+    pub fn audit(&self) -> &AuditTrail {
+        &self.audit
     }
 
     /// This tenant's keyring, made on its first use.
@@ -100,6 +111,11 @@ impl TenantAuthDb {
 
     pub fn tenant(&self) -> TenantId {
         self.0.tenant
+    }
+
+    /// The tenant's audit trail (sign-in events are recorded through it).
+    pub fn audit(&self) -> &AuditTrail {
+        &self.0.audit
     }
 
     /// This tenant's keyring: its pepper keys the password hashes.

@@ -8,7 +8,15 @@ use citadel_crypto::token::generate_token;
 use citadel_crypto::{SecretString, Suite};
 use sqlx::Row;
 
+use std::sync::Arc;
+
+use citadel_audit::TreeHash;
+
+use crate::audit::AuditTrail;
+use crate::audit_heads::LogId;
+use crate::audit_log::{AuditLog, postgres_table};
 use crate::db::{DbPool, now_millis, on_pool};
+use crate::pools::OpenTenant;
 use crate::records::{NewUser, TenantRecord};
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 use crate::{Backend, Store, StoreError, postgres, sqlite};
@@ -131,23 +139,48 @@ impl Store {
         )))
     }
 
-    async fn tenant_pool(&self, id: TenantId) -> Result<DbPool, StoreError> {
+    async fn tenant_pool(&self, id: TenantId) -> Result<OpenTenant, StoreError> {
         if let Some(pool) = self.tenant_pools.get(id) {
             return Ok(pool);
         }
         if self.tenant_pools.is_destroying(id) {
             return Err(StoreError::NotFound("tenant"));
         }
-        let pool = match &self.backend {
+        let suite = self
+            .find_tenant(id)
+            .await?
+            .ok_or(StoreError::NotFound("tenant"))?
+            .suite;
+        let suite = crate::keyring::key_suite(suite);
+        let hash = TreeHash::of_suite(suite);
+        let (pool, log) = match &self.backend {
             Backend::Sqlite { data_dir } => {
                 let (pool, tenant) = sqlite::open_tenant(data_dir, id).await?;
-                DbPool::Sqlite(pool, Some(tenant))
+                let log = AuditLog::open_file(&sqlite::audit_path(data_dir, id), hash).await;
+                let pool = DbPool::Sqlite(pool, Some(tenant));
+                match log {
+                    Ok(log) => (pool, log),
+                    Err(e) => {
+                        pool.close().await;
+                        return Err(e);
+                    }
+                }
             }
             Backend::Postgres { admin } => {
                 let credential = self.tenant_credential(id).await?;
-                DbPool::Postgres(postgres::open_tenant(admin, id, &credential).await?)
+                let pool = postgres::open_tenant(admin, id, &credential).await?;
+                let log = AuditLog::on_postgres(pool.clone(), postgres_table(Some(id)), hash);
+                (DbPool::Postgres(pool), log)
             }
         };
+        let audit = AuditTrail::start(
+            LogId::Tenant(id),
+            suite,
+            log,
+            Arc::clone(&self.audit_heads),
+            self.checkpoint_policy(),
+        );
+        let pool = OpenTenant { pool, audit };
         match self.tenant_pools.insert(id, pool.clone()) {
             Some(kept) => Ok(kept),
             None => {
@@ -218,6 +251,9 @@ impl Store {
         }
         mark.closing = None;
         self.destroy_storage(&suspended).await?;
+        // The log went with the storage; its heads would only prove what
+        // no longer exists.
+        self.audit_heads.forget(LogId::Tenant(record.id)).await?;
         Ok(suspended)
     }
 
@@ -274,7 +310,7 @@ impl Store {
 struct DestroyMark<'a> {
     pools: &'a crate::pools::TenantPools,
     id: TenantId,
-    closing: Option<DbPool>,
+    closing: Option<OpenTenant>,
 }
 
 impl Drop for DestroyMark<'_> {

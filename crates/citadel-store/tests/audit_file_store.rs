@@ -8,7 +8,7 @@ use citadel_audit::{
 };
 use citadel_crypto::Suite;
 use citadel_crypto::suite::SigningKey;
-use citadel_store::{AuditFile, AuditWriter, StoreError};
+use citadel_store::{AuditLog, AuditWriter, StoreError};
 use rusqlite::Connection;
 
 const TENANT: [u8; 16] = [9; 16];
@@ -39,15 +39,15 @@ fn event(n: u64) -> AuditEvent {
 }
 
 /// The audit file in `dir`, created on first open.
-async fn open(dir: &tempfile::TempDir) -> AuditFile {
-    AuditFile::open(&dir.path().join("audit.db"), TreeHash::Sha256)
+async fn open(dir: &tempfile::TempDir) -> AuditLog {
+    AuditLog::open_file(&dir.path().join("audit.db"), TreeHash::Sha256)
         .await
         .expect("open")
 }
 
 /// The head of the first `size` events of `file`, signed with `key`.
-async fn sign_head(file: &AuditFile, size: u64, key: &SigningKey) -> SignedTreeHead {
-    let leaves = file.leaves(size).await.expect("leaves");
+async fn sign_head(file: &AuditLog, size: u64, key: &SigningKey) -> SignedTreeHead {
+    let leaves = file.leaves(0..size).await.expect("leaves");
     let head = TreeHead {
         tenant: TENANT,
         hash: TreeHash::Sha256,
@@ -60,13 +60,14 @@ async fn sign_head(file: &AuditFile, size: u64, key: &SigningKey) -> SignedTreeH
 
 /// A file of 1,200 events appended in batches, and heads signed at 600
 /// and 1,000 events.
-async fn log(dir: &tempfile::TempDir, key: &SigningKey) -> (AuditFile, Vec<SignedTreeHead>) {
+async fn log(dir: &tempfile::TempDir, key: &SigningKey) -> (AuditLog, Vec<SignedTreeHead>) {
     let file = open(dir).await;
     let mut heads = Vec::new();
     for batch in 0..6u64 {
         let events = (batch * 200..(batch + 1) * 200).map(event).collect();
-        let seqs = file.append(events).await.expect("append");
+        let (seqs, leaves) = file.append(events).await.expect("append");
         assert_eq!(seqs, batch * 200..(batch + 1) * 200);
+        assert_eq!(leaves.len(), 200);
         let size = file.size().await.expect("size");
         if size == 600 || size == 1_000 {
             heads.push(sign_head(&file, size, key).await);

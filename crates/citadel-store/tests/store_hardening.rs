@@ -88,7 +88,11 @@ async fn racing_creates(config: StoreConfig, pg: Option<&citadel_testkit::TestDa
                     .expect("count");
             assert_eq!(schemas, 1, "losers left no schema");
             pool.close().await;
-            assert_eq!(pg.tenant_storage_left(&created[0].simple()).await, 2);
+            assert_eq!(
+                pg.tenant_storage_left(&created[0].simple()).await,
+                3,
+                "schema, role and audit log"
+            );
         }
         (None, None) => panic!("a PostgreSQL store needs its test database"),
     }

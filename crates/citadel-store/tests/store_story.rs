@@ -207,6 +207,33 @@ async fn prove_sql_isolation(store: &Store, db_a: &citadel_store::TenantDb, b: T
             .await
             .expect_err("cannot become another tenant");
             assert!(err.to_string().contains("permission denied"), "{err}");
+            // Its audit log, outside its schema: read and append, nothing
+            // else; another tenant's log not even that.
+            let own = format!("citadel_audit.t_{}", db_a.tenant().simple());
+            let _: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {own}")))
+                    .fetch_one(pool)
+                    .await
+                    .expect("reads its own log");
+            for statement in [
+                format!("UPDATE {own} SET action = 'x'"),
+                format!("DELETE FROM {own}"),
+                format!("TRUNCATE {own}"),
+                format!("DROP TABLE {own}"),
+                format!("ALTER TABLE {own} ADD COLUMN x int"),
+                format!("SELECT count(*) FROM citadel_audit.t_{}", b.simple()),
+                "SELECT count(*) FROM citadel_audit.platform".to_owned(),
+            ] {
+                let err = sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                    .execute(pool)
+                    .await
+                    .expect_err("must be denied");
+                let text = err.to_string();
+                assert!(
+                    text.contains("permission denied") || text.contains("must be owner"),
+                    "{statement}: {text}"
+                );
+            }
         }
     }
 }

@@ -154,15 +154,17 @@ impl TestDatabase {
         }
     }
 
-    /// How many of a tenant's schema and role still exist (0 after a
-    /// destroy). `tenant_hex` is the tenant id's 32 hex digits.
+    /// How many of a tenant's schema, role and audit table still exist (0
+    /// after a destroy). `tenant_hex` is the tenant id's 32 hex digits.
     pub async fn tenant_storage_left(&self, tenant_hex: &str) -> i64 {
         let mut conn = PgConnection::connect(&self.url)
             .await
             .expect("connect to the test database");
         sqlx::query_scalar(
             "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1) \
-                  + (SELECT count(*) FROM pg_roles WHERE rolname = $2)",
+                  + (SELECT count(*) FROM pg_roles WHERE rolname = $2) \
+                  + (SELECT count(*) FROM pg_tables \
+                     WHERE schemaname = 'citadel_audit' AND tablename = $1)",
         )
         .bind(format!("t_{tenant_hex}"))
         .bind(format!("citadel_t_{tenant_hex}"))

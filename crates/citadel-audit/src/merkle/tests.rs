@@ -283,3 +283,27 @@ fn the_frontier_keeps_the_root_of_every_size() {
         }
     }
 }
+
+#[test]
+fn a_frontier_rebuilt_from_its_peaks_appends_as_the_original() {
+    for hash in BOTH {
+        let all = leaves(hash, 45);
+        let mut original = Frontier::new(hash);
+        for (n, leaf) in all.iter().enumerate() {
+            original.push(*leaf);
+            let mut rebuilt =
+                Frontier::from_peaks(hash, original.size(), original.peaks().to_vec())
+                    .expect("the peaks of a frontier rebuild it");
+            assert_eq!(rebuilt, original);
+            if let Some(next) = all.get(n + 1) {
+                rebuilt.push(*next);
+                assert_eq!(rebuilt.root(), hash.root(&all[..n + 2]));
+            }
+        }
+        // A peak too many or too few is refused.
+        let mut peaks = original.peaks().to_vec();
+        peaks.push([0; 32]);
+        assert!(Frontier::from_peaks(hash, original.size(), peaks).is_none());
+        assert!(Frontier::from_peaks(hash, original.size(), Vec::new()).is_none());
+    }
+}

@@ -187,6 +187,24 @@ impl TenantAuthDb {
             .await?
             .rows_affected()
         });
+        // Security events are audit events too; if the audit log cannot
+        // take this one, the action that raised it fails.
+        self.0
+            .audit
+            .record(citadel_audit::AuditEvent {
+                seq: 0,
+                at_ms: now_millis(),
+                actor_id: user.map(|u| u.to_string()),
+                actor_name: None,
+                actor_ip: ip.map(|ip| ip.to_string()),
+                user_agent: None,
+                request_id: None,
+                action: format!("security.{kind}"),
+                targets: user.map(|u| vec![format!("user:{u}")]).unwrap_or_default(),
+                outcome: citadel_audit::Outcome::Success,
+                detail: detail.to_string(),
+            })
+            .await?;
         Ok(())
     }
 
