@@ -117,6 +117,13 @@ pub enum Action {
     OperatorSelf,
     /// Create, list, suspend, resume and destroy tenants.
     ManageTenants,
+    /// Read the platform's own audit events (operators, the tenant
+    /// registry): operators and the local CLI; no tenant's events.
+    ReadPlatformAudit,
+    /// Check an audit log against its signed heads from the machine
+    /// (`citadel audit verify`): the local CLI, on any tenant, suspended
+    /// ones too, and on the platform's own log.
+    VerifyAuditLog,
     /// Sign in to a tenant with a password.
     TenantLogin,
     /// Look up a presented session to find out who the caller is: in the
@@ -311,6 +318,19 @@ pub fn authorize(
                 Ok(Allowed::Tenant(TenantScope { tenant: id }))
             }
             Principal::LocalAdministrator => Err(Denied::TenantSuspended),
+            _ => Err(Denied::Forbidden),
+        },
+        (Action::ReadPlatformAudit, Resource::Platform) => match principal {
+            Principal::Operator { .. } | Principal::LocalAdministrator => platform(),
+            Principal::Anonymous => Err(Denied::Unauthenticated),
+            _ => Err(Denied::Forbidden),
+        },
+        (Action::VerifyAuditLog, Resource::Platform) => match principal {
+            Principal::LocalAdministrator => platform(),
+            _ => Err(Denied::Forbidden),
+        },
+        (Action::VerifyAuditLog, Resource::Tenant { id, .. }) => match principal {
+            Principal::LocalAdministrator => Ok(Allowed::Tenant(TenantScope { tenant: id })),
             _ => Err(Denied::Forbidden),
         },
         (Action::ManageTenants, Resource::Platform) => match principal {

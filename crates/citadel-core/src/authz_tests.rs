@@ -384,3 +384,60 @@ fn support_access_reads_one_tenants_data_and_nothing_else() {
         Err(Denied::Forbidden)
     );
 }
+
+#[test]
+fn audit_logs_are_read_by_their_own_auditors_and_verified_from_the_machine() {
+    let a = TenantId::generate();
+    let op = Principal::Operator {
+        id: OperatorId::generate(),
+    };
+    // Operators read the platform's own events, never a tenant's.
+    assert!(matches!(
+        authorize(&op, Action::ReadPlatformAudit, Resource::Platform),
+        Ok(Allowed::Platform(_))
+    ));
+    assert_eq!(
+        authorize(&op, Action::ReadAudit, active(a)),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(
+            &user(a, false),
+            Action::ReadPlatformAudit,
+            Resource::Platform
+        ),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(
+            &Principal::Anonymous,
+            Action::ReadPlatformAudit,
+            Resource::Platform
+        ),
+        Err(Denied::Unauthenticated)
+    );
+    // Verification from the machine reaches suspended tenants too; nobody
+    // else verifies through this action.
+    let suspended = Resource::Tenant {
+        id: a,
+        status: TenantStatus::Suspended,
+    };
+    assert!(matches!(
+        authorize(
+            &Principal::LocalAdministrator,
+            Action::VerifyAuditLog,
+            suspended
+        ),
+        Ok(Allowed::Tenant(_))
+    ));
+    for who in [op, user(a, false), Principal::Anonymous] {
+        assert_eq!(
+            authorize(&who, Action::VerifyAuditLog, active(a)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&who, Action::VerifyAuditLog, Resource::Platform),
+            Err(Denied::Forbidden)
+        );
+    }
+}

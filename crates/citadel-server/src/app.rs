@@ -162,6 +162,7 @@ impl Application {
             .set_nonblocking(true)
             .map_err(ServerError::Listen)?;
         let local_addr = listener.local_addr().map_err(ServerError::Listen)?;
+        store.set_checkpoint_policy(config.audit_checkpoints);
         let settings = RuntimeSettings {
             max_body_bytes: config.max_body_bytes,
             sessions: config.sessions,

@@ -12,6 +12,7 @@ use citadel_core::{
 
 use citadel_crypto::token::{csrf_token, hashes_equal};
 
+use crate::audit::AuditNote;
 use crate::client::peer_ip;
 use crate::error::ApiError;
 use crate::services::sessions::{self, Proof, TenantSession};
@@ -137,6 +138,12 @@ impl FromRequestParts<AppState> for TenantCaller {
             None
         };
         let session = session.ok_or(ApiError::Unauthenticated)?;
+        // Fail closed before acting: a change the trail could not record
+        // is refused rather than made.
+        if !parts.method.is_safe() && session.audit.recently_failed() {
+            return Err(ApiError::AuditUnavailable);
+        }
+        AuditNote::of(parts).actor(&session.audit, session.user, Some(&session.login));
         let span = tracing::Span::current();
         span.record("tenant", tracing::field::display(session.tenant.id));
         span.record("user", tracing::field::display(session.user));
@@ -189,6 +196,11 @@ impl FromRequestParts<AppState> for OperatorCaller {
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         check_csrf(parts, &csrf_token(value))?;
+        let trail = state.store().platform_audit();
+        if !parts.method.is_safe() && trail.recently_failed() {
+            return Err(ApiError::AuditUnavailable);
+        }
+        AuditNote::of(parts).actor(trail, session.0, None);
         tracing::Span::current().record("operator", tracing::field::display(session.0));
         Ok(Self(Some(session)))
     }

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub sessions: SessionPolicy,
     pub login_throttle: ThrottlePolicy,
     pub max_open_tenants: usize,
+    /// When the audit logs' tree heads are signed.
+    pub audit_checkpoints: citadel_store::CheckpointPolicy,
 }
 
 /// The database URL may carry a password: `Debug` shows it redacted.
@@ -65,6 +67,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("sessions", &self.sessions)
             .field("login_throttle", &self.login_throttle)
             .field("max_open_tenants", &self.max_open_tenants)
+            .field("audit_checkpoints", &self.audit_checkpoints)
             .finish()
     }
 }
@@ -94,6 +97,7 @@ impl ServerConfig {
             sessions: SessionPolicy::default(),
             login_throttle: ThrottlePolicy::default(),
             max_open_tenants: DEFAULT_MAX_OPEN_TENANTS,
+            audit_checkpoints: citadel_store::CheckpointPolicy::default(),
         }
     }
 
@@ -127,6 +131,13 @@ impl ServerConfig {
             _ if self.login_throttle.max_failures == 0 || self.login_throttle.window_ms <= 0 => {
                 Err(ServerError::Config(
                     "the sign-in throttle needs at least 1 failure and 1 minute".into(),
+                ))
+            }
+            _ if self.audit_checkpoints.every_events == 0
+                || self.audit_checkpoints.every.is_zero() =>
+            {
+                Err(ServerError::Config(
+                    "audit checkpoints need at least 1 event and 1 second".into(),
                 ))
             }
             _ if self.max_body_bytes < 1024 => Err(ServerError::Config(

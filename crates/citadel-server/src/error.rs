@@ -63,6 +63,10 @@ pub enum ApiError {
     /// detail names what (ids, never values); a security event is recorded.
     #[error("stored data failed its integrity check: {0}")]
     IntegrityFailure(String),
+    /// The audit trail could not record a recent action: changes are
+    /// refused until it can (fail closed).
+    #[error("the audit log cannot record actions now")]
+    AuditUnavailable,
     #[error("internal error")]
     Internal(String),
 }
@@ -277,6 +281,14 @@ impl ApiError {
                 "storage is unavailable; try again later".into(),
                 None,
             ),
+            Self::AuditUnavailable => (
+                S::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                "Service unavailable",
+                "the audit log cannot record this action now; nothing is done without its record"
+                    .into(),
+                None,
+            ),
             Self::Busy => (
                 S::SERVICE_UNAVAILABLE,
                 "busy",
@@ -369,6 +381,11 @@ impl From<StoreError> for ApiError {
             StoreError::SealBroken { .. } | StoreError::Tampered(_) => {
                 Self::IntegrityFailure(e.to_string())
             }
+            StoreError::Audit(
+                ref a @ (citadel_audit::AuditError::NoSuchLeaf { .. }
+                | citadel_audit::AuditError::NotAPrefix { .. }),
+            ) => Self::bad_request("no_such_tree", a.to_string()),
+            StoreError::Audit(a) => Self::IntegrityFailure(a.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

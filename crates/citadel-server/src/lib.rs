@@ -6,6 +6,7 @@
 //! until a shutdown future fires.
 
 mod app;
+pub mod audit;
 mod auth;
 mod client;
 mod config;

@@ -65,6 +65,34 @@ pub enum Command {
     /// A tenant's keys: status and data key rotation (on the server itself).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit logs: verify them on the server, check proofs anywhere.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check every event of a log against its signed tree heads and name
+    /// the first bad one (exit status 1 if there is one).
+    Verify {
+        /// The tenant's slug; the platform's own log without it.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Check a proof from the API offline: the tree head's signature with
+    /// the audit key, then the inclusion or consistency proof; with
+    /// --event, that the event hashes to the proved leaf.
+    CheckProof {
+        /// The audit key as GET /api/v1/audit/public-key gives it (JSON).
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+        /// An inclusion or consistency proof as the API gives it (JSON).
+        #[arg(long, value_name = "FILE")]
+        proof: PathBuf,
+        /// An event as GET /api/v1/audit/events lists it (JSON).
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -134,6 +162,12 @@ pub struct ServeArgs {
     /// Length of the sign-in throttle window in minutes [default: 15]
     #[arg(long, env = "CITADEL_LOGIN_THROTTLE_MINUTES")]
     pub login_throttle_minutes: Option<u32>,
+    /// Sign an audit log's tree head after this many new events [default: 1000]
+    #[arg(long, env = "CITADEL_AUDIT_CHECKPOINT_EVENTS")]
+    pub audit_checkpoint_events: Option<u64>,
+    /// …or this many seconds after the last head, if anything was recorded [default: 10]
+    #[arg(long, env = "CITADEL_AUDIT_CHECKPOINT_SECONDS")]
+    pub audit_checkpoint_seconds: Option<u64>,
 }
 
 #[derive(Subcommand)]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use citadel_crypto::LocalKms;
 use citadel_store::{KeyStatus, Store};
 
+use crate::audit_cmd::record_cli;
 use crate::cli::KeysCommand;
 
 /// The tenant named by `slug`, as the machine's operator may reach it.
@@ -85,21 +86,41 @@ pub async fn run(config: &ServerConfig, command: KeysCommand) -> Result<(), Stri
             if retire_now {
                 store.set_key_retire_grace(std::time::Duration::ZERO);
             }
-            let version = store
-                .rotate_data_key(&scope)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("Data key version {version} added; it seals from now on.");
-            reencrypt(&store, &scope).await
+            let result = match store.rotate_data_key(&scope).await {
+                Ok(version) => {
+                    println!("Data key version {version} added; it seals from now on.");
+                    reencrypt(&store, &scope).await
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            record_in_tenant(&store, &scope, "key.rotate", result).await
         }
         KeysCommand::Reencrypt { tenant } => {
             let scope = tenant_scope(&store, &tenant).await?;
-            reencrypt(&store, &scope).await
+            let result = reencrypt(&store, &scope).await;
+            record_in_tenant(&store, &scope, "key.reencrypt", result).await
         }
-        KeysCommand::RotateMaster { new_key_file } => rotate_master(&store, &new_key_file).await,
+        KeysCommand::RotateMaster { new_key_file } => {
+            let result = rotate_master(&store, &new_key_file).await;
+            let trail = store.platform_audit();
+            let recorded = record_cli(trail, "key.master_rotate", Vec::new(), &result).await;
+            result.and(recorded)
+        }
     };
     store.close().await;
     result
+}
+
+/// Records a key operation in the tenant's own trail.
+async fn record_in_tenant(
+    store: &Store,
+    scope: &TenantScope,
+    action: &str,
+    result: Result<(), String>,
+) -> Result<(), String> {
+    let db = store.tenant(scope).await.map_err(|e| e.to_string())?;
+    let recorded = record_cli(db.audit(), action, Vec::new(), &result).await;
+    result.and(recorded)
 }
 
 async fn reencrypt(store: &Store, scope: &TenantScope) -> Result<(), String> {
@@ -159,8 +180,9 @@ async fn rotate_master(store: &Store, new_key_file: &std::path::Path) -> Result<
         .await
         .map_err(|e| e.to_string())?;
     println!(
-        "Re-sealed {} tenant key(s) and {} database credential(s) under {}.",
+        "Re-sealed {} tenant key(s), {} audit key(s) and {} database credential(s) under {}.",
         done.tenant_keys,
+        done.audit_keys,
         done.credentials,
         new_key_file.display()
     );

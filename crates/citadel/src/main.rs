@@ -1,5 +1,6 @@
 //! `citadel`: parses the command line and hands over to the server crate.
 
+mod audit_cmd;
 mod cli;
 mod keys_cmd;
 mod settings;
@@ -98,6 +99,13 @@ async fn main() -> ExitCode {
             }
             Command::Keys(command) => {
                 keys_cmd::run(&settings::base_config(&cli.global, &file)?, command).await
+            }
+            Command::Audit(command) => {
+                let config = settings::base_config(&cli.global, &file)?;
+                if !audit_cmd::run(&config, command).await? {
+                    return Err("the check failed".to_owned());
+                }
+                Ok(())
             }
         }
     }

@@ -34,6 +34,8 @@ pub struct FileSettings {
     pub session_absolute_hours: Option<u64>,
     pub login_throttle_failures: Option<u32>,
     pub login_throttle_minutes: Option<u32>,
+    pub audit_checkpoint_events: Option<u64>,
+    pub audit_checkpoint_seconds: Option<u64>,
     pub max_open_tenants: Option<usize>,
     pub log_format: Option<String>,
     /// Anything else: reported, not fatal, so an old file still starts.
@@ -150,6 +152,17 @@ pub fn serve_config(
             .login_throttle_minutes
             .or(file.login_throttle_minutes)
             .map_or(throttle.window_ms, |m| i64::from(m) * 60_000),
+    };
+    let checkpoints = citadel_store::CheckpointPolicy::default();
+    config.audit_checkpoints = citadel_store::CheckpointPolicy {
+        every_events: serve
+            .audit_checkpoint_events
+            .or(file.audit_checkpoint_events)
+            .unwrap_or(checkpoints.every_events),
+        every: serve
+            .audit_checkpoint_seconds
+            .or(file.audit_checkpoint_seconds)
+            .map_or(checkpoints.every, Duration::from_secs),
     };
     Ok(config)
 }

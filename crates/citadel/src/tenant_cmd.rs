@@ -11,6 +11,7 @@ use citadel_server::services::passwords::PasswordWork;
 use citadel_server::services::tenants;
 use citadel_server::{ServerConfig, open_platform};
 
+use crate::audit_cmd::record_cli;
 use crate::cli::TenantCommand;
 
 pub async fn run(config: &ServerConfig, command: TenantCommand) -> Result<(), String> {
@@ -26,6 +27,13 @@ pub async fn run(config: &ServerConfig, command: TenantCommand) -> Result<(), St
     .ok()
     .and_then(|a| a.into_platform())
     .ok_or("not allowed to manage tenants")?;
+    let audited = match &command {
+        TenantCommand::Create { slug, .. } => Some(("tenant.create", slug.clone())),
+        TenantCommand::Suspend { slug } => Some(("tenant.suspend", slug.clone())),
+        TenantCommand::Resume { slug } => Some(("tenant.resume", slug.clone())),
+        TenantCommand::Destroy { slug, .. } => Some(("tenant.destroy", slug.clone())),
+        TenantCommand::List { .. } => None,
+    };
     let result = match command {
         TenantCommand::Create {
             slug,
@@ -114,8 +122,15 @@ pub async fn run(config: &ServerConfig, command: TenantCommand) -> Result<(), St
             Ok(())
         }
     };
+    let recorded = match audited {
+        Some((action, slug)) => {
+            let trail = store.platform_audit();
+            record_cli(trail, action, vec![format!("slug:{slug}")], &result).await
+        }
+        None => Ok(()),
+    };
     store.close().await;
-    result
+    result.and(recorded)
 }
 
 async fn set_status(

@@ -167,6 +167,14 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/views/{view}", NotFound),
     ("PATCH", "/api/v1/views/{view}", NotFound),
     ("DELETE", "/api/v1/views/{view}", NotFound),
+    ("GET", "/api/v1/audit/events", Forbidden),
+    ("GET", "/api/v1/audit/export", Forbidden),
+    ("GET", "/api/v1/audit/tree-head", Forbidden),
+    ("GET", "/api/v1/audit/proofs/inclusion", Forbidden),
+    ("GET", "/api/v1/audit/proofs/consistency", Forbidden),
+    ("GET", "/api/v1/audit/public-key", Forbidden),
+    ("POST", "/api/v1/audit/verify", Forbidden),
+    ("GET", "/api/v1/platform/audit/events", Operator),
 ];
 
 /// What the tenant holds that a member without grants must never see.

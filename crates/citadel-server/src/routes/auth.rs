@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use citadel_core::{Action, Principal};
 
+use crate::audit::AuditNote;
 use crate::auth::{TENANT_COOKIE, TenantCaller, clear_cookie, session_cookie};
 use crate::client::Client;
 use crate::error::ApiError;
@@ -31,6 +32,7 @@ use crate::state::AppState;
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
+    note: AuditNote,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let input = LoginInput {
@@ -40,7 +42,7 @@ pub async fn login(
         totp_code: body.totp_code,
         recovery_code: body.recovery_code.map(|c| c.0),
     };
-    let signed = login::tenant_login(&state, &client, input).await?;
+    let signed = login::tenant_login(&state, &client, &note, input).await?;
     let cookie = session_cookie(TENANT_COOKIE, signed.cookie_value.expose())?;
     let body = SignedIn {
         user: UserView::from(&signed.user),

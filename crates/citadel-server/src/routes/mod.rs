@@ -2,6 +2,8 @@
 //! every request passes through.
 
 pub mod apps;
+pub mod audit;
+pub mod audit_dto;
 pub mod auth;
 pub mod crypto;
 pub mod data_dto;
@@ -98,6 +100,7 @@ impl utoipa::Modify for SessionCookies {
         (name = "groups", description = "Tenant admins: permission groups, previews of their changes, explanations of decisions"),
         (name = "support", description = "Support access: tenants grant a named operator time-limited, read-only, audited access"),
         (name = "views", description = "Saved views of a table, personal or shared"),
+        (name = "audit", description = "Audit administrators: the tamper-evident audit log, its signed tree heads, RFC 9162 proofs, the audit key, verification and CSV export; operators: the platform's own events"),
         (name = "transfer", description = "Import of records from CSV and XLSX (dry run, then all or nothing) and export of a table, view or filter")
     )
 )]
@@ -212,6 +215,14 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(support::support_record))
         .routes(routes!(transfer::import_records))
         .routes(routes!(transfer::export_records))
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::tree_head))
+        .routes(routes!(audit::inclusion_proof))
+        .routes(routes!(audit::consistency_proof))
+        .routes(routes!(audit::public_key))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::platform_events))
 }
 
 /// The OpenAPI document of every route the server has.
@@ -244,6 +255,7 @@ pub fn app(state: AppState) -> Router {
             middleware::track,
         ))
         .layer(axum_mw::from_fn(middleware::deadline))
+        .layer(axum_mw::from_fn(crate::audit::record))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(Extension(spec));
     router.fallback(not_found).layer(layers).with_state(state)

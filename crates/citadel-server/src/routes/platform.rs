@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use citadel_core::{Action, CryptoSuite, Email, LoginName, TenantSlug, TenantStatus};
 use citadel_crypto::token::csrf_token;
 
+use crate::audit::AuditNote;
 use crate::auth::{OPERATOR_COOKIE, OperatorCaller, clear_cookie, session_cookie};
 use crate::client::Client;
 use crate::error::ApiError;
@@ -28,9 +29,12 @@ fn slug_from_path(slug: &str) -> Result<TenantSlug, ApiError> {
     responses((status = 201, body = OperatorView), (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn bootstrap(
     State(state): State<AppState>,
+    note: AuditNote,
     ApiJson(body): ApiJson<BootstrapRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    note.trail(state.store().platform_audit());
     let login = LoginName::parse(&body.login).map_err(|e| ApiError::invalid_field("login", e))?;
+    note.detail("login", login.as_str());
     let id =
         sessions::bootstrap_operator(&state, body.token.0.expose(), login, body.password.0).await?;
     Ok((
@@ -46,8 +50,14 @@ pub async fn bootstrap(
 pub async fn operator_login(
     State(state): State<AppState>,
     Client(client): Client,
+    note: AuditNote,
     ApiJson(body): ApiJson<OperatorLoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    note.trail(state.store().platform_audit());
+    // The login tried, if it is one (as the tenant sign-in records it).
+    if let Ok(login) = LoginName::parse(&body.login) {
+        note.detail("login", login.as_str());
+    }
     let token = sessions::operator_login(&state, client.ip, &body.login, body.password.0).await?;
     Ok((
         [(

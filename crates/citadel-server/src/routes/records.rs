@@ -11,6 +11,7 @@ use citadel_core::access::ops;
 use citadel_core::data::TableSchema;
 use citadel_store::data::{RecordDeletion, RecordRow};
 
+use crate::audit::AuditNote;
 use crate::auth::TenantCaller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, path_id};
@@ -161,9 +162,11 @@ pub async fn list_records(
 pub async fn create_record(
     State(state): State<AppState>,
     caller: TenantCaller,
+    note: AuditNote,
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<RecordInput>,
 ) -> Result<Response, ApiError> {
+    note.fields(body.fields.keys());
     let (db, actor, access) = table_access::<ops::Create>(&state, &caller, &raw).await?;
     refuse_unwritable(&access, body.fields.keys())?;
     let write = data::new_record(access.full_schema(), &body).map_err(|e| conceal(&access, e))?;
@@ -174,6 +177,7 @@ pub async fn create_record(
     let row = rows
         .pop()
         .ok_or(ApiError::Internal("no record created".into()))?;
+    note.target("record", row.id.0);
     Ok(with_etag(StatusCode::CREATED, access.schema(), &row))
 }
 
@@ -200,10 +204,12 @@ pub async fn get_record(
 pub async fn update_record(
     State(state): State<AppState>,
     caller: TenantCaller,
+    note: AuditNote,
     Path((raw, record)): Path<(String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RecordInput>,
 ) -> Result<Response, ApiError> {
+    note.fields(body.fields.keys());
     let (db, actor, access) = table_access::<ops::Update>(&state, &caller, &raw).await?;
     refuse_unwritable(&access, body.fields.keys())?;
     let change = data::record_change(
@@ -272,10 +278,13 @@ pub async fn record_history(
 pub async fn create_records(
     State(state): State<AppState>,
     caller: TenantCaller,
+    note: AuditNote,
     Path(raw): Path<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<BatchCreateRequest>,
 ) -> Result<Response, ApiError> {
+    note.fields(body.records.iter().flat_map(|r| r.fields.keys()));
+    note.detail("count", body.records.len());
     let (db, actor, access) = table_access::<ops::Create>(&state, &caller, &raw).await?;
     refuse_unwritable(&access, body.records.iter().flat_map(|r| r.fields.keys()))?;
     let writes =
@@ -287,6 +296,9 @@ pub async fn create_records(
         .create_records(&access, writes, actor)
         .await
         .map_err(|e| conceal(&access, e.into()))?;
+    for row in &rows {
+        note.target("record", row.id.0);
+    }
     Ok(batch_response(
         StatusCode::CREATED,
         access.schema(),
@@ -304,10 +316,16 @@ pub async fn create_records(
 pub async fn update_records(
     State(state): State<AppState>,
     caller: TenantCaller,
+    note: AuditNote,
     Path(raw): Path<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<BatchUpdateRequest>,
 ) -> Result<Response, ApiError> {
+    note.fields(body.records.iter().flat_map(|r| r.fields.keys()));
+    note.detail("count", body.records.len());
+    for item in &body.records {
+        note.target("record", item.id);
+    }
     let (db, actor, access) = table_access::<ops::Update>(&state, &caller, &raw).await?;
     refuse_unwritable(&access, body.records.iter().flat_map(|r| r.fields.keys()))?;
     let changes = data::record_changes(access.full_schema(), &body.records)?;
@@ -331,9 +349,14 @@ pub async fn update_records(
 pub async fn delete_records(
     State(state): State<AppState>,
     caller: TenantCaller,
+    note: AuditNote,
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<BatchDeleteRequest>,
 ) -> Result<StatusCode, ApiError> {
+    note.detail("count", body.records.len());
+    for item in &body.records {
+        note.target("record", item.id);
+    }
     let (db, actor, access) = table_access::<ops::Delete>(&state, &caller, &raw).await?;
     let deletions = data::record_deletions(&body.records)?;
     db.delete_records(&access, deletions, actor).await?;

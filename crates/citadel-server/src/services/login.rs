@@ -16,6 +16,7 @@ use citadel_crypto::{SecretString, totp};
 use citadel_store::{ClientInfo, TenantAuthDb, TenantRecord, UserRecord, now_millis};
 use serde_json::json;
 
+use crate::audit::AuditNote;
 use crate::error::ApiError;
 use crate::services::sessions::{ip_banned, pending_for};
 use crate::state::AppState;
@@ -42,11 +43,12 @@ pub struct TenantSignIn {
 pub async fn tenant_login(
     state: &AppState,
     client: &ClientInfo,
+    note: &AuditNote,
     input: LoginInput,
 ) -> Result<TenantSignIn, ApiError> {
     let now = now_millis();
     begin_attempt(state, "tenant", client.ip, now)?;
-    let outcome = sign_in(state, client, input, now).await;
+    let outcome = sign_in(state, client, note, input, now).await;
     // Wrong credentials, and attempts from a banned network, keep counting.
     let failed = match &outcome {
         Err(ApiError::InvalidCredentials | ApiError::InvalidSecondFactor) => true,
@@ -67,6 +69,8 @@ pub async fn tenant_login(
         Err(_) => "error",
     };
     state.metrics().record_login("tenant", label);
+    // The reason class only: which check failed, never what was typed.
+    note.detail("reason", label);
     outcome
 }
 
@@ -90,6 +94,7 @@ pub fn begin_attempt(
 async fn sign_in(
     state: &AppState,
     client: &ClientInfo,
+    note: &AuditNote,
     input: LoginInput,
     now: i64,
 ) -> Result<TenantSignIn, ApiError> {
@@ -116,6 +121,10 @@ async fn sign_in(
         .into_tenant_auth()
         .ok_or(ApiError::Denied(citadel_core::Denied::Forbidden))?;
     let db = state.store().tenant_auth(&scope).await?;
+    // An attempt on a known tenant goes to its trail, with the login
+    // tried (an account name, not a secret).
+    note.trail(db.audit());
+    note.detail("login", login.as_str());
     if db.ban_covering(client.ip, now).await?.is_some() {
         db.record_attempt(client, &login, None, "ip_banned").await?;
         return Err(ip_banned());
@@ -139,6 +148,7 @@ async fn sign_in(
             .await?;
         return Err(ApiError::InvalidCredentials);
     };
+    note.actor(db.audit(), user.id, Some(user.login.as_str()));
     // Read afresh, after the hashing: concurrent failures may have locked
     // the account meanwhile, and a guess checked after the lock must learn
     // nothing (not even "right, now the code"). Disabled accounts lock too.

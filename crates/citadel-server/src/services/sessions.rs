@@ -33,7 +33,11 @@ pub struct TenantSession {
     pub principal: Principal,
     pub tenant: TenantRecord,
     pub user: UserId,
+    /// The user's login when the request came, for its audit event.
+    pub login: String,
     pub proof: Proof,
+    /// The tenant's audit trail.
+    pub audit: citadel_store::AuditTrail,
 }
 
 impl TenantSession {
@@ -114,17 +118,20 @@ async fn auth_db(
     }
 }
 
-/// The principal of an active user, by the tenant's current policy.
+/// The principal of an active user, by the tenant's current policy, and
+/// the user's login.
 async fn principal_of(
     db: &TenantAuthDb,
     user: UserId,
     via: Credential,
     now: i64,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<(Principal, String)>, ApiError> {
     let Some(user) = db.find_user(user).await? else {
         return Ok(None);
     };
-    principal_for(db, &user, via, now).await
+    Ok(principal_for(db, &user, via, now)
+        .await?
+        .map(|principal| (principal, user.login.as_str().to_owned())))
 }
 
 /// The principal of an account already read.
@@ -171,7 +178,9 @@ pub async fn authenticate_tenant(
         db.delete_session(&hash).await?;
         return Ok(None);
     }
-    let Some(principal) = principal_of(&db, session.owner, Credential::Session, now).await? else {
+    let Some((principal, login)) =
+        principal_of(&db, session.owner, Credential::Session, now).await?
+    else {
         return Ok(None);
     };
     if policy.needs_touch(session.last_seen_at, now) {
@@ -181,10 +190,12 @@ pub async fn authenticate_tenant(
         principal,
         tenant,
         user: session.owner,
+        login,
         proof: Proof::Session {
             token_hash: hash,
             csrf_token: csrf_token(token),
         },
+        audit: db.audit().clone(),
     }))
 }
 
@@ -221,7 +232,9 @@ pub async fn authenticate_access_token(
         principal,
         tenant,
         user: record.user,
+        login: user.login.as_str().to_owned(),
         proof: Proof::AccessToken { id: record.id },
+        audit: db.audit().clone(),
     }))
 }
 

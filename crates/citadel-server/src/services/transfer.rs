@@ -29,6 +29,7 @@ use serde_json::{Map, Value as Json};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+pub(crate) use export::csv_bytes;
 pub use export::{export_csv, export_request, export_xlsx};
 // Public so the `import_xlsx` fuzz target reads files as an import does.
 pub use read::{RawRow, each_row};
