@@ -5,6 +5,7 @@
 //! string, and every operation is decided by [`authz::authorize`].
 
 pub mod access;
+pub mod alerts;
 pub mod authz;
 pub mod data;
 pub mod department;

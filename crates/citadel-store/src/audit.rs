@@ -12,6 +12,7 @@ use citadel_crypto::Suite;
 use citadel_crypto::suite::PublicKey;
 
 use crate::StoreError;
+use crate::audit_archive::Archived;
 use crate::audit_heads::{AuditHeads, LogId};
 use crate::audit_log::{AuditLog, EventQuery};
 use crate::audit_writer::{AuditWriter, CheckpointPolicy, Checkpoints};
@@ -182,6 +183,18 @@ impl AuditTrail {
         let key = self.public_key().await?;
         let heads = self.heads.heads(self.id, None).await?;
         self.log.check(self.id.bytes(), &key, &heads).await
+    }
+
+    /// Moves the events recorded before `cutoff_ms` into archive segments
+    /// (see `audit_archive.rs`).
+    pub async fn archive_before(&self, cutoff_ms: i64) -> Result<Archived, StoreError> {
+        self.log.archive_before(cutoff_ms).await
+    }
+
+    /// The first event still in the live log (searchable); earlier ones
+    /// are archived.
+    pub async fn live_from(&self) -> Result<u64, StoreError> {
+        self.log.live_from().await
     }
 
     /// Commits what is queued, signs a last head and closes the log.

@@ -17,94 +17,14 @@ use citadel_audit::{
     AuditError, AuditEvent, Hash, LogCheck, Outcome, SignedTreeHead, StoredEvent, Tamper, TreeHash,
     Verified,
 };
-use citadel_core::TenantId;
 use citadel_crypto::suite::PublicKey;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::StoreError;
+use crate::audit_schema::{SQLITE_SCHEMA, archive_table};
 use crate::db::{BeginWrite, DbPool, on_pool};
 use crate::sqlite::options;
-
-const SQLITE_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS audit_events (
-    seq INTEGER PRIMARY KEY,
-    at_ms INTEGER NOT NULL,
-    actor_id TEXT,
-    actor_name TEXT,
-    actor_ip TEXT,
-    user_agent TEXT,
-    request_id TEXT,
-    action TEXT NOT NULL,
-    targets TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    leaf BLOB NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at_ms);
-CREATE TRIGGER IF NOT EXISTS audit_events_not_updated BEFORE UPDATE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_events_not_deleted BEFORE DELETE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-";
-
-/// The schema holding every tenant's audit table on PostgreSQL, owned by
-/// the platform's user: a tenant role owns its own schema and could drop
-/// any table in it, whoever owned the table.
-pub(crate) const POSTGRES_AUDIT_SCHEMA: &str = "citadel_audit";
-
-/// The audit table of `tenant` on PostgreSQL (schema-qualified), or of the
-/// platform's own log for `None`. Hex digits of an id only.
-pub(crate) fn postgres_table(tenant: Option<TenantId>) -> String {
-    match tenant {
-        Some(id) => format!("{POSTGRES_AUDIT_SCHEMA}.t_{}", id.as_uuid().simple()),
-        None => format!("{POSTGRES_AUDIT_SCHEMA}.platform"),
-    }
-}
-
-/// Creates `table` (from [`postgres_table`]) if it is missing, owned by the
-/// connection's user, and lets `role` (a tenant's) read and append to it.
-pub(crate) async fn create_postgres_table(
-    executor: &mut sqlx::PgConnection,
-    table: &str,
-    role: Option<&str>,
-) -> Result<(), StoreError> {
-    let mut ddl = vec![
-        format!("CREATE SCHEMA IF NOT EXISTS {POSTGRES_AUDIT_SCHEMA}"),
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (
-                seq BIGINT PRIMARY KEY,
-                at_ms BIGINT NOT NULL,
-                actor_id TEXT,
-                actor_name TEXT,
-                actor_ip TEXT,
-                user_agent TEXT,
-                request_id TEXT,
-                action TEXT NOT NULL,
-                targets TEXT NOT NULL,
-                outcome TEXT NOT NULL,
-                detail TEXT NOT NULL,
-                leaf BYTEA NOT NULL
-            )"
-        ),
-        format!(
-            "CREATE INDEX IF NOT EXISTS {}_at ON {table} (at_ms)",
-            table.rsplit('.').next().unwrap_or("audit")
-        ),
-    ];
-    if let Some(role) = role {
-        ddl.push(format!(
-            "GRANT USAGE ON SCHEMA {POSTGRES_AUDIT_SCHEMA} TO \"{role}\""
-        ));
-        ddl.push(format!("GRANT SELECT, INSERT ON {table} TO \"{role}\""));
-    }
-    for statement in ddl {
-        sqlx::raw_sql(AssertSqlSafe(statement))
-            .execute(&mut *executor)
-            .await?;
-    }
-    Ok(())
-}
 
 /// First key of the advisory lock that queues appends to one log on
 /// PostgreSQL (the second is the table's name hashed).
@@ -117,11 +37,11 @@ const ROWS_PER_INSERT: usize = 500;
 /// Events read per query while a log is checked.
 const CHECK_PAGE: u32 = 5_000;
 
-const COLUMNS: &str = "seq, at_ms, actor_id, actor_name, actor_ip, user_agent, request_id, \
+pub(crate) const COLUMNS: &str = "seq, at_ms, actor_id, actor_name, actor_ip, user_agent, request_id, \
      action, targets, outcome, detail, leaf";
 
 /// A stored row, as both backends decode it.
-type EventRow = (
+pub(crate) type EventRow = (
     i64,
     i64,
     Option<String>,
@@ -153,9 +73,14 @@ pub struct EventQuery {
 
 /// One log: a tenant's, or the platform's own.
 pub struct AuditLog {
-    pool: DbPool,
-    table: String,
-    hash: TreeHash,
+    pub(crate) pool: DbPool,
+    pub(crate) table: String,
+    /// Where events past retention go, compressed (`audit_archive.rs`).
+    pub(crate) archive: String,
+    pub(crate) hash: TreeHash,
+    /// On PostgreSQL, the platform's pool: the owner of the tables, which
+    /// alone moves events to the archive.
+    pub(crate) owner: Option<PgPool>,
 }
 
 impl AuditLog {
@@ -170,17 +95,36 @@ impl AuditLog {
         Ok(Self {
             pool: DbPool::Sqlite(pool, None),
             table: "audit_events".into(),
+            archive: "audit_archive".into(),
             hash,
+            owner: None,
         })
     }
 
-    /// The log in `table` (made by [`create_postgres_table`]) through `pool`.
-    pub(crate) fn on_postgres(pool: PgPool, table: String, hash: TreeHash) -> Self {
+    /// The log in `table` (made by `create_postgres_table`) through
+    /// `pool`; `owner` (the platform's pool) moves events to the archive.
+    pub(crate) fn on_postgres(pool: PgPool, owner: PgPool, table: String, hash: TreeHash) -> Self {
         Self {
             pool: DbPool::Postgres(pool),
+            archive: archive_table(&table),
             table,
             hash,
+            owner: Some(owner),
         }
+    }
+
+    /// The next sequence number: after the last live event, or after the
+    /// last archived one if every event was archived.
+    pub(crate) fn next_seq_sql(&self) -> String {
+        let larger = match self.pool {
+            DbPool::Sqlite(..) => "MAX",
+            DbPool::Postgres(_) => "GREATEST",
+        };
+        format!(
+            "SELECT {larger}(COALESCE((SELECT MAX(seq) + 1 FROM {}), 0), \
+             COALESCE((SELECT MAX(end_seq) FROM {}), 0))",
+            self.table, self.archive
+        )
     }
 
     pub fn tree_hash(&self) -> TreeHash {
@@ -201,7 +145,7 @@ impl AuditLog {
         events: Vec<AuditEvent>,
     ) -> Result<(Range<u64>, Vec<Hash>), StoreError> {
         let postgres = matches!(self.pool, DbPool::Postgres(_));
-        let next_seq = format!("SELECT COALESCE(MAX(seq) + 1, 0) FROM {}", self.table);
+        let next_seq = self.next_seq_sql();
         let insert_head = format!("INSERT INTO {} ({COLUMNS}) VALUES ", self.table);
         let mut leaves = Vec::with_capacity(events.len());
         let mut rows = Vec::with_capacity(events.len());
@@ -261,7 +205,7 @@ impl AuditLog {
 
     /// How many events the log holds: the next sequence number.
     pub async fn size(&self) -> Result<u64, StoreError> {
-        let sql = format!("SELECT COALESCE(MAX(seq) + 1, 0) FROM {}", self.table);
+        let sql = self.next_seq_sql();
         let next: i64 = on_pool!(&self.pool, |p| sqlx::query_scalar(AssertSqlSafe(sql))
             .fetch_one(p)
             .await?);
@@ -345,6 +289,15 @@ impl AuditLog {
     /// The leaf hashes of events `range`, in order, for proofs and for
     /// carrying a tree's right edge forward.
     pub async fn leaves(&self, range: Range<u64>) -> Result<Vec<Hash>, StoreError> {
+        let live = self.live_from().await?;
+        if range.start < live {
+            let archived = range.start..range.end.min(live);
+            let mut leaves = self.archived_leaves(archived).await?;
+            if range.end > live {
+                leaves.extend(Box::pin(self.leaves(live..range.end)).await?);
+            }
+            return Ok(leaves);
+        }
         let sql = format!(
             "SELECT seq, leaf FROM {} WHERE seq >= $1 AND seq < $2 ORDER BY seq",
             self.table
@@ -386,7 +339,8 @@ impl AuditLog {
         heads: &[SignedTreeHead],
     ) -> Result<Verified, StoreError> {
         let mut check = LogCheck::new(tenant, self.hash, key, heads)?;
-        let mut from = 0;
+        // Archived segments first, each decoded and checked like live rows.
+        let mut from = self.check_archive(&mut check).await?;
         loop {
             let page = self.events(from, CHECK_PAGE).await?;
             let Some(last) = page.last() else { break };
@@ -439,24 +393,24 @@ fn values_sql(head: &str, rows: usize, postgres: bool) -> String {
     sql
 }
 
-fn to_seq(value: i64) -> Result<u64, StoreError> {
+pub(crate) fn to_seq(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt("a negative audit sequence number".into()))
 }
 
-fn from_seq(seq: u64) -> Result<i64, StoreError> {
+pub(crate) fn from_seq(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::Corrupt("an audit sequence number past i64".into()))
 }
 
 /// A row that cannot be read back as an event was changed beside the
 /// server: it is reported as that event's leaf no longer matching.
-fn changed(seq: u64) -> StoreError {
+pub(crate) fn changed(seq: u64) -> StoreError {
     StoreError::Audit(AuditError::Tampered {
         seq,
         what: Tamper::LeafChanged,
     })
 }
 
-fn stored_event(row: EventRow) -> Result<StoredEvent, StoreError> {
+pub(crate) fn stored_event(row: EventRow) -> Result<StoredEvent, StoreError> {
     let (seq, at_ms, actor_id, actor_name, actor_ip, user_agent, request_id, action) =
         (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
     let seq = to_seq(seq)?;

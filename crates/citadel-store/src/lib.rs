@@ -10,8 +10,10 @@
 pub mod access;
 mod access_seal;
 mod audit;
+mod audit_archive;
 mod audit_heads;
 mod audit_log;
+mod audit_schema;
 mod audit_writer;
 pub mod data;
 mod db;
@@ -44,6 +46,7 @@ use citadel_crypto::{Kms, Suite};
 use sqlx::postgres::PgConnectOptions;
 
 pub use audit::{AuditTrail, ConsistencyProof, InclusionProof};
+pub use audit_archive::Archived;
 pub use audit_heads::LogId;
 pub use audit_log::{AuditLog, EventQuery};
 pub use audit_writer::{AuditWriter, CheckpointPolicy};
@@ -176,7 +179,8 @@ impl Store {
             }
             DbPool::Postgres(pool) => AuditLog::on_postgres(
                 pool.clone(),
-                audit_log::postgres_table(None),
+                pool.clone(),
+                audit_schema::postgres_table(None),
                 TreeHash::of_suite(PLATFORM_AUDIT_SUITE),
             ),
         };

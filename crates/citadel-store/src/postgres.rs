@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use crate::StoreError;
-use crate::audit_log::{create_postgres_table, postgres_table};
+use crate::audit_schema::{archive_table, create_postgres_table, postgres_table};
 use crate::identity::insert_user;
 use crate::migrate::{POSTGRES_PLATFORM, POSTGRES_TENANT, apply_postgres};
 use crate::records::NewUser;
@@ -252,9 +252,10 @@ pub(crate) async fn destroy(
     )))
     .execute(&mut **tx)
     .await?;
+    let audit = postgres_table(Some(id));
     sqlx::raw_sql(AssertSqlSafe(format!(
-        "DROP TABLE IF EXISTS {}",
-        postgres_table(Some(id))
+        "DROP TABLE IF EXISTS {audit}, {}",
+        archive_table(&audit)
     )))
     .execute(&mut **tx)
     .await?;

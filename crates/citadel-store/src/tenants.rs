@@ -14,7 +14,8 @@ use citadel_audit::TreeHash;
 
 use crate::audit::AuditTrail;
 use crate::audit_heads::LogId;
-use crate::audit_log::{AuditLog, postgres_table};
+use crate::audit_log::AuditLog;
+use crate::audit_schema::postgres_table;
 use crate::db::{DbPool, now_millis, on_pool};
 use crate::pools::OpenTenant;
 use crate::records::{NewUser, TenantRecord};
@@ -169,7 +170,15 @@ impl Store {
             Backend::Postgres { admin } => {
                 let credential = self.tenant_credential(id).await?;
                 let pool = postgres::open_tenant(admin, id, &credential).await?;
-                let log = AuditLog::on_postgres(pool.clone(), postgres_table(Some(id)), hash);
+                let DbPool::Postgres(owner) = &self.platform else {
+                    return Err(StoreError::Corrupt("backend and pool disagree".into()));
+                };
+                let log = AuditLog::on_postgres(
+                    pool.clone(),
+                    owner.clone(),
+                    postgres_table(Some(id)),
+                    hash,
+                );
                 (DbPool::Postgres(pool), log)
             }
         };

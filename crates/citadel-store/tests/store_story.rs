@@ -215,12 +215,24 @@ async fn prove_sql_isolation(store: &Store, db_a: &citadel_store::TenantDb, b: T
                     .fetch_one(pool)
                     .await
                     .expect("reads its own log");
+            let _: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {own}_archive"
+            )))
+            .fetch_one(pool)
+            .await
+            .expect("reads its own archive");
             for statement in [
                 format!("UPDATE {own} SET action = 'x'"),
                 format!("DELETE FROM {own}"),
                 format!("TRUNCATE {own}"),
                 format!("DROP TABLE {own}"),
                 format!("ALTER TABLE {own} ADD COLUMN x int"),
+                // Its archive: only the platform moves events there.
+                format!("DELETE FROM {own}_archive"),
+                format!(
+                    "INSERT INTO {own}_archive (first_seq, end_seq, first_at_ms, last_at_ms, data) \
+                     VALUES (0, 1, 0, 0, '\\x00')"
+                ),
                 format!("SELECT count(*) FROM citadel_audit.t_{}", b.simple()),
                 "SELECT count(*) FROM citadel_audit.platform".to_owned(),
             ] {

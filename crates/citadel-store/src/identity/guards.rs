@@ -4,6 +4,7 @@
 //! [`crate::fresh`]). The credential, the account and its status are never
 //! cached: revoking a token or disabling a user works at the next request.
 
+use citadel_core::alerts::AuditPolicy;
 use citadel_core::{SecurityPolicy, TenantId};
 
 use crate::fresh::{FreshMap, Reading};
@@ -12,6 +13,9 @@ use crate::records::IpBan;
 #[derive(Clone)]
 pub(crate) struct Guards {
     pub policy: SecurityPolicy,
+    /// Alert thresholds, consulted for every recorded event that may
+    /// raise one.
+    pub audit: AuditPolicy,
     /// Every ban; whether one is in force is decided at use.
     pub bans: Vec<IpBan>,
 }

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use citadel_core::alerts::AuditPolicy;
 use citadel_core::{EntryId, IpPrefix, SecurityPolicy, UserId};
 use sqlx::Row;
 
@@ -16,6 +17,7 @@ use crate::records::{ClientInfo, IpBan, LoginAttempt, Notification, Page, Securi
 use crate::tenant_db::{TenantAuthDb, TenantDb};
 
 const POLICY_KEY: &str = "security_policy";
+pub(crate) const AUDIT_POLICY_KEY: &str = "audit_policy";
 /// A user's usual networks are the most recently seen this many.
 const USUAL_NETWORKS_KEPT: i64 = 20;
 /// Attempted login names are kept for the log, cut to this length.
@@ -55,26 +57,42 @@ impl TenantAuthDb {
         // Every ban, expired ones too, so the check at any moment is exact;
         // it is read at most once a second per tenant.
         let reading = self.0.guards.reading();
+        let (policy, audit) = self.stored_policies().await?;
         let guards = Guards {
-            policy: self.stored_security_policy().await?,
+            policy,
+            audit,
             bans: self.0.ip_bans(None).await?,
         };
         self.0.guards.put(self.0.tenant, guards.clone(), reading);
         Ok(guards)
     }
 
-    async fn stored_security_policy(&self) -> Result<SecurityPolicy, StoreError> {
-        let stored: Option<String> = on_pool!(&self.0.pool, |p| {
-            sqlx::query_scalar("SELECT value FROM tenant_settings WHERE key = $1")
+    /// The stored security and audit policies (defaults for those never
+    /// saved), in one query.
+    async fn stored_policies(&self) -> Result<(SecurityPolicy, AuditPolicy), StoreError> {
+        let stored: Vec<(String, String)> = on_pool!(&self.0.pool, |p| {
+            sqlx::query_as("SELECT key, value FROM tenant_settings WHERE key IN ($1, $2)")
                 .bind(POLICY_KEY)
-                .fetch_optional(p)
+                .bind(AUDIT_POLICY_KEY)
+                .fetch_all(p)
                 .await?
         });
-        match stored {
-            None => Ok(SecurityPolicy::default()),
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| StoreError::Corrupt(format!("security policy: {e}"))),
+        let mut policies = (SecurityPolicy::default(), AuditPolicy::default());
+        for (key, json) in stored {
+            let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("{key}: {e}"));
+            if key == POLICY_KEY {
+                policies.0 = serde_json::from_str(&json).map_err(corrupt)?;
+            } else {
+                policies.1 = serde_json::from_str(&json).map_err(corrupt)?;
+            }
         }
+        Ok(policies)
+    }
+
+    /// The tenant's audit policy: alert thresholds, working hours, the
+    /// webhook and retention (from the guard cache when fresh).
+    pub async fn audit_policy(&self) -> Result<AuditPolicy, StoreError> {
+        Ok(self.guards().await?.audit)
     }
 
     /// The ban in force that covers `ip`, if any.
@@ -236,19 +254,52 @@ impl TenantAuthDb {
 }
 
 impl TenantDb {
+    /// The active security administrators, who receive alerts.
+    pub async fn security_admins(&self) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<String> = on_pool!(&self.pool, |p| {
+            sqlx::query_scalar(
+                "SELECT id FROM users WHERE is_security_admin = TRUE AND status = $1 ORDER BY id",
+            )
+            .bind(citadel_core::UserStatus::Active.as_str())
+            .fetch_all(p)
+            .await?
+        });
+        Ok(ids
+            .iter()
+            .map(|id| UserId::parse(id))
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub async fn audit_policy(&self) -> Result<AuditPolicy, StoreError> {
+        self.auth().audit_policy().await
+    }
+
     pub async fn security_policy(&self) -> Result<SecurityPolicy, StoreError> {
         self.auth().security_policy().await
     }
 
     pub async fn set_security_policy(&self, policy: &SecurityPolicy) -> Result<(), StoreError> {
+        self.put_policy(POLICY_KEY, policy).await
+    }
+
+    pub async fn set_audit_policy(&self, policy: &AuditPolicy) -> Result<(), StoreError> {
+        self.put_policy(AUDIT_POLICY_KEY, policy).await
+    }
+
+    /// Saves a policy as a tenant setting; the guard cache forgets it.
+    async fn put_policy(
+        &self,
+        key: &str,
+        policy: &impl serde::Serialize,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(policy)
-            .map_err(|e| StoreError::Corrupt(format!("security policy: {e}")))?;
+            .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
         write_on_pool!(&self.pool, |p| {
             sqlx::query(
                 "INSERT INTO tenant_settings (key, value, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             )
-            .bind(POLICY_KEY)
+            .bind(key)
             .bind(json)
             .bind(now_millis())
             .execute(p)
