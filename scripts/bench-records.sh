@@ -22,8 +22,8 @@ work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release -q -p citadel -p citadel-loadgen
-bin=${BENCH_BIN:-target/release/citadel}  # BENCH_BIN: another build to compare
-loadgen=target/release/citadel-loadgen
+bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/citadel}  # BENCH_BIN: another build to compare
+loadgen=${CARGO_TARGET_DIR:-target}/release/citadel-loadgen
 say() { echo "$*" | tee -a "$out"; }
 # This VM's CPU speed varies with its neighbours (the same build has run
 # 30 % apart an hour later): a fixed single-thread task, timed beside each

@@ -249,13 +249,15 @@ async fn drain_on<A: axum_server::Address>(
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
 }
 
-/// Purges expired recycle bins a minute after start, then hourly.
+/// Purges expired recycle bins and archives audit events past their
+/// retention, a minute after start, then hourly.
 async fn purge_recycle_bins(state: AppState) {
     tokio::time::sleep(Duration::from_secs(60)).await;
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
         crate::services::maintenance::purge_recycle_bins(state.store()).await;
+        crate::services::maintenance::archive_audit_logs(state.store()).await;
     }
 }
 

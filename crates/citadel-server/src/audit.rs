@@ -15,7 +15,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::{FromRequestParts, MatchedPath, Request};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
@@ -26,6 +26,8 @@ use serde_json::{Map, Value};
 
 use crate::client::peer_ip;
 use crate::error::ApiError;
+use crate::services::alerts::{self, Flags};
+use crate::state::AppState;
 
 /// When a route's requests are recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,8 @@ pub static RULES: &[Rule] = rules! {
     GET "/api/v1/audit/proofs/consistency" => "audit.consistency_proof" Denied,
     GET "/api/v1/audit/public-key" => "audit.public_key" Denied,
     POST "/api/v1/audit/verify" => "audit.verify" Always,
+    GET "/api/v1/audit-policy" => "audit_policy.read" Denied,
+    PUT "/api/v1/audit-policy" => "audit_policy.update" Always,
     POST "/api/v1/auth/login" => "auth.login" Always,
     POST "/api/v1/auth/logout" => "auth.logout" Always,
     POST "/api/v1/auth/password" => "auth.password_change" Always,
@@ -181,6 +185,7 @@ struct Noted {
     actor_name: Option<String>,
     targets: Vec<String>,
     detail: Map<String, Value>,
+    flags: Flags,
 }
 
 /// What a request's audit event will say, filled in as the request is
@@ -222,6 +227,18 @@ impl AuditNote {
     /// A piece of the event's detail: names and counts, never values.
     pub fn detail(&self, key: &str, value: impl Into<Value>) {
         self.noted().detail.insert(key.to_owned(), value.into());
+    }
+
+    /// The action granted administrative duties: an alert rule's cue.
+    pub fn escalation(&self) {
+        let mut noted = self.noted();
+        noted.flags.escalation = true;
+        noted.detail.insert("escalation".into(), true.into());
+    }
+
+    /// Stored data failed an integrity check while this was handled.
+    pub fn integrity_failure(&self) {
+        self.noted().flags.integrity_failure = true;
     }
 
     /// The names of the fields a change touches (never their values),
@@ -266,9 +283,15 @@ fn outcome_of(status: StatusCode) -> Outcome {
     }
 }
 
+/// Marks a response whose handling found stored data failing an integrity
+/// check (set by `ApiError::IntegrityFailure`).
+#[derive(Clone, Copy, Debug)]
+pub struct IntegrityFailed;
+
 /// The layer: notes, runs the request, records its event by the route's
-/// rule, and answers 503 instead if the event could not be written.
-pub async fn record(mut request: Request, next: Next) -> Response {
+/// rule (then counts it for the alert rules), and answers 503 instead if
+/// the event could not be written.
+pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let rule = request
         .extensions()
         .get::<MatchedPath>()
@@ -292,10 +315,14 @@ pub async fn record(mut request: Request, next: Next) -> Response {
     let mut targets = route_targets(rule.route, parts.uri.path());
     let response = next.run(Request::from_parts(parts, body)).await;
     let outcome = outcome_of(response.status());
-    if rule.when == When::Denied && outcome != Outcome::Denied {
-        return response;
+    if response.extensions().get::<IntegrityFailed>().is_some() {
+        note.integrity_failure();
     }
     let noted = note.take();
+    let flags = noted.flags;
+    if rule.when == When::Denied && outcome != Outcome::Denied && !flags.integrity_failure {
+        return response;
+    }
     // No trail: nobody was recognised and no tenant named (a 401 before
     // authentication, a sign-in to an unknown tenant).
     let Some(trail) = noted.trail else {
@@ -319,8 +346,14 @@ pub async fn record(mut request: Request, next: Next) -> Response {
         outcome,
         detail: Value::Object(detail).to_string(),
     };
+    let for_alerts = alerts::concerns(&event, flags).then(|| event.clone());
     match trail.record(event).await {
-        Ok(_) => response,
+        Ok(_) => {
+            if let Some(event) = for_alerts {
+                alerts::observe(&state, trail.id(), &event, flags);
+            }
+            response
+        }
         Err(e) => {
             tracing::error!(error = %e, action = rule.action, "an audit event could not be recorded");
             ApiError::AuditUnavailable.into_response()

@@ -354,6 +354,12 @@ impl IntoResponse for ApiError {
             _ => tracing::debug!(code, "request refused"),
         }
         let mut response = render(status, code, title, detail, field.as_deref());
+        if matches!(self, Self::IntegrityFailure(_)) {
+            // For the audit layer: an integrity failure raises an alert.
+            response
+                .extensions_mut()
+                .insert(crate::audit::IntegrityFailed);
+        }
         let retry_after = match self {
             Self::Busy => Some(1),
             Self::TooManyAttempts { retry_after_secs } => Some(retry_after_secs.max(1)),

@@ -9,6 +9,7 @@ use citadel_core::throttle::{IpThrottle, ThrottlePolicy};
 use citadel_store::Store;
 
 use crate::metrics::Metrics;
+use crate::services::alerts::Alerting;
 use crate::services::passwords::PasswordWork;
 
 /// Settings the request pipeline reads at run time.
@@ -31,6 +32,8 @@ struct Inner {
     /// Per-process: each node throttles what it sees (a multi-node
     /// deployment would move this to Redis).
     throttle: Mutex<IpThrottle>,
+    /// Per-process, like the throttle.
+    alerting: Alerting,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             passwords: PasswordWork::new(),
             metrics: Metrics::default(),
             throttle: Mutex::new(IpThrottle::new(settings.login_throttle)),
+            alerting: Alerting::default(),
             settings,
         }))
     }
@@ -61,6 +65,10 @@ impl AppState {
 
     pub fn passwords(&self) -> &PasswordWork {
         &self.0.passwords
+    }
+
+    pub fn alerting(&self) -> &Alerting {
+        &self.0.alerting
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -216,9 +216,10 @@ fn the_operator_rotates_keys_on_the_machine() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Suite sm"));
-    // The audit key was re-sealed too: the logs (the CLI's own key
-    // operations among their events) still verify under the new key.
-    assert!(text.contains("1 audit key(s)"), "{text}");
+    // The audit keys (Ed25519 for the platform's log, SM2 for the sm
+    // tenant's) were re-sealed too: the logs (the CLI's own key operations
+    // among their events) still verify under the new key.
+    assert!(text.contains("2 audit key(s)"), "{text}");
     for log in [vec![], vec!["--tenant", "guoban"]] {
         let mut argv = vec![
             "--data-dir",

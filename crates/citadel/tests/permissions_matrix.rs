@@ -174,6 +174,8 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("GET", "/api/v1/audit/proofs/consistency", Forbidden),
     ("GET", "/api/v1/audit/public-key", Forbidden),
     ("POST", "/api/v1/audit/verify", Forbidden),
+    ("GET", "/api/v1/audit-policy", Forbidden),
+    ("PUT", "/api/v1/audit-policy", Forbidden),
     ("GET", "/api/v1/platform/audit/events", Operator),
 ];
 

@@ -8,14 +8,15 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use citadel_core::Action;
+use citadel_core::alerts::AuditPolicy;
 use serde_json::json;
 
 use crate::audit::AuditNote;
 use crate::auth::{OperatorCaller, TenantCaller};
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::audit_dto::{
-    AuditKeyView, ConsistencyProofView, ConsistencyQuery, EventsPage, EventsQuery,
+    AuditKeyView, AuditPolicyBody, ConsistencyProofView, ConsistencyQuery, EventsPage, EventsQuery,
     InclusionProofView, InclusionQuery, TreeHeadView, VerifyReport,
 };
 use crate::routes::dto::Problem;
@@ -167,6 +168,7 @@ pub async fn verify(
     let report = audit::verify(db.audit()).await?;
     note.detail("intact", report.intact);
     if !report.intact {
+        note.integrity_failure();
         note.detail("first_bad_seq", report.first_bad_seq);
         db.auth()
             .security_event(
@@ -207,4 +209,33 @@ pub async fn platform_events(
         events,
         next_before,
     }))
+}
+
+/// The tenant's audit policy: alert thresholds, working hours, the alert
+/// webhook, retention. Security administrators.
+#[utoipa::path(get, path = "/api/v1/audit-policy", security(("tenant_session" = []), ("access_token" = [])), tag = "audit",
+    responses((status = 200, body = AuditPolicyBody), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn get_policy(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+) -> Result<Json<AuditPolicyBody>, ApiError> {
+    let (scope, _) = caller.authorize(Action::ManageSecurity)?;
+    let policy = state.store().tenant(&scope).await?.audit_policy().await?;
+    Ok(Json(policy.into()))
+}
+
+/// Replaces the tenant's audit policy. Retention cannot go below 180 days.
+#[utoipa::path(put, path = "/api/v1/audit-policy", security(("tenant_session" = []), ("access_token" = [])), tag = "audit", request_body = AuditPolicyBody,
+    responses((status = 200, body = AuditPolicyBody), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn put_policy(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    ApiJson(body): ApiJson<AuditPolicyBody>,
+) -> Result<Json<AuditPolicyBody>, ApiError> {
+    let (scope, _) = caller.authorize(Action::ManageSecurity)?;
+    let policy = AuditPolicy::from(body);
+    policy.validate().map_err(ApiError::from_core)?;
+    let db = state.store().tenant(&scope).await?;
+    db.set_audit_policy(&policy).await?;
+    Ok(Json(db.audit_policy().await?.into()))
 }

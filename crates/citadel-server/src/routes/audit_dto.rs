@@ -3,6 +3,7 @@
 //! language can check them (RFC 9162 for the SHA-256 suite).
 
 use citadel_audit::{AuditEvent, SignedTreeHead, StoredEvent};
+use citadel_core::alerts::{AuditPolicy, WorkingHours};
 use citadel_store::{ConsistencyProof, InclusionProof};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -240,4 +241,82 @@ pub struct VerifyReport {
     /// `leaf_changed`, `root_changed`, `missing` (a lost tail),
     /// `bad_signature`.
     pub problem: Option<String>,
+}
+
+/// The tenant's audit policy: alert thresholds, working hours, the alert
+/// webhook and how long events stay in the live log.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditPolicyBody {
+    /// Failed sign-ins of one account within the window that raise an
+    /// alert: 3–100, default 5.
+    pub failed_logins_per_account: u32,
+    /// From one address, across accounts: 3–10000, default 20.
+    pub failed_logins_per_address: u32,
+    /// 1–1440 minutes, default 15.
+    pub failed_login_window_minutes: u32,
+    /// Exports by one user within a minute: 1–1000, default 10.
+    pub downloads_per_minute: u32,
+    /// Sign-ins outside these hours raise an alert; absent: never.
+    pub working_hours: Option<WorkingHoursBody>,
+    /// Alerts are also POSTed here as JSON: `https://…`, or `http://` to
+    /// a loopback address.
+    pub webhook_url: Option<String>,
+    /// 180–3650 days, default 365.
+    pub retention_days: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkingHoursBody {
+    /// 0–23.
+    pub start_hour: u8,
+    /// 1–24, after `start_hour`.
+    pub end_hour: u8,
+    pub weekdays_only: bool,
+    /// The tenant's offset from UTC in minutes, default 480 (China).
+    #[serde(default = "china")]
+    pub utc_offset_minutes: i32,
+}
+
+fn china() -> i32 {
+    480
+}
+
+impl From<AuditPolicy> for AuditPolicyBody {
+    fn from(p: AuditPolicy) -> Self {
+        Self {
+            failed_logins_per_account: p.failed_logins_per_account,
+            failed_logins_per_address: p.failed_logins_per_address,
+            failed_login_window_minutes: p.failed_login_window_minutes,
+            downloads_per_minute: p.downloads_per_minute,
+            working_hours: p.working_hours.map(|h| WorkingHoursBody {
+                start_hour: h.start_hour,
+                end_hour: h.end_hour,
+                weekdays_only: h.weekdays_only,
+                utc_offset_minutes: h.utc_offset_minutes,
+            }),
+            webhook_url: p.webhook_url,
+            retention_days: p.retention_days,
+        }
+    }
+}
+
+impl From<AuditPolicyBody> for AuditPolicy {
+    fn from(b: AuditPolicyBody) -> Self {
+        Self {
+            failed_logins_per_account: b.failed_logins_per_account,
+            failed_logins_per_address: b.failed_logins_per_address,
+            failed_login_window_minutes: b.failed_login_window_minutes,
+            downloads_per_minute: b.downloads_per_minute,
+            working_hours: b.working_hours.map(|h| WorkingHours {
+                start_hour: h.start_hour,
+                end_hour: h.end_hour,
+                weekdays_only: h.weekdays_only,
+                utc_offset_minutes: h.utc_offset_minutes,
+            }),
+            webhook_url: b.webhook_url,
+            retention_days: b.retention_days,
+        }
+    }
 }

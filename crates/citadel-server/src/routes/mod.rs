@@ -223,6 +223,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::public_key))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::platform_events))
+        .routes(routes!(audit::get_policy, audit::put_policy))
 }
 
 /// The OpenAPI document of every route the server has.
@@ -255,7 +256,10 @@ pub fn app(state: AppState) -> Router {
             middleware::track,
         ))
         .layer(axum_mw::from_fn(middleware::deadline))
-        .layer(axum_mw::from_fn(crate::audit::record))
+        .layer(axum_mw::from_fn_with_state(
+            state.clone(),
+            crate::audit::record,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(Extension(spec));
     router.fallback(not_found).layer(layers).with_state(state)

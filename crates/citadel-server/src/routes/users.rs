@@ -8,6 +8,7 @@ use citadel_core::{
 };
 use citadel_store::UserChanges;
 
+use crate::audit::AuditNote;
 use crate::auth::TenantCaller;
 use crate::client::Client;
 use crate::error::ApiError;
@@ -50,9 +51,13 @@ pub async fn create_user(
     State(state): State<AppState>,
     Client(client): Client,
     caller: TenantCaller,
+    note: AuditNote,
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<CreatedUserView>), ApiError> {
     let (scope, session) = caller.authorize(Action::AdministerCredentials)?;
+    if body.is_admin || body.security_admin || body.audit_admin {
+        note.escalation();
+    }
     let account = NewAccount {
         login: LoginName::parse(&body.login).map_err(|e| ApiError::invalid_field("login", e))?,
         email: Email::parse(&body.email).map_err(|e| ApiError::invalid_field("email", e))?,
@@ -107,9 +112,13 @@ pub async fn update_user(
     State(state): State<AppState>,
     Client(client): Client,
     caller: TenantCaller,
+    note: AuditNote,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, ApiError> {
+    if [body.is_admin, body.security_admin, body.audit_admin].contains(&Some(true)) {
+        note.escalation();
+    }
     // Admin rights and account status decide who gets in: a session is
     // needed for those, a profile edit may come from a script's token.
     let action = if body.is_admin.is_some()

@@ -147,6 +147,11 @@ pub fn valid_body(method: &str, template: &str) -> Value {
             "password_max_age_days": 90, "password_history": 5, "max_failed_logins": 5,
             "lockout_minutes": 15, "require_totp": "optional"
         }),
+        (_, "/api/v1/audit-policy") => json!({
+            "failed_logins_per_account": 5, "failed_logins_per_address": 20,
+            "failed_login_window_minutes": 15, "downloads_per_minute": 10,
+            "working_hours": null, "webhook_url": null, "retention_days": 365
+        }),
         (_, "/api/v1/apps") => json!({"name": "新应用"}),
         (_, "/api/v1/apps/{app}") => json!({"name": "改名应用", "description": "说明"}),
         (_, "/api/v1/apps/{app}/tables") => json!({"name": "新表"}),
