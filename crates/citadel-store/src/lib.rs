@@ -294,7 +294,10 @@ impl Store {
         &self.platform_audit
     }
 
+    /// Closes every open tenant (each trail signs its last head) and the
+    /// platform store.
     pub async fn close(&self) {
+        self.tenant_pools.close_all().await;
         self.platform_audit.close().await;
         self.platform.close().await;
     }

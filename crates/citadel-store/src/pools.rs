@@ -158,4 +158,13 @@ impl TenantPools {
     pub fn open_count(&self) -> usize {
         self.lock().open.len()
     }
+
+    /// Takes every open tenant out of the cache and closes it (its audit
+    /// trail's last events and head, then its database), for shutdown.
+    pub async fn close_all(&self) {
+        let open: Vec<OpenTenant> = self.lock().open.drain().map(|(_, e)| e.pool).collect();
+        for tenant in open {
+            tenant.close().await;
+        }
+    }
 }
