@@ -91,6 +91,18 @@ impl LogCheck {
 
     /// Checks the next event of the log.
     pub fn push(&mut self, stored: &StoredEvent) -> Result<(), AuditError> {
+        self.push_rebuilt(stored, &stored.event.leaf(self.hash))
+    }
+
+    /// The tree hash the log is built with, for rebuilding leaves.
+    pub fn tree_hash(&self) -> TreeHash {
+        self.hash
+    }
+
+    /// Checks the next event of the log, given the leaf rebuilt from its
+    /// columns (`stored.event.leaf(hash)`, computed elsewhere: on another
+    /// thread, many at once).
+    pub fn push_rebuilt(&mut self, stored: &StoredEvent, rebuilt: &Hash) -> Result<(), AuditError> {
         let seq = self.frontier.size();
         if stored.event.seq != seq {
             return Err(AuditError::Tampered {
@@ -100,7 +112,7 @@ impl LogCheck {
                 },
             });
         }
-        if stored.event.leaf(self.hash) != stored.leaf {
+        if *rebuilt != stored.leaf {
             return Err(AuditError::Tampered {
                 seq,
                 what: Tamper::LeafChanged,

@@ -13,11 +13,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use citadel_audit::{
-    AuditError, AuditEvent, Hash, LogCheck, Outcome, SignedTreeHead, StoredEvent, Tamper, TreeHash,
-    Verified,
-};
-use citadel_crypto::suite::PublicKey;
+use citadel_audit::{AuditError, AuditEvent, Hash, Outcome, StoredEvent, Tamper, TreeHash};
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -33,9 +29,6 @@ const APPEND_LOCK: i32 = 7_478_093;
 /// Rows per INSERT: 12 parameters each, well within SQLite's 32,766 and
 /// PostgreSQL's 65,535.
 const ROWS_PER_INSERT: usize = 500;
-
-/// Events read per query while a log is checked.
-const CHECK_PAGE: u32 = 5_000;
 
 pub(crate) const COLUMNS: &str = "seq, at_ms, actor_id, actor_name, actor_ip, user_agent, request_id, \
      action, targets, outcome, detail, leaf";
@@ -81,6 +74,8 @@ pub struct AuditLog {
     /// On PostgreSQL, the platform's pool: the owner of the tables, which
     /// alone moves events to the archive.
     pub(crate) owner: Option<PgPool>,
+    /// The SQLite file, which the check reads directly (`audit_check.rs`).
+    pub(crate) path: Option<std::path::PathBuf>,
 }
 
 impl AuditLog {
@@ -98,6 +93,7 @@ impl AuditLog {
             archive: "audit_archive".into(),
             hash,
             owner: None,
+            path: Some(path.to_path_buf()),
         })
     }
 
@@ -110,6 +106,7 @@ impl AuditLog {
             table,
             hash,
             owner: Some(owner),
+            path: None,
         }
     }
 
@@ -328,30 +325,6 @@ impl AuditLog {
             }));
         }
         Ok(leaves)
-    }
-
-    /// Checks every event against the signed `heads` of `tenant`'s log
-    /// (see `citadel_audit::verify`), reading the log in pages.
-    pub async fn check(
-        &self,
-        tenant: [u8; 16],
-        key: &PublicKey,
-        heads: &[SignedTreeHead],
-    ) -> Result<Verified, StoreError> {
-        let mut check = LogCheck::new(tenant, self.hash, key, heads)?;
-        // Archived segments first, each decoded and checked like live rows.
-        let mut from = self.check_archive(&mut check).await?;
-        loop {
-            let page = self.events(from, CHECK_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            // Pages continue from the last sequence number read, so an
-            // event missing from the middle is not skipped silently.
-            from = last.event.seq + 1;
-            for stored in &page {
-                check.push(stored)?;
-            }
-        }
-        Ok(check.finish()?)
     }
 }
 

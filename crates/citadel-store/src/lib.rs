@@ -11,6 +11,7 @@ pub mod access;
 mod access_seal;
 mod audit;
 mod audit_archive;
+mod audit_check;
 mod audit_heads;
 mod audit_log;
 mod audit_schema;
