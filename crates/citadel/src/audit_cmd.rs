@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use citadel_audit::{AuditEvent, Outcome, TreeHash};
-use citadel_core::{Action, Principal, Resource, TenantSlug, authorize};
+use citadel_core::{Action, Principal, Resource, authorize};
 use citadel_crypto::suite::PublicKey;
 use citadel_server::routes::audit_dto::{
     AuditKeyView, ConsistencyProofView, EventView, InclusionProofView, TreeHeadView, hash_of,
@@ -16,6 +16,7 @@ use citadel_store::{AuditTrail, Store, now_millis};
 use serde_json::json;
 
 use crate::cli::AuditCommand;
+use crate::keys_cmd::tenant_scope;
 
 /// Records an action of the command line in `trail`: the actor is the
 /// local administrator (the machine's user, as the environment names it).
@@ -85,23 +86,7 @@ async fn verify_log(store: &Store, slug: Option<&str>) -> Result<bool, String> {
             ("the platform's log".into(), store.platform_audit().clone())
         }
         Some(slug) => {
-            let slug = TenantSlug::parse(slug).map_err(|e| format!("--tenant: {e}"))?;
-            let tenant = store
-                .find_tenant_by_slug(&slug)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no tenant {slug}"))?;
-            let scope = authorize(
-                &Principal::LocalAdministrator,
-                Action::VerifyAuditLog,
-                Resource::Tenant {
-                    id: tenant.id,
-                    status: tenant.status,
-                },
-            )
-            .map_err(|denied| format!("tenant {slug}: {denied:?}"))?
-            .into_tenant()
-            .ok_or_else(|| "not allowed to verify this tenant's log".to_owned())?;
+            let scope = tenant_scope(store, slug, Action::VerifyAuditLog).await?;
             let db = store.tenant(&scope).await.map_err(|e| e.to_string())?;
             (format!("tenant {slug}'s log"), db.audit().clone())
         }

@@ -12,8 +12,13 @@ use citadel_store::{KeyStatus, Store};
 use crate::audit_cmd::record_cli;
 use crate::cli::KeysCommand;
 
-/// The tenant named by `slug`, as the machine's operator may reach it.
-async fn tenant_scope(store: &Store, slug: &str) -> Result<TenantScope, String> {
+/// The tenant named by `slug`, as the machine's operator may reach it for
+/// `action`.
+pub(crate) async fn tenant_scope(
+    store: &Store,
+    slug: &str,
+    action: Action,
+) -> Result<TenantScope, String> {
     let slug = TenantSlug::parse(slug).map_err(|e| format!("--tenant: {e}"))?;
     let tenant = store
         .find_tenant_by_slug(&slug)
@@ -22,7 +27,7 @@ async fn tenant_scope(store: &Store, slug: &str) -> Result<TenantScope, String> 
         .ok_or_else(|| format!("no tenant {slug}"))?;
     authorize(
         &Principal::LocalAdministrator,
-        Action::ManageKeys,
+        action,
         Resource::Tenant {
             id: tenant.id,
             status: tenant.status,
@@ -30,7 +35,7 @@ async fn tenant_scope(store: &Store, slug: &str) -> Result<TenantScope, String> 
     )
     .map_err(|denied| format!("tenant {slug}: {denied:?}"))?
     .into_tenant()
-    .ok_or_else(|| "not allowed to manage this tenant's keys".to_owned())
+    .ok_or_else(|| format!("tenant {slug}: not allowed"))
 }
 
 /// Prints a status, naming where the master key comes from with its path
@@ -68,7 +73,7 @@ pub async fn run(config: &ServerConfig, command: KeysCommand) -> Result<(), Stri
         .store;
     let result = match command {
         KeysCommand::Status { tenant, json } => {
-            let scope = tenant_scope(&store, &tenant).await?;
+            let scope = tenant_scope(&store, &tenant, Action::ManageKeys).await?;
             let status = store.key_status(&scope).await.map_err(|e| e.to_string())?;
             if json {
                 let view = KeyStatusView::from(status);
@@ -82,7 +87,7 @@ pub async fn run(config: &ServerConfig, command: KeysCommand) -> Result<(), Stri
             Ok(())
         }
         KeysCommand::Rotate { tenant, retire_now } => {
-            let scope = tenant_scope(&store, &tenant).await?;
+            let scope = tenant_scope(&store, &tenant, Action::ManageKeys).await?;
             if retire_now {
                 store.set_key_retire_grace(std::time::Duration::ZERO);
             }
@@ -96,7 +101,7 @@ pub async fn run(config: &ServerConfig, command: KeysCommand) -> Result<(), Stri
             record_in_tenant(&store, &scope, "key.rotate", result).await
         }
         KeysCommand::Reencrypt { tenant } => {
-            let scope = tenant_scope(&store, &tenant).await?;
+            let scope = tenant_scope(&store, &tenant, Action::ManageKeys).await?;
             let result = reencrypt(&store, &scope).await;
             record_in_tenant(&store, &scope, "key.reencrypt", result).await
         }
@@ -158,7 +163,7 @@ async fn rotate_master(store: &Store, new_key_file: &std::path::Path) -> Result<
         .await
         .map_err(|e| e.to_string())?
     {
-        let Ok(scope) = tenant_scope(store, tenant.slug.as_str()).await else {
+        let Ok(scope) = tenant_scope(store, tenant.slug.as_str(), Action::ManageKeys).await else {
             continue;
         };
         let status = store.key_status(&scope).await.map_err(|e| e.to_string())?;
