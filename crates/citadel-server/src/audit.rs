@@ -13,18 +13,19 @@
 //! Business field values never go in an event: handlers note field
 //! names and counts only.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use citadel_audit::{AuditEvent, Outcome};
 use citadel_store::{AuditTrail, now_millis};
 use serde_json::{Map, Value};
 
-use crate::client::peer_ip;
+use crate::client::peer_ip_of;
 use crate::error::ApiError;
 use crate::services::alerts::{self, Flags};
 use crate::state::AppState;
@@ -172,10 +173,21 @@ pub static RULES: &[Rule] = rules! {
 /// answer anyone and touch no tenant.
 pub static UNAUDITED: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"];
 
+/// The rules by route, built once: a lookup on every request.
+static BY_ROUTE: LazyLock<HashMap<&'static str, Vec<&'static Rule>>> = LazyLock::new(|| {
+    let mut by_route: HashMap<&'static str, Vec<&'static Rule>> = HashMap::new();
+    for rule in RULES {
+        by_route.entry(rule.route).or_default().push(rule);
+    }
+    by_route
+});
+
 pub fn rule_for(method: &Method, route: &str) -> Option<&'static Rule> {
-    RULES
+    BY_ROUTE
+        .get(route)?
         .iter()
-        .find(|r| r.method == *method && r.route == route)
+        .find(|r| r.method == *method)
+        .copied()
 }
 
 #[derive(Default)]
@@ -301,18 +313,13 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     };
     let note = AuditNote::default();
     request.extensions_mut().insert(note.clone());
-    let headers = request.headers();
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(512).collect::<String>())
-    };
-    let request_id = text("x-request-id");
-    let user_agent = text(header::USER_AGENT.as_str());
+    // Kept as they came (reference-counted, no copy): most requests are
+    // reads recorded only if refused, and need none of it.
+    let request_id = request.headers().get("x-request-id").cloned();
+    let user_agent = request.headers().get(header::USER_AGENT).cloned();
+    let uri = request.uri().clone();
+    let ip = peer_ip_of(&request);
     let (parts, body) = request.into_parts();
-    let ip = peer_ip(&parts).to_string();
-    let mut targets = route_targets(rule.route, parts.uri.path());
     let response = next.run(Request::from_parts(parts, body)).await;
     let outcome = outcome_of(response.status());
     if response.extensions().get::<IntegrityFailed>().is_some() {
@@ -328,6 +335,13 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let Some(trail) = noted.trail else {
         return response;
     };
+    let text = |value: Option<HeaderValue>| {
+        value
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect::<String>())
+    };
+    let mut targets = route_targets(rule.route, uri.path());
     targets.extend(noted.targets);
     let mut detail = noted.detail;
     if outcome != Outcome::Success {
@@ -338,9 +352,9 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
         at_ms: now_millis(),
         actor_id: noted.actor_id,
         actor_name: noted.actor_name,
-        actor_ip: Some(ip),
-        user_agent,
-        request_id,
+        actor_ip: Some(ip.to_string()),
+        user_agent: text(user_agent),
+        request_id: text(request_id),
         action: rule.action.to_owned(),
         targets,
         outcome,

@@ -21,8 +21,16 @@ pub struct Client(pub ClientInfo);
 /// The peer address of the request, or the unspecified address when the
 /// server was built without connection info (only in-process tests).
 pub fn peer_ip(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
+    peer_ip_in(&parts.extensions)
+}
+
+/// The same, for a whole request (the audit layer, before handing it on).
+pub fn peer_ip_of<B>(request: &axum::http::Request<B>) -> IpAddr {
+    peer_ip_in(request.extensions())
+}
+
+fn peer_ip_in(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
