@@ -30,6 +30,10 @@ const MOST_PER_GROUP: usize = 2_000;
 /// past that waits for room, which is how a burst is slowed to the disk.
 const QUEUE: usize = 8_192;
 
+/// The WAL is copied into the file at most this often, beside the
+/// appends (see `AuditLog::checkpoint`).
+const CHECKPOINT_EVERY_MS: i64 = 1_000;
+
 /// After a failed commit, actions are refused up front for this long
 /// rather than done and then answered with an error.
 const REFUSE_AFTER_FAILURE_MS: i64 = 5_000;
@@ -232,6 +236,8 @@ async fn append_groups(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut group = Vec::with_capacity(MOST_PER_GROUP);
     let mut closing = Vec::new();
+    let mut wal_copied_at = now_millis();
+    let copying = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         tokio::select! {
             received = waiting.recv_many(&mut group, MOST_PER_GROUP) => {
@@ -267,6 +273,18 @@ async fn append_groups(
                 Ok((seqs, leaves)) => {
                     if let Some(tree) = &mut tree {
                         tree.appended(seqs.start, &leaves);
+                    }
+                    // On a task of its own, one at a time: the next group
+                    // does not wait for it.
+                    if now_millis() - wal_copied_at >= CHECKPOINT_EVERY_MS
+                        && !copying.swap(true, Ordering::AcqRel)
+                    {
+                        wal_copied_at = now_millis();
+                        let (log, copying) = (Arc::clone(&log), Arc::clone(&copying));
+                        tokio::spawn(async move {
+                            log.checkpoint().await;
+                            copying.store(false, Ordering::Release);
+                        });
                     }
                     for (seq, done) in seqs.zip(answers) {
                         // A caller that stopped waiting still has its
