@@ -25,22 +25,6 @@ const SEGMENT_EVENTS: u64 = 5_000;
 /// A segment row: first and end sequence numbers, its time span, data.
 type SegmentRow = (i64, i64, i64, i64, Vec<u8>);
 
-/// An archived event: the stored columns, the leaf in hex.
-type ArchivedRow = (
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
 /// What one archiving pass moved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Archived {
@@ -173,11 +157,9 @@ impl AuditLog {
         end: u64,
         rows: Vec<EventRow>,
     ) -> Result<(i64, i64, Vec<u8>), StoreError> {
-        let mut archived: Vec<ArchivedRow> = Vec::with_capacity(rows.len());
         let mut expected = first;
         let (mut first_at, mut last_at) = (i64::MAX, i64::MIN);
-        for row in rows {
-            let leaf = hex::encode(&row.11);
+        for row in &rows {
             let stored = stored_event(row.clone())?;
             if stored.event.seq != expected {
                 return Err(StoreError::Audit(AuditError::Tampered {
@@ -192,9 +174,6 @@ impl AuditLog {
             }
             first_at = first_at.min(row.1);
             last_at = last_at.max(row.1);
-            archived.push((
-                row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, leaf,
-            ));
             expected += 1;
         }
         if expected != end {
@@ -203,7 +182,7 @@ impl AuditLog {
                 what: Tamper::Missing { head_size: end },
             }));
         }
-        let json = serde_json::to_vec(&archived).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_vec(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut deflate = DeflateEncoder::new(Vec::new(), Compression::default());
         deflate
             .write_all(&json)
@@ -263,12 +242,6 @@ fn decode(segment: &SegmentRow) -> Result<Vec<StoredEvent>, StoreError> {
     DeflateDecoder::new(segment.4.as_slice())
         .read_to_end(&mut json)
         .map_err(|_| changed(first))?;
-    let rows: Vec<ArchivedRow> = serde_json::from_slice(&json).map_err(|_| changed(first))?;
-    rows.into_iter()
-        .map(|r| {
-            let seq = to_seq(r.0)?;
-            let leaf = hex::decode(&r.11).map_err(|_| changed(seq))?;
-            stored_event((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, leaf))
-        })
-        .collect()
+    let rows: Vec<EventRow> = serde_json::from_slice(&json).map_err(|_| changed(first))?;
+    rows.into_iter().map(stored_event).collect()
 }
