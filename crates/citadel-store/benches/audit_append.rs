@@ -43,7 +43,7 @@ fn append(c: &mut Criterion) {
         let path = dir.path().join(format!("{hash:?}.db"));
         let writer = runtime.block_on(async {
             let file = AuditLog::open_file(&path, hash).await.expect("open");
-            AuditWriter::start(Arc::new(file))
+            AuditWriter::start(Arc::new(file)).expect("writer")
         });
         let mut group = c.benchmark_group(format!("audit append ({hash:?})"));
         group.throughput(Throughput::Elements(EVENTS));

@@ -61,7 +61,7 @@ impl AuditTrail {
         log: AuditLog,
         heads: Arc<AuditHeads>,
         policy: CheckpointPolicy,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
         let log = Arc::new(log);
         let writer = AuditWriter::start_with(
             Arc::clone(&log),
@@ -71,14 +71,14 @@ impl AuditTrail {
                 suite,
                 policy,
             }),
-        );
-        Self {
+        )?;
+        Ok(Self {
             id,
             suite,
             log,
             writer,
             heads,
-        }
+        })
     }
 
     pub fn id(&self) -> LogId {

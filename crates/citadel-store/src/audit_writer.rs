@@ -2,12 +2,13 @@
 //!
 //! Recording an event is part of the action it records: the caller waits
 //! for the event to be durable and fails if it is not (fail closed). One
-//! task appends for each log, so the events' order is the order the task
-//! took them in, and a commit's cost (a transaction and an fsync) is
-//! shared by every event in its group. The task also keeps the tree's
-//! right edge (`Frontier`) as it appends, and every so many events or so
-//! many seconds signs a tree head with the platform's audit key and
-//! stores it in the platform store.
+//! thread appends for each log (`audit_append.rs`), so the events' order
+//! is the order it took them in, and a commit's cost (a transaction and an
+//! fsync) is shared by every event in its group. Beside it, a task keeps
+//! the tree's right edge (`Frontier`) from what the thread reports, every
+//! so many events or so many seconds signs a tree head with the
+//! platform's audit key and stores it in the platform store, and copies
+//! the WAL back into the file: none of that holds up a commit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -15,10 +16,12 @@ use std::time::Duration;
 
 use citadel_audit::{AuditEvent, Frontier, Hash};
 use citadel_crypto::Suite;
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
 use crate::StoreError;
+use crate::audit_append::Appender;
 use crate::audit_heads::{AuditHeads, LogId};
 use crate::audit_log::AuditLog;
 use crate::db::now_millis;
@@ -81,6 +84,15 @@ enum Message {
     Close(oneshot::Sender<()>),
 }
 
+/// What the appending thread tells the task beside it.
+enum Report {
+    /// A group was committed: its first sequence number and its leaves.
+    Appended { first: u64, leaves: Vec<Hash> },
+    /// The thread has stopped (asked to close, or every handle dropped);
+    /// these are answered once the last head is signed and the log closed.
+    Stopped(Vec<oneshot::Sender<()>>),
+}
+
 /// Appends to one log with group commit. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditWriter {
@@ -96,24 +108,32 @@ impl std::fmt::Debug for AuditWriter {
 }
 
 impl AuditWriter {
-    /// Starts the appending task for `log`, without checkpoints: for logs
-    /// checked against heads made elsewhere (tests, benchmarks).
-    pub fn start(log: Arc<AuditLog>) -> Self {
+    /// Starts the appending thread for `log`, without checkpoints: for
+    /// logs checked against heads made elsewhere (tests, benchmarks).
+    pub fn start(log: Arc<AuditLog>) -> Result<Self, StoreError> {
         Self::start_with(log, None)
     }
 
-    /// Starts the appending task for `log`; it ends when the writer is
-    /// closed or every handle is dropped.
-    pub(crate) fn start_with(log: Arc<AuditLog>, checkpoints: Option<Checkpoints>) -> Self {
+    /// Starts the appending thread for `log` and the task beside it; both
+    /// end when the writer is closed or every handle is dropped.
+    pub(crate) fn start_with(
+        log: Arc<AuditLog>,
+        checkpoints: Option<Checkpoints>,
+    ) -> Result<Self, StoreError> {
+        let appender = Appender::for_log(&log, Handle::current())?;
         let (queue, waiting) = mpsc::channel(QUEUE);
+        let (reports, reported) = mpsc::unbounded_channel();
         let failed_at = Arc::new(AtomicI64::new(0));
-        tokio::spawn(append_groups(
-            log,
-            checkpoints,
-            waiting,
-            Arc::clone(&failed_at),
-        ));
-        Self { queue, failed_at }
+        let failures = Arc::clone(&failed_at);
+        std::thread::Builder::new()
+            .name("audit-append".into())
+            .spawn(move || append_groups(appender, waiting, reports, failures))
+            .map_err(|source| StoreError::Io {
+                path: "the audit writer's thread".into(),
+                source,
+            })?;
+        tokio::spawn(keep_tree(log, checkpoints, reported));
+        Ok(Self { queue, failed_at })
     }
 
     /// Records `event` and returns its sequence number once it is durable.
@@ -178,14 +198,22 @@ impl Tree {
         Ok(())
     }
 
+    /// Carries the edge over leaves `first..` as the thread reports them.
+    /// A load reads what is committed, so it may already hold some or all
+    /// of a group reported after it; a gap means events appended by
+    /// someone else, and the edge is loaded again.
     fn appended(&mut self, first: u64, leaves: &[Hash]) {
-        match &mut self.frontier {
-            Some(frontier) if frontier.size() == first => {
-                for leaf in leaves {
-                    frontier.push(*leaf);
-                }
-            }
-            _ => self.frontier = None,
+        let Some(frontier) = &mut self.frontier else {
+            return;
+        };
+        let size = frontier.size();
+        let Some(known) = size.checked_sub(first) else {
+            self.frontier = None;
+            return;
+        };
+        let known = usize::try_from(known).unwrap_or(usize::MAX);
+        for leaf in leaves.iter().skip(known) {
+            frontier.push(*leaf);
         }
     }
 
@@ -218,44 +246,25 @@ impl Tree {
     }
 }
 
-async fn append_groups(
-    log: Arc<AuditLog>,
-    checkpoints: Option<Checkpoints>,
+/// The appending thread: a group is whatever is queued when the last
+/// commit ends, so a burst shares one fsync.
+fn append_groups(
+    mut appender: Appender,
     mut waiting: mpsc::Receiver<Message>,
+    reports: mpsc::UnboundedSender<Report>,
     failed_at: Arc<AtomicI64>,
 ) {
-    let mut tree = checkpoints.map(|checkpoints| Tree {
-        checkpoints,
-        frontier: None,
-        signed: 0,
-    });
-    let every = tree
-        .as_ref()
-        .map_or(Duration::from_secs(3600), |t| t.checkpoints.policy.every);
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut group = Vec::with_capacity(MOST_PER_GROUP);
     let mut closing = Vec::new();
-    let mut wal_copied_at = now_millis();
-    let copying = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    loop {
-        tokio::select! {
-            received = waiting.recv_many(&mut group, MOST_PER_GROUP) => {
-                if received == 0 {
-                    // Every handle is gone (the tenant's pool was dropped
-                    // from the cache): sign what was appended.
-                    if let Some(tree) = &mut tree {
-                        tree.checkpoint(&log).await;
-                    }
-                    break;
-                }
-            }
-            _ = ticks.tick() => {
-                if let Some(tree) = &mut tree {
-                    tree.checkpoint(&log).await;
-                }
-                continue;
-            }
+    while closing.is_empty() {
+        let Some(message) = waiting.blocking_recv() else {
+            break;
+        };
+        group.push(message);
+        while group.len() < MOST_PER_GROUP
+            && let Ok(message) = waiting.try_recv()
+        {
+            group.push(message);
         }
         let mut events = Vec::with_capacity(group.len());
         let mut answers = Vec::with_capacity(group.len());
@@ -268,51 +277,86 @@ async fn append_groups(
                 Message::Close(done) => closing.push(done),
             }
         }
-        if !events.is_empty() {
-            match log.append(events).await {
-                Ok((seqs, leaves)) => {
-                    if let Some(tree) = &mut tree {
-                        tree.appended(seqs.start, &leaves);
-                    }
-                    // On a task of its own, one at a time: the next group
-                    // does not wait for it.
-                    if now_millis() - wal_copied_at >= CHECKPOINT_EVERY_MS
-                        && !copying.swap(true, Ordering::AcqRel)
-                    {
-                        wal_copied_at = now_millis();
-                        let (log, copying) = (Arc::clone(&log), Arc::clone(&copying));
-                        tokio::spawn(async move {
-                            log.checkpoint().await;
-                            copying.store(false, Ordering::Release);
-                        });
-                    }
-                    for (seq, done) in seqs.zip(answers) {
-                        // A caller that stopped waiting still has its
-                        // event recorded: it was part of the commit.
-                        let _ = done.send(Ok(seq));
-                    }
+        if events.is_empty() {
+            continue;
+        }
+        match appender.append(events) {
+            Ok((seqs, leaves)) => {
+                let _ = reports.send(Report::Appended {
+                    first: seqs.start,
+                    leaves,
+                });
+                for (seq, done) in seqs.zip(answers) {
+                    // A caller that stopped waiting still has its event
+                    // recorded: it was part of the commit.
+                    let _ = done.send(Ok(seq));
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "an audit commit failed");
-                    failed_at.store(now_millis(), Ordering::Relaxed);
-                    let reason = e.to_string();
-                    for done in answers {
-                        let _ = done.send(Err(reason.clone()));
-                    }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "an audit commit failed");
+                failed_at.store(now_millis(), Ordering::Relaxed);
+                let reason = e.to_string();
+                for done in answers {
+                    let _ = done.send(Err(reason.clone()));
                 }
             }
         }
-        if let Some(tree) = &mut tree
-            && (tree.due() || !closing.is_empty())
-        {
-            tree.checkpoint(&log).await;
-        }
-        if !closing.is_empty() {
-            break;
-        }
     }
-    // Whatever is still queued is refused: the log is closing.
+    // Whatever is still queued is refused (its callers see the writer
+    // stopped), and the file's connection is closed before the log is.
     waiting.close();
+    drop(waiting);
+    drop(appender);
+    let _ = reports.send(Report::Stopped(closing));
+}
+
+/// The task beside the thread: the tree's edge and heads, and the WAL's
+/// checkpoints. Then, once the thread stops, a last head and the close.
+async fn keep_tree(
+    log: Arc<AuditLog>,
+    checkpoints: Option<Checkpoints>,
+    mut reported: mpsc::UnboundedReceiver<Report>,
+) {
+    let mut tree = checkpoints.map(|checkpoints| Tree {
+        checkpoints,
+        frontier: None,
+        signed: 0,
+    });
+    let every = tree
+        .as_ref()
+        .map_or(Duration::from_secs(3600), |t| t.checkpoints.policy.every);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut wal_copied_at = now_millis();
+    let closing = loop {
+        tokio::select! {
+            report = reported.recv() => match report {
+                Some(Report::Appended { first, leaves }) => {
+                    if let Some(tree) = &mut tree {
+                        tree.appended(first, &leaves);
+                        if tree.due() {
+                            tree.checkpoint(&log).await;
+                        }
+                    }
+                    if now_millis() - wal_copied_at >= CHECKPOINT_EVERY_MS {
+                        log.checkpoint().await;
+                        wal_copied_at = now_millis();
+                    }
+                }
+                Some(Report::Stopped(closing)) => break closing,
+                // The thread is gone without a word (it panicked).
+                None => break Vec::new(),
+            },
+            _ = ticks.tick() => {
+                if let Some(tree) = &mut tree {
+                    tree.checkpoint(&log).await;
+                }
+            }
+        }
+    };
+    if let Some(tree) = &mut tree {
+        tree.checkpoint(&log).await;
+    }
     log.close().await;
     for done in closing {
         let _ = done.send(());

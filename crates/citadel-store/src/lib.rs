@@ -10,6 +10,7 @@
 pub mod access;
 mod access_seal;
 mod audit;
+mod audit_append;
 mod audit_archive;
 mod audit_check;
 mod audit_heads;
@@ -191,7 +192,7 @@ impl Store {
             platform_log,
             Arc::clone(&audit_heads),
             CheckpointPolicy::default(),
-        );
+        )?;
         let store = Self {
             platform,
             backend,

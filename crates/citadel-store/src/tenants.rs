@@ -188,7 +188,7 @@ impl Store {
             log,
             Arc::clone(&self.audit_heads),
             self.checkpoint_policy(),
-        );
+        )?;
         let pool = OpenTenant { pool, audit };
         match self.tenant_pools.insert(id, pool.clone()) {
             Some(kept) => Ok(kept),

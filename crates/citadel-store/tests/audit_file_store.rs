@@ -214,7 +214,7 @@ async fn a_field_changed_with_its_leaf_is_found_by_the_signed_root() {
 async fn concurrent_events_are_grouped_numbered_once_and_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = std::sync::Arc::new(open(&dir).await);
-    let writer = AuditWriter::start(file.clone());
+    let writer = AuditWriter::start(file.clone()).expect("writer");
     let tasks: Vec<_> = (0..16u64)
         .map(|task| {
             let writer = writer.clone();
@@ -251,7 +251,7 @@ async fn concurrent_events_are_grouped_numbered_once_and_kept() {
 async fn an_event_that_cannot_be_written_fails_its_caller() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = std::sync::Arc::new(open(&dir).await);
-    let writer = AuditWriter::start(file.clone());
+    let writer = AuditWriter::start(file.clone()).expect("writer");
     assert_eq!(writer.record(event(1)).await.expect("record"), 0);
     raw(&dir)
         .execute_batch("CREATE TABLE kept AS SELECT * FROM audit_events; DROP TABLE audit_events;")
