@@ -6,6 +6,7 @@
 # loading the machine: get by id, a filtered page, create, update, and a
 # seed of 100,000 records.
 # Usage: BIN_OFF=path BIN_ON=path scripts/bench-audit.sh [output-file]
+# BENCH_RUNS picks some of the runs (default: "get list create update seed").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/bench-audit.txt}
@@ -45,13 +46,15 @@ run() { # run <label> <which> <path suffix> [loadgen flags]
 list_query='?filter=%E9%87%91%E9%A2%9D%20%3E%3D%20{rand}&sort=%E9%87%91%E9%A2%9D&limit=50'
 create='{"fields":{"名称":"新客户{seq}","金额":"12.50","状态":"新建","数量":{rand},"签约日":"2026-11-22","邮箱":"new{seq}@example.cn","电话":"13800138000","完成":false,"等级":1}}'
 abba="off on on off off on on off"
-for w in $abba; do run "get by id (100k)" "$w" "/{rand}" --rand-range 1..=100000; done
-for w in $abba; do run "filtered list, 50 sorted (100k)" "$w" "$list_query" --rand-range 0..=990000; done
-for w in $abba; do run "create" "$w" "" --body "$create" --rand-range 1..=1000; done
-for w in $abba; do run "update" "$w" "/{rand}" --method PATCH --body '{"fields":{"数量":{rand},"状态":"跟进"}}' --rand-range 1..=100000; done
+runs=" ${BENCH_RUNS:-get list create update seed} "
+wanted() { [[ $runs == *" $1 "* ]]; }
+if wanted get; then for w in $abba; do run "get by id (100k)" "$w" "/{rand}" --rand-range 1..=100000; done; fi
+if wanted list; then for w in $abba; do run "filtered list, 50 sorted (100k)" "$w" "$list_query" --rand-range 0..=990000; done; fi
+if wanted create; then for w in $abba; do run "create" "$w" "" --body "$create" --rand-range 1..=1000; done; fi
+if wanted update; then for w in $abba; do run "update" "$w" "/{rand}" --method PATCH --body '{"fields":{"数量":{rand},"状态":"跟进"}}' --rand-range 1..=100000; done; fi
 # Seeding into the same table: each server seeds twice, at 100,000 and at
 # 200,000 records, so the order is fair to both.
-for w in off on on off; do
+wanted seed && for w in off on on off; do
   # shellcheck disable=SC1090
   (source "$work/$w.env"
    t=${records%/records}; t=${t##*/}

@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use citadel_audit::{AuditEvent, Outcome};
-use citadel_store::{AuditTrail, now_millis};
+use citadel_store::{AuditTrail, Pending, deferring_durability, now_millis};
 use serde_json::{Map, Value};
 
 use crate::client::peer_ip_of;
@@ -320,7 +320,17 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let uri = request.uri().clone();
     let ip = peer_ip_of(&request);
     let (parts, body) = request.into_parts();
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let request = Request::from_parts(parts, body);
+    // Only where an event is always recorded does the layer take over the
+    // wait for the handler's writes: a read is recorded only if refused,
+    // and its writes (if any) wait for themselves as usual.
+    let (response, pending) = match rule.when {
+        When::Always => {
+            let (response, pending) = deferring_durability(next.run(request)).await;
+            (response, Some(pending))
+        }
+        When::Denied => (next.run(request).await, None),
+    };
     let outcome = outcome_of(response.status());
     if response.extensions().get::<IntegrityFailed>().is_some() {
         note.integrity_failure();
@@ -328,12 +338,12 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let noted = note.take();
     let flags = noted.flags;
     if rule.when == When::Denied && outcome != Outcome::Denied && !flags.integrity_failure {
-        return response;
+        return once_durable(pending, response).await;
     }
     // No trail: nobody was recognised and no tenant named (a 401 before
     // authentication, a sign-in to an unknown tenant).
     let Some(trail) = noted.trail else {
-        return response;
+        return once_durable(pending, response).await;
     };
     let text = |value: Option<HeaderValue>| {
         value
@@ -361,7 +371,26 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
         detail: Value::Object(detail).to_string(),
     };
     let for_alerts = alerts::concerns(&event, flags).then(|| event.clone());
-    match trail.record(event).await {
+    // The event is recorded while the action's writes reach the disk
+    // (`deferring_durability`), and the answer waits for both. Should the
+    // writes not get there, a second event says so: the first recorded
+    // as done what had been committed.
+    let pending = pending.unwrap_or_default();
+    let undone = (!pending.is_empty()).then(|| AuditEvent {
+        outcome: Outcome::Error,
+        detail: r#"{"reason":"not_durable"}"#.to_owned(),
+        ..event.clone()
+    });
+    let (recorded, durable) = tokio::join!(trail.record(event), pending.wait());
+    if let Err(e) = durable {
+        if let (Ok(_), Some(undone)) = (&recorded, undone)
+            && let Err(e) = trail.record(undone).await
+        {
+            tracing::error!(error = %e, action = rule.action, "an audit event could not be recorded");
+        }
+        return ApiError::from(e).into_response();
+    }
+    match recorded {
         Ok(_) => {
             if let Some(event) = for_alerts {
                 alerts::observe(&state, trail.id(), &event, flags);
@@ -372,6 +401,18 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
             tracing::error!(error = %e, action = rule.action, "an audit event could not be recorded");
             ApiError::AuditUnavailable.into_response()
         }
+    }
+}
+
+/// `response` once the writes made for it are durable, or the error that
+/// says they are not.
+async fn once_durable(pending: Option<Pending>, response: Response) -> Response {
+    match pending {
+        Some(pending) => match pending.wait().await {
+            Ok(()) => response,
+            Err(e) => ApiError::from(e).into_response(),
+        },
+        None => response,
     }
 }
 

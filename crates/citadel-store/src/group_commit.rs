@@ -47,6 +47,34 @@ pub(crate) struct WriterPause {
     _resume: oneshot::Sender<()>,
 }
 
+/// A job's value to be handed back at its group's commit, before the
+/// fsync (a write inside `deferring_durability`).
+struct Early {
+    value: Box<dyn Any + Send>,
+    to: oneshot::Sender<Box<dyn Any + Send>>,
+}
+
+/// The fsync a write answered at its commit has yet to see.
+pub(crate) struct Durable(oneshot::Receiver<Result<Box<dyn Any + Send>, StoreError>>);
+
+impl Durable {
+    pub(crate) async fn wait(self) -> Result<(), StoreError> {
+        self.0.await.map_err(|_| stopped())?.map(|_| ())
+    }
+}
+
+/// Hands the early jobs of a committed group their values; their answers
+/// proper (given after the fsync) carry nothing.
+fn hand_back_early(committed: &mut Committed) {
+    for (value, _) in committed.iter_mut() {
+        if value.is::<Early>()
+            && let Ok(early) = std::mem::replace(value, Box::new(())).downcast::<Early>()
+        {
+            let _ = early.to.send(early.value);
+        }
+    }
+}
+
 /// A handle on one database's writer task. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct GroupWriter {
@@ -92,7 +120,9 @@ impl GroupWriter {
     }
 
     /// Runs `job` in the next group and returns its value once the group's
-    /// commit is durable.
+    /// commit is durable; inside `deferring_durability`, once it has
+    /// committed, with the wait for its fsync left in the scope's
+    /// `Pending`.
     pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -103,16 +133,46 @@ impl GroupWriter {
             + Send
             + 'static,
     {
+        let deferred = crate::durability::deferred();
+        let (to, early) = match deferred {
+            Some(_) => {
+                let (to, early) = oneshot::channel();
+                (Some(to), Some(early))
+            }
+            None => (None, None),
+        };
         let run: JobFn = Box::new(move |conn| {
             let future = job(conn);
-            Box::pin(async move { future.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+            Box::pin(async move {
+                let value: Box<dyn Any + Send> = Box::new(future.await?);
+                Ok(match to {
+                    Some(to) => Box::new(Early { value, to }),
+                    None => value,
+                })
+            })
         });
         let (done, answer) = oneshot::channel();
         self.queue
             .send(Message::Job { run, done })
             .await
             .map_err(|_| stopped())?;
-        let value = answer.await.map_err(|_| stopped())??;
+        let value = match (early, deferred) {
+            (Some(early), Some(pending)) => match early.await {
+                Ok(value) => {
+                    pending.push(Durable(answer));
+                    value
+                }
+                // The job or its commit failed, and its answer says why.
+                Err(_) => {
+                    return Err(answer
+                        .await
+                        .map_err(|_| stopped())?
+                        .err()
+                        .unwrap_or_else(stopped));
+                }
+            },
+            _ => answer.await.map_err(|_| stopped())??,
+        };
         value
             .downcast::<T>()
             .map(|v| *v)
@@ -202,14 +262,18 @@ async fn commit_and_hand_over(
 ) {
     let Some(house) = housekeeping else {
         // In memory: the commit is all there is.
-        answer(commit_group(conn, group).await);
+        let mut committed = commit_group(conn, group).await;
+        hand_back_early(&mut committed);
+        answer(committed);
         return;
     };
     if house.failed() {
         refuse_group(group, "an earlier write could not be made durable".into());
         return;
     }
-    house.committed(commit_group(conn, group).await);
+    let mut committed = commit_group(conn, group).await;
+    hand_back_early(&mut committed);
+    house.committed(committed);
     if house.after_commit()
         && let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await
     {
@@ -421,6 +485,74 @@ mod tests {
             .expect("count");
         assert_eq!(seen, 20);
         writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_deferred_write_answers_at_its_commit_and_leaves_its_fsync_pending() {
+        use sqlx::ConnectOptions;
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+        use crate::durability::deferring_durability;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .pragma("wal_autocheckpoint", "0");
+        let readers = SqlitePool::connect_with(options.clone())
+            .await
+            .expect("readers");
+        let writer = GroupWriter::start(
+            options.connect().await.expect("writer"),
+            Some(DatabaseFile {
+                readers: readers.clone(),
+                wal: path.with_file_name("data.db-wal"),
+            }),
+        )
+        .expect("writer");
+        writer
+            .write(job("CREATE TABLE t (n INTEGER PRIMARY KEY)", ()))
+            .await
+            .expect("create");
+        let ((written, refused), pending) = deferring_durability(async {
+            (
+                writer.write(job("INSERT INTO t VALUES (1)", 1)).await,
+                writer.write(job("INSERT INTO t VALUES (1)", 2)).await,
+            )
+        })
+        .await;
+        assert_eq!(written.expect("committed"), 1);
+        assert!(refused.is_err(), "a failed job is answered with its error");
+        assert!(
+            !pending.is_empty(),
+            "the committed write's fsync is pending"
+        );
+        pending.wait().await.expect("then durable");
+        writer.close().await;
+
+        // A WAL that cannot be opened for its fsync stands for a failing
+        // disk: the write is answered at its commit, and the wait says it
+        // never became durable.
+        let broken = GroupWriter::start(
+            options.connect().await.expect("writer"),
+            Some(DatabaseFile {
+                readers,
+                wal: dir.path().join("missing").join("data.db-wal"),
+            }),
+        )
+        .expect("writer");
+        let (written, pending) =
+            deferring_durability(broken.write(job("INSERT INTO t VALUES (2)", 2))).await;
+        assert_eq!(written.expect("committed"), 2);
+        let durable = pending.wait().await;
+        assert!(
+            matches!(durable, Err(StoreError::CommitFailed(_))),
+            "{durable:?}"
+        );
+        broken.close().await;
     }
 
     #[tokio::test]
