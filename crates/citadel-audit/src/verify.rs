@@ -66,14 +66,28 @@ impl LogCheck {
         key: &PublicKey,
         heads: &[SignedTreeHead],
     ) -> Result<Self, AuditError> {
-        let mut signed = Vec::with_capacity(heads.len());
         for head in heads {
-            head.verify(key)?;
             if head.head.tenant != tenant || head.head.hash != hash {
                 return Err(AuditError::BadSignature);
             }
-            signed.push((head.head.size, head.head.root));
         }
+        // A hundred SM2 checks are about 40 ms here, a seventh of a check
+        // of 100,000 events: half of them on another core.
+        let verify_all = |heads: &[SignedTreeHead]| heads.iter().try_for_each(|h| h.verify(key));
+        let (first, second) = heads.split_at(heads.len() / 2);
+        if first.len() < 4 {
+            verify_all(heads)?;
+        } else {
+            std::thread::scope(|s| {
+                let other = s.spawn(|| verify_all(first));
+                verify_all(second)?;
+                // A signature check does not panic; if the thread died anyway,
+                // its half is checked here.
+                other.join().unwrap_or_else(|_| verify_all(first))
+            })?;
+        }
+        let mut signed: Vec<(u64, Hash)> =
+            heads.iter().map(|h| (h.head.size, h.head.root)).collect();
         signed.sort_unstable();
         signed.dedup();
         let mut check = Self {

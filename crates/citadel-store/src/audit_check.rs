@@ -1,7 +1,8 @@
 //! Checking a whole log against its signed heads (`citadel audit verify`,
 //! `POST /api/v1/audit/verify`), at the speed of both cores: the events
 //! are read on one thread while the leaves of the page before are rebuilt
-//! from their columns on two, and the tree is carried along in order.
+//! from their columns on two, and the tree is carried along in order on
+//! another, a page behind.
 //!
 //! On SQLite the file is read with rusqlite in one statement (no hand-off
 //! per row to a connection thread, as sqlx would make); on PostgreSQL in
@@ -102,8 +103,10 @@ fn push_page(
 }
 
 /// The live events of the SQLite log at `path` from `from` on: read by one
-/// thread, checked by this one as they come.
-fn check_file(path: &Path, from: u64, mut check: LogCheck) -> Result<LogCheck, StoreError> {
+/// thread, their leaves rebuilt on this one and another, and the tree
+/// carried along on a third, a page behind (carrying it is an SM3 or
+/// SHA-256 per event too, and on this thread it left a core idle).
+fn check_file(path: &Path, from: u64, check: LogCheck) -> Result<LogCheck, StoreError> {
     let hash = check.tree_hash();
     std::thread::scope(|s| {
         // Two pages in flight: the reader stays one page ahead.
@@ -113,12 +116,40 @@ fn check_file(path: &Path, from: u64, mut check: LogCheck) -> Result<LogCheck, S
                 let _ = pages.send(Err(e));
             }
         });
+        let (rebuilt, to_push) = sync_channel::<(Vec<StoredEvent>, Vec<Hash>)>(1);
+        let tree = s.spawn(move || {
+            let mut check = check;
+            for (page, leaves) in to_push {
+                push_page(&mut check, &page, &leaves)?;
+            }
+            Ok::<_, StoreError>(check)
+        });
+        let mut unreadable = None;
         for page in received {
-            let page: Vec<StoredEvent> = page?;
-            let leaves = rebuilt_leaves(&page, hash);
-            push_page(&mut check, &page, &leaves)?;
+            match page {
+                Ok(page) => {
+                    let leaves = rebuilt_leaves(&page, hash);
+                    // Refused once the tree found a bad event; it says which.
+                    if rebuilt.send((page, leaves)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    unreadable = Some(e);
+                    break;
+                }
+            }
         }
-        Ok(check)
+        drop(rebuilt);
+        // The tree's finding comes first: it is about earlier events than
+        // a page that could not be read.
+        let check = tree
+            .join()
+            .map_err(|_| StoreError::Corrupt("the audit check stopped".into()))??;
+        match unreadable {
+            Some(e) => Err(e),
+            None => Ok(check),
+        }
     })
 }
 
