@@ -6,7 +6,8 @@
 # loading the machine: get by id, a filtered page, create, update, and a
 # seed of 100,000 records.
 # Usage: BIN_OFF=path BIN_ON=path scripts/bench-audit.sh [output-file]
-# BENCH_RUNS picks some of the runs (default: "get list create update seed").
+# BENCH_RUNS picks some of the runs (default: "get list create update seed");
+# BENCH_BACKEND=postgres runs both against the machine's PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/bench-audit.txt}
@@ -20,7 +21,7 @@ say() { echo "$*" | tee -a "$out"; }
 
 hold() { # hold <name> <binary> <port>: a seeded server, its settings in $work/<name>.env
   BENCH_BIN=$2 BENCH_PORT=$3 BENCH_HOLD=100000 BENCH_HOLD_ENV="$work/$1.env" \
-    scripts/bench-records.sh sqlite "$work/$1.seed.txt" >/dev/null 2>&1 &
+    scripts/bench-records.sh "${BENCH_BACKEND:-sqlite}" "$work/$1.seed.txt" >/dev/null 2>&1 &
   pids+=($!)
   until [ -s "$work/$1.env" ]; do sleep 1; done
 }

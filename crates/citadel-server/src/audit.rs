@@ -372,16 +372,18 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     };
     let for_alerts = alerts::concerns(&event, flags).then(|| event.clone());
     // The event is recorded while the action's writes reach the disk
-    // (`deferring_durability`), and the answer waits for both. Should the
-    // writes not get there, a second event says so: the first recorded
-    // as done what had been committed.
+    // (`deferring_durability`), and the answer waits for both. On
+    // PostgreSQL the event's commit, made after the writes' on the same
+    // server, flushes the WAL past them. Should the writes not get there,
+    // a second event says so: the first recorded as done what had been
+    // committed.
     let pending = pending.unwrap_or_default();
     let undone = (!pending.is_empty()).then(|| AuditEvent {
         outcome: Outcome::Error,
         detail: r#"{"reason":"not_durable"}"#.to_owned(),
         ..event.clone()
     });
-    let (recorded, durable) = tokio::join!(trail.record(event), pending.wait());
+    let (recorded, durable) = tokio::join!(trail.record(event), pending.wait_for_fsyncs());
     if let Err(e) = durable {
         if let (Ok(_), Some(undone)) = (&recorded, undone)
             && let Err(e) = trail.record(undone).await

@@ -155,8 +155,12 @@ macro_rules! write_through {
             }
             DbPool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
+                let deferred = crate::durability::defer_pg_flush(&mut tx).await?;
                 let out = $body!(tx, $table, $input, $actor, Dialect::Postgres)?;
                 tx.commit().await?;
+                if let Some(pending) = deferred {
+                    pending.unflushed_on(pool);
+                }
                 Ok(out)
             }
         }
