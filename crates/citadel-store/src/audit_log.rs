@@ -166,18 +166,22 @@ impl AuditLog {
             rows.push((event, targets));
         }
         let range = on_pool!(&self.pool, |p| {
-            let mut tx = p.begin_write().await?;
-            if postgres {
+            let mut tx = if postgres {
                 // Two servers appending to one log queue here rather than
-                // collide on a sequence number.
-                // (An advisory lock: a table lock strong enough would
-                // need privileges the tenant's role must not have.)
-                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-                    .bind(APPEND_LOCK)
-                    .bind(&self.table)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+                // collide on a sequence number. (An advisory lock: a table
+                // lock strong enough would need privileges the tenant's
+                // role must not have.) Sent with the BEGIN, which sqlx
+                // queues in front of the next statement: no round trip of
+                // its own. The table's name is made of hex digits, dots
+                // and underscores (`postgres_table`).
+                p.begin_with(AssertSqlSafe(format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}, hashtext('{}'))",
+                    self.table
+                )))
+                .await?
+            } else {
+                p.begin_write().await?
+            };
             let next: i64 = sqlx::query_scalar(AssertSqlSafe(next_seq.clone()))
                 .fetch_one(&mut *tx)
                 .await?;

@@ -104,6 +104,13 @@ impl Pending {
     }
 }
 
+/// Runs `work` with its writes answered at their commit.
+pub async fn deferring_durability<F: Future>(work: F) -> (F::Output, Pending) {
+    let pending = Pending::default();
+    let output = DEFERRED.scope(pending.clone(), work).await;
+    (output, pending)
+}
+
 /// A synchronous commit that writes nothing but its own commit record
 /// (the transaction is given an id): PostgreSQL returns once the WAL is
 /// flushed through it, and so past every commit made before it.
@@ -116,25 +123,22 @@ async fn flush_wal(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Inside a [`deferring_durability`] scope: makes the transaction's commit
-/// return before its WAL is flushed, and leaves the flush to the scope.
-pub(crate) async fn defer_pg_flush(
-    tx: &mut sqlx::PgConnection,
-) -> Result<Option<Pending>, StoreError> {
-    let Some(pending) = deferred() else {
-        return Ok(None);
-    };
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    Ok(Some(pending))
-}
-
-/// Runs `work` with its group-commit writes answered at their commit.
-pub async fn deferring_durability<F: Future>(work: F) -> (F::Output, Pending) {
-    let pending = Pending::default();
-    let output = DEFERRED.scope(pending.clone(), work).await;
-    (output, pending)
+/// A record write's transaction on PostgreSQL. Inside a
+/// [`deferring_durability`] scope its commit returns before its WAL is
+/// flushed, and the flush is left to the scope (see `Pending`). The
+/// setting rides with the BEGIN, which sqlx queues in front of the first
+/// statement: no round trip of its own.
+pub(crate) async fn begin_record_write(
+    pool: &PgPool,
+) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, Option<Pending>), StoreError> {
+    Ok(match deferred() {
+        Some(pending) => (
+            pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                .await?,
+            Some(pending),
+        ),
+        None => (pool.begin().await?, None),
+    })
 }
 
 /// The scope's pending list, if the caller runs inside one.

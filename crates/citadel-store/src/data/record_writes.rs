@@ -154,8 +154,7 @@ macro_rules! write_through {
                 Ok(out)
             }
             DbPool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let deferred = crate::durability::defer_pg_flush(&mut tx).await?;
+                let (mut tx, deferred) = crate::durability::begin_record_write(pool).await?;
                 let out = $body!(tx, $table, $input, $actor, Dialect::Postgres)?;
                 tx.commit().await?;
                 if let Some(pending) = deferred {
