@@ -487,17 +487,15 @@ mod tests {
         writer.close().await;
     }
 
-    #[tokio::test]
-    async fn a_deferred_write_answers_at_its_commit_and_leaves_its_fsync_pending() {
+    /// A writer on `dir/data.db` set up as a tenant's (WAL, commits without
+    /// their own fsync, no automatic checkpoints). With `failing_disk` its
+    /// WAL cannot be opened for the fsync, which stands for a failing disk.
+    async fn file_writer(dir: &std::path::Path, failing_disk: bool) -> GroupWriter {
         use sqlx::ConnectOptions;
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
-        use crate::durability::deferring_durability;
-
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("data.db");
         let options = SqliteConnectOptions::new()
-            .filename(&path)
+            .filename(dir.join("data.db"))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -505,14 +503,23 @@ mod tests {
         let readers = SqlitePool::connect_with(options.clone())
             .await
             .expect("readers");
-        let writer = GroupWriter::start(
+        let wal = match failing_disk {
+            true => dir.join("missing").join("data.db-wal"),
+            false => dir.join("data.db-wal"),
+        };
+        GroupWriter::start(
             options.connect().await.expect("writer"),
-            Some(DatabaseFile {
-                readers: readers.clone(),
-                wal: path.with_file_name("data.db-wal"),
-            }),
+            Some(DatabaseFile { readers, wal }),
         )
-        .expect("writer");
+        .expect("writer")
+    }
+
+    #[tokio::test]
+    async fn a_deferred_write_answers_at_its_commit_and_leaves_its_fsync_pending() {
+        use crate::durability::deferring_durability;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let writer = file_writer(dir.path(), false).await;
         writer
             .write(job("CREATE TABLE t (n INTEGER PRIMARY KEY)", ()))
             .await
@@ -533,17 +540,9 @@ mod tests {
         pending.wait().await.expect("then durable");
         writer.close().await;
 
-        // A WAL that cannot be opened for its fsync stands for a failing
-        // disk: the write is answered at its commit, and the wait says it
-        // never became durable.
-        let broken = GroupWriter::start(
-            options.connect().await.expect("writer"),
-            Some(DatabaseFile {
-                readers,
-                wal: dir.path().join("missing").join("data.db-wal"),
-            }),
-        )
-        .expect("writer");
+        // On a failing disk the write is answered at its commit, and the
+        // wait says it never became durable.
+        let broken = file_writer(dir.path(), true).await;
         let (written, pending) =
             deferring_durability(broken.write(job("INSERT INTO t VALUES (2)", 2))).await;
         assert_eq!(written.expect("committed"), 2);
@@ -557,29 +556,8 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_is_acknowledged_before_the_wal_is_synced() {
-        use sqlx::ConnectOptions;
-        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("data.db");
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .pragma("wal_autocheckpoint", "0");
-        let readers = SqlitePool::connect_with(options.clone())
-            .await
-            .expect("readers");
-        // A WAL that cannot be opened for its fsync stands for a failing disk.
-        let broken = GroupWriter::start(
-            options.connect().await.expect("writer"),
-            Some(DatabaseFile {
-                readers: readers.clone(),
-                wal: dir.path().join("missing").join("data.db-wal"),
-            }),
-        )
-        .expect("writer");
+        let broken = file_writer(dir.path(), true).await;
         let first = broken.write(job("CREATE TABLE t (n INTEGER)", ())).await;
         assert!(
             matches!(first, Err(StoreError::CommitFailed(_))),
@@ -592,14 +570,7 @@ mod tests {
         );
         broken.close().await;
 
-        let writer = GroupWriter::start(
-            options.connect().await.expect("writer"),
-            Some(DatabaseFile {
-                readers,
-                wal: path.with_file_name("data.db-wal"),
-            }),
-        )
-        .expect("writer");
+        let writer = file_writer(dir.path(), false).await;
         writer
             .write(job("CREATE TABLE u (n INTEGER)", ()))
             .await
