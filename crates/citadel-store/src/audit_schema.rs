@@ -36,7 +36,7 @@ CREATE TRIGGER IF NOT EXISTS audit_archive_not_updated BEFORE UPDATE ON audit_ar
 BEGIN SELECT RAISE(ABORT, 'audit archive segments are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_archive_not_deleted BEFORE DELETE ON audit_archive
 BEGIN SELECT RAISE(ABORT, 'audit archive segments are append-only'); END;
-BEGIN;
+BEGIN IMMEDIATE;
 DROP TRIGGER IF EXISTS audit_events_not_deleted;
 CREATE TRIGGER audit_events_not_deleted BEFORE DELETE ON audit_events
 WHEN NOT EXISTS (SELECT 1 FROM audit_archive WHERE OLD.seq >= first_seq AND OLD.seq < end_seq)
