@@ -52,6 +52,12 @@ pub fn clear_cookie(name: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
+/// The anti-CSRF token of the operator session the request carries, for
+/// pages whose scripts make changes in it.
+pub fn operator_csrf(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, OPERATOR_COOKIE).map(csrf_token)
+}
+
 /// Safe methods read; every other method changes something and, when
 /// authenticated by a cookie, must carry the session's anti-CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -89,7 +95,8 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
 
 /// A tenant user with a live session or a valid personal access token;
 /// extraction answers 401 otherwise (403 for a failed CSRF check), before
-/// any body is read.
+/// any body is read. Pages clone it to read through several API handlers.
+#[derive(Clone)]
 pub struct TenantCaller(pub Option<TenantSession>);
 
 impl TenantCaller {
@@ -153,6 +160,7 @@ impl FromRequestParts<AppState> for TenantCaller {
 
 /// A platform operator with a live session; extraction answers 401
 /// otherwise (403 for a failed CSRF check), before any body is read.
+#[derive(Clone)]
 pub struct OperatorCaller(pub Option<(OperatorId, [u8; 32])>);
 
 impl OperatorCaller {

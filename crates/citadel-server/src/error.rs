@@ -136,7 +136,7 @@ impl ApiError {
         }
     }
 
-    fn parts(
+    pub(crate) fn parts(
         &self,
     ) -> (
         StatusCode,

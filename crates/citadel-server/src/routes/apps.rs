@@ -94,18 +94,26 @@ pub async fn list_apps(
     State(state): State<AppState>,
     caller: TenantCaller,
 ) -> Result<Json<Vec<AppView>>, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ReadData).await?;
+    Ok(Json(visible_apps(&state, &caller).await?))
+}
+
+/// The apps shown to the caller: those with a table they may do
+/// something with, or to which they may add tables.
+pub(crate) async fn visible_apps(
+    state: &AppState,
+    caller: &TenantCaller,
+) -> Result<Vec<AppView>, ApiError> {
+    let (db, _) = open(state, caller, Action::ReadData).await?;
     let session = caller.session()?;
     let model = db.access_model().await?;
     let mut shown = Vec::new();
-    // An app is shown to whoever may do something with one of its tables.
     for app in db.list_apps().await? {
         let tables = db.list_tables(app.id).await?;
         if access::may_see_app(&model, session, app.id, &tables) {
             shown.push(app_view(&app));
         }
     }
-    Ok(Json(shown))
+    Ok(shown)
 }
 
 /// Creates an app (admins).
@@ -132,8 +140,18 @@ pub async fn get_app(
     caller: TenantCaller,
     Path(app): Path<String>,
 ) -> Result<Json<AppView>, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ReadData).await?;
-    let id = path_id("app", &app, AppId::parse)?;
+    Ok(Json(visible_app(&state, &caller, &app).await?.0))
+}
+
+/// An app shown to the caller, with the tables of it they are shown, and
+/// whether they may add tables to it; 404 for an app they are not shown.
+pub(crate) async fn visible_app(
+    state: &AppState,
+    caller: &TenantCaller,
+    raw: &str,
+) -> Result<(AppView, Vec<TableSummaryView>, bool), ApiError> {
+    let (db, _) = open(state, caller, Action::ReadData).await?;
+    let id = path_id("app", raw, AppId::parse)?;
     let app = db.app(id).await?;
     let model = db.access_model().await?;
     let session = caller.session()?;
@@ -141,7 +159,13 @@ pub async fn get_app(
     if !access::may_see_app(&model, session, id, &tables) {
         return Err(ApiError::NotFound("app"));
     }
-    Ok(Json(app_view(&app)))
+    let shown = tables
+        .iter()
+        .filter(|t| access::may_see(&model, session, id, t.id))
+        .map(table_summary)
+        .collect();
+    let may_add = access::check_new_table(&db, session, id).await.is_ok();
+    Ok((app_view(&app), shown, may_add))
 }
 
 /// Renames an app or changes its description (admins).
@@ -253,12 +277,22 @@ pub async fn get_table(
     caller: TenantCaller,
     Path(table): Path<String>,
 ) -> Result<Json<TableView>, ApiError> {
-    let (db, _) = open(&state, &caller, Action::ReadData).await?;
+    Ok(Json(table_view(
+        &visible_table(&state, &caller, &table).await?,
+    )))
+}
+
+/// A table as the caller may see it (hidden fields left out).
+pub(crate) async fn visible_table(
+    state: &AppState,
+    caller: &TenantCaller,
+    raw: &str,
+) -> Result<TableSchema, ApiError> {
+    let (db, _) = open(state, caller, Action::ReadData).await?;
     let schema = db
-        .table_schema(path_id("table", &table, TableId::parse)?)
+        .table_schema(path_id("table", raw, TableId::parse)?)
         .await?;
-    let shown = access::describe(&db, caller.session()?, schema).await?;
-    Ok(Json(table_view(&shown)))
+    access::describe(&db, caller.session()?, schema).await
 }
 
 /// Renames a table or changes its description (admins).

@@ -90,6 +90,8 @@ pub struct TotpEnrolmentView {
     pub otpauth_uri: String,
     /// The seed in base32, for typing into an app by hand.
     pub secret: String,
+    /// The URI as a QR code (an SVG document), for scanning.
+    pub qr_svg: String,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -51,7 +51,7 @@ async fn changeable(
 /// Such a filter or sort is not shown at all (its values would tell
 /// something of the hidden field too); using the view is refused like a
 /// filter on a field that does not exist.
-fn shown(access: &TableAccess<ops::Read>, view: &ViewRecord) -> ViewView {
+pub(crate) fn shown(access: &TableAccess<ops::Read>, view: &ViewRecord) -> ViewView {
     let mut shown = data::view_view(access.schema(), view);
     let withheld = |text: String| {
         if conceal_names(access, &text) == text {

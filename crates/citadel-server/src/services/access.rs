@@ -113,6 +113,24 @@ pub fn may_see(model: &AccessModel, session: &TenantSession, app: AppId, table: 
     !table_operations(&session.principal, tenant_of(session), model, app, table).is_empty()
 }
 
+/// The operations the session's user may do on `table` of `app`, for
+/// pages that show only what may be done.
+pub async fn operations_on(
+    db: &TenantDb,
+    session: &TenantSession,
+    app: AppId,
+    table: TableId,
+) -> Result<citadel_core::access::Operations, ApiError> {
+    let model = db.access_model().await?;
+    Ok(table_operations(
+        &session.principal,
+        tenant_of(session),
+        &model,
+        app,
+        table,
+    ))
+}
+
 /// A table's definition as the session's user may see it (hidden fields
 /// left out), if they may do anything with it.
 pub async fn describe(

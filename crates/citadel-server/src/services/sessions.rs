@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// How a tenant user proved themselves on this request.
+#[derive(Clone)]
 pub enum Proof {
     /// The session cookie: its hash, and the anti-CSRF token derived from it.
     Session {
@@ -29,6 +30,7 @@ pub enum Proof {
 }
 
 /// A tenant user recognised by a live session or a valid access token.
+#[derive(Clone)]
 pub struct TenantSession {
     pub principal: Principal,
     pub tenant: TenantRecord,
