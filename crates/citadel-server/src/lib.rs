@@ -18,6 +18,7 @@ pub mod routes;
 pub mod services;
 mod state;
 mod tls;
+pub mod ui;
 
 pub use app::{Application, OpenedPlatform, open_platform};
 pub use config::{ServerConfig, Transport};

@@ -262,5 +262,9 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(Extension(spec));
-    router.fallback(not_found).layer(layers).with_state(state)
+    router
+        .merge(crate::ui::routes())
+        .fallback(not_found)
+        .layer(layers)
+        .with_state(state)
 }

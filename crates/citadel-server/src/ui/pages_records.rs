@@ -1,0 +1,276 @@
+//! The app runtime's pages: a table's grid (paging, sorting, filtering,
+//! inline edits), a record's form and history, and the import page. The
+//! rows, fields and rights come from the same decisions as the API's.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use citadel_core::RecordId;
+use citadel_core::access::{Operation, Operations, TableAccess, ops};
+use citadel_core::data::TableSchema;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::path_id;
+use crate::routes::apps::actor_user;
+use crate::routes::data_dto::ListRecordsQuery;
+use crate::services::access::{decide, operations_on, table_access};
+use crate::services::data;
+use crate::state::AppState;
+use crate::ui::frame::TenantPage;
+use crate::ui::render::{page, to_value};
+
+/// Rows on a page of the grid.
+const GRID_PAGE: &str = "50";
+
+/// What the grid's address may say; anything else is ignored.
+#[derive(Deserialize, Default)]
+pub struct GridQuery {
+    filter: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+    view: Option<String>,
+}
+
+/// The table's fields as the page shows them: each with whether this
+/// user may change it.
+fn columns<Op: citadel_core::access::TableOperation>(
+    access: &TableAccess<Op>,
+    writable: Option<&TableAccess<ops::Update>>,
+) -> Vec<Value> {
+    access
+        .schema()
+        .fields
+        .iter()
+        .map(|field| {
+            let editable = writable.is_some_and(|w| w.unwritable([field.id]).is_empty())
+                && !matches!(field.kind, citadel_core::data::FieldKind::AutoNumber);
+            to_value(serde_json::json!({
+                "field": field.to_json(),
+                "editable": editable,
+            }))
+        })
+        .collect()
+}
+
+fn operations(ops: Operations) -> Value {
+    context! {
+        create => ops.contains(Operation::Create),
+        update => ops.contains(Operation::Update),
+        delete => ops.contains(Operation::Delete),
+        import => ops.contains(Operation::Import),
+        export => ops.contains(Operation::Export),
+        schema => ops.contains(Operation::ManageSchema),
+    }
+}
+
+fn table_brief(table: &TableSchema) -> Value {
+    context! {
+        id => table.id.to_string(),
+        app_id => table.app.to_string(),
+        name => table.name.to_string(),
+        description => table.description.clone(),
+    }
+}
+
+/// The grid: the first (or a later) page of the records the user may
+/// read, filtered and sorted as the address says, with the saved views.
+pub async fn grid(
+    State(state): State<AppState>,
+    me: TenantPage,
+    Path(raw): Path<String>,
+    query: Result<Query<GridQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    match grid_context(&state, &me, &raw, query).await {
+        Ok(context) => page(StatusCode::OK, "grid.html", context),
+        Err(e) => me.error(e),
+    }
+}
+
+async fn grid_context(
+    state: &AppState,
+    me: &TenantPage,
+    raw: &str,
+    query: GridQuery,
+) -> Result<Value, ApiError> {
+    let (db, actor, access) = table_access::<ops::Read>(state, &me.caller, raw).await?;
+    let session = me.caller.session()?;
+    let table = access.schema();
+    let allowed = operations_on(&db, session, table.app, table.id).await?;
+    let writable = if allowed.contains(Operation::Update) {
+        decide::<ops::Update>(&db, session, access.full_schema().clone())
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let listing = ListRecordsQuery {
+        filter: query.filter.clone().filter(|f| !f.trim().is_empty()),
+        sort: query.sort.clone().filter(|s| !s.trim().is_empty()),
+        fields: None,
+        limit: Some(GRID_PAGE.to_owned()),
+        cursor: query.cursor.clone(),
+        count: true,
+        view: query.view.clone().filter(|v| !v.is_empty()),
+    };
+    let user = Some(actor_user(actor)?);
+    // A filter that does not parse, or names no field, is shown next to
+    // the filter box; the page stays usable.
+    let (records, next_cursor, total, problem) =
+        match data::list_records(&db, &access, &listing, user).await {
+            Ok(listed) => {
+                let view = listed.view(table);
+                (to_value(&view.records), view.next_cursor, view.total, None)
+            }
+            Err(e @ ApiError::BadRequest { .. }) => {
+                let (_, code, _, detail, field) = e.parts();
+                (
+                    Value::from(Vec::<Value>::new()),
+                    None,
+                    None,
+                    Some(context! { code => code, detail => detail, field => field }),
+                )
+            }
+            Err(e) => return Err(e),
+        };
+    let views: Vec<_> = db
+        .list_views(table.id, actor.0)
+        .await?
+        .iter()
+        .map(|v| crate::routes::views::shown(&access, v))
+        .collect();
+    Ok(context! {
+        ..me.frame("apps"),
+        ..context! {
+            table => table_brief(table),
+            columns => columns(&access, writable.as_ref()),
+            records => records,
+            next_cursor => next_cursor,
+            total => total,
+            problem => problem,
+            query => context! {
+                filter => query.filter,
+                sort => query.sort,
+                cursor => query.cursor,
+                view => query.view,
+            },
+            views => to_value(&views),
+            ops => operations(allowed),
+        }
+    })
+}
+
+/// The form for a new record.
+pub async fn new_record(
+    State(state): State<AppState>,
+    me: TenantPage,
+    Path(raw): Path<String>,
+) -> Response {
+    let access = match table_access::<ops::Create>(&state, &me.caller, &raw).await {
+        Ok((_, _, access)) => access,
+        Err(e) => return me.error(e),
+    };
+    // Creating writes every field the user may see but not the read-only
+    // ones: those take their defaults.
+    let fields: Vec<Value> = access
+        .schema()
+        .fields
+        .iter()
+        .map(|field| {
+            to_value(serde_json::json!({
+                "field": field.to_json(),
+                "editable": access.unwritable([field.id]).is_empty()
+                    && !matches!(field.kind, citadel_core::data::FieldKind::AutoNumber),
+            }))
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        "record.html",
+        context! {
+            ..me.frame("apps"),
+            ..context! {
+                table => table_brief(access.schema()),
+                columns => fields,
+                record => Value::UNDEFINED,
+                history => Vec::<Value>::new(),
+                ops => context! { update => true, delete => false },
+            }
+        },
+    )
+}
+
+/// A record's form (read-only for whoever may not change it) and its
+/// history.
+pub async fn record(
+    State(state): State<AppState>,
+    me: TenantPage,
+    Path((raw, record)): Path<(String, String)>,
+) -> Response {
+    match record_context(&state, &me, &raw, &record).await {
+        Ok(context) => page(StatusCode::OK, "record.html", context),
+        Err(e) => me.error(e),
+    }
+}
+
+async fn record_context(
+    state: &AppState,
+    me: &TenantPage,
+    raw: &str,
+    record: &str,
+) -> Result<Value, ApiError> {
+    let (db, _, access) = table_access::<ops::Read>(state, &me.caller, raw).await?;
+    let id = path_id("record", record, RecordId::parse)?;
+    let session = me.caller.session()?;
+    let table = access.schema();
+    let allowed = operations_on(&db, session, table.app, table.id).await?;
+    let writable = if allowed.contains(Operation::Update) {
+        decide::<ops::Update>(&db, session, access.full_schema().clone())
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let row = db.get_record(&access, id).await?;
+    let history: Vec<_> = db
+        .record_history(&access, id)
+        .await?
+        .iter()
+        .map(|r| data::revision_view(table, r))
+        .collect();
+    Ok(context! {
+        ..me.frame("apps"),
+        ..context! {
+            table => table_brief(table),
+            columns => columns(&access, writable.as_ref()),
+            record => to_value(data::record_view(table, &row)),
+            history => to_value(&history),
+            ops => operations(allowed),
+        }
+    })
+}
+
+/// The import page: a CSV or XLSX file, checked in a dry run (preview
+/// and per-row errors) before anything is written.
+pub async fn import(
+    State(state): State<AppState>,
+    me: TenantPage,
+    Path(raw): Path<String>,
+) -> Response {
+    match table_access::<ops::Import>(&state, &me.caller, &raw).await {
+        Ok((_, _, access)) => page(
+            StatusCode::OK,
+            "import.html",
+            context! {
+                ..me.frame("apps"),
+                ..context! {
+                    table => table_brief(access.schema()),
+                    columns => columns(&access, None),
+                }
+            },
+        ),
+        Err(e) => me.error(e),
+    }
+}

@@ -1,0 +1,364 @@
+//! The web interface over HTTP: every page answers through the same
+//! authentication and choke point as the API (sign-in first, refusals as
+//! pages, what a user may not do not shown), escapes what users typed,
+//! and speaks Chinese unless asked for English. The browser tests
+//! (`ui_browser.rs`) drive the same pages in Chromium.
+
+mod common;
+mod identity_support;
+
+use common::{Backend, STRONG_PASSWORD, TestServer};
+use identity_support::{Tenant, add_user, body, member, sign_in, tenant};
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION};
+use reqwest::{Client, StatusCode, redirect};
+use serde_json::{Value, json};
+
+/// A client that does not follow redirects, trusting the server's certificate.
+fn manual_client(server: &TestServer) -> Client {
+    common::install_crypto();
+    let pem = std::fs::read(server.data_path().join("tls/cert.pem")).expect("certificate");
+    Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("pem")])
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A page as `cookie` sees it: status and HTML.
+async fn page(server: &TestServer, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+    let r = server.get(path, cookie).await;
+    let status = r.status();
+    let is_html = r
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let csp = r.headers().get(CONTENT_SECURITY_POLICY).is_some();
+    let text = r.text().await.expect("body");
+    assert!(is_html, "{path} answers HTML: {text}");
+    assert!(csp, "{path} carries the CSP");
+    (status, text)
+}
+
+async fn created(r: reqwest::Response) -> Value {
+    body(r, StatusCode::CREATED).await
+}
+
+/// An app "客户管理" with a table "客户" of three fields and two records.
+async fn crm(server: &TestServer, admin: &str) -> (String, String, i64) {
+    let app = created(
+        server
+            .post("/api/v1/apps", Some(admin), &json!({"name": "客户管理"}))
+            .await,
+    )
+    .await;
+    let app = app["id"].as_str().expect("app").to_owned();
+    let table = created(
+        server
+            .post(
+                &format!("/api/v1/apps/{app}/tables"),
+                Some(admin),
+                &json!({"name": "客户", "fields": [
+                    {"name": "名称", "type": "text", "required": true},
+                    {"name": "金额", "type": "integer"},
+                    {"name": "状态", "type": "single_select", "choices": [{"name": "新"}, {"name": "成交"}]}
+                ]}),
+            )
+            .await,
+    )
+    .await;
+    let table = table["id"].as_str().expect("table").to_owned();
+    let mut last = 0;
+    for (name, amount) in [("华为", 500), ("<img src=x onerror=alert(1)>", 20)] {
+        let record = created(
+            server
+                .post(
+                    &format!("/api/v1/tables/{table}/records"),
+                    Some(admin),
+                    &json!({"fields": {"名称": name, "金额": amount, "状态": "新"}}),
+                )
+                .await,
+        )
+        .await;
+        last = record["id"].as_i64().expect("record id");
+    }
+    (app, table, last)
+}
+
+#[tokio::test]
+async fn pages_ask_for_sign_in_and_then_show_what_the_api_would() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let manual = manual_client(&server);
+    // Before anything: sign-in pages, redirects back after.
+    for (path, to) in [
+        ("/", "/apps"),
+        ("/apps", "/sign-in?next=/apps"),
+        (
+            "/tables/1?filter=a%20b",
+            "/sign-in?next=/tables/1%3Ffilter%3Da%2520b",
+        ),
+        ("/platform", "/platform/sign-in?next=/platform"),
+    ] {
+        let r = manual.get(server.url(path)).send().await.expect("request");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(r.headers()[LOCATION], to, "{path}");
+    }
+    let (status, html) = page(&server, "/sign-in", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"sign-in\"") && html.contains("<html lang=\"zh-CN\">"));
+    assert!(!html.contains("<script>"), "no inline script");
+    let (_, html) = page(&server, "/platform/sign-in", None).await;
+    assert!(
+        html.contains("id=\"bootstrap\""),
+        "bootstrap before any operator"
+    );
+    let operator = server.operator().await;
+    let (_, html) = page(&server, "/platform/sign-in", None).await;
+    assert!(html.contains("id=\"operator-sign-in\"") && !html.contains("id=\"bootstrap\""));
+
+    // The operator console lists tenants.
+    let acme: Tenant = tenant(&server, &operator, "acme").await;
+    let (status, html) = page(&server, "/platform", Some(&operator)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-tenant=\"acme\"") && html.contains("data-typed-confirm=\"acme\""));
+    // A tenant session is no operator session, and the reverse.
+    let r = manual
+        .get(server.url("/platform"))
+        .header(COOKIE, &acme.admin)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = manual
+        .get(server.url("/apps"))
+        .header(COOKIE, &operator)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let (app, table, record) = crm(&server, &acme.admin).await;
+    let admin = Some(acme.admin.as_str());
+    let (_, html) = page(&server, "/apps", admin).await;
+    assert!(html.contains("客户管理") && html.contains("id=\"new-app\""));
+    assert!(
+        html.contains("name=\"csrf-token\""),
+        "scripts get the token"
+    );
+    assert!(
+        html.contains("href=\"/admin/audit\""),
+        "admins see the audit log"
+    );
+    let (_, html) = page(&server, &format!("/apps/{app}"), admin).await;
+    assert!(
+        html.contains(&format!("href=\"/tables/{table}\"")) && html.contains("id=\"new-table\"")
+    );
+
+    // The grid: records, escaped; editable cells; a filter; a bad filter.
+    let (status, html) = page(&server, &format!("/tables/{table}"), admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("华为") && html.contains("data-edit=\"金额\""));
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "typed HTML is escaped"
+    );
+    assert!(!html.contains("<img src=x"));
+    assert!(html.contains("<span class=\"count\">2</span>"));
+    let filter = "/tables/{t}?filter=%E9%87%91%E9%A2%9D%20%3E%3D%20100".replace("{t}", &table);
+    let (_, html) = page(&server, &filter, admin).await;
+    assert!(
+        html.contains("华为") && !html.contains("onerror"),
+        "filtered to one"
+    );
+    let bad = format!("/tables/{table}?filter=%E6%B2%A1%E6%9C%89%20%3D%201");
+    let (status, html) = page(&server, &bad, admin).await;
+    assert_eq!(status, StatusCode::OK, "a bad filter keeps the page");
+    assert!(html.contains("id=\"filter-error\""));
+    let sorted = format!("/tables/{table}?sort=-%E9%87%91%E9%A2%9D");
+    let (_, html) = page(&server, &sorted, admin).await;
+    assert!(
+        html.find("华为") < html.find("onerror"),
+        "sorted by amount, descending"
+    );
+
+    for (path, marker) in [
+        (format!("/tables/{table}/schema"), "id=\"new-field\""),
+        (format!("/tables/{table}/new"), "id=\"record-form\""),
+        (
+            format!("/tables/{table}/records/{record}"),
+            "id=\"history\"",
+        ),
+        (format!("/tables/{table}/import"), "id=\"import\""),
+        ("/admin/audit".to_owned(), "record.create"),
+        ("/account".to_owned(), "id=\"begin-totp\""),
+        ("/password".to_owned(), "id=\"password\""),
+    ] {
+        let (status, html) = page(&server, &path, admin).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        assert!(html.contains(marker), "{path} shows {marker}");
+    }
+    // An app's id is a well-formed id of no table.
+    let (status, html) = page(&server, &format!("/tables/{app}"), admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("找不到"), "{html}");
+
+    // English on request.
+    let english = format!("{}; citadel_lang=en", acme.admin);
+    let (_, html) = page(&server, "/apps", Some(&english)).await;
+    assert!(html.contains("<html lang=\"en\">") && html.contains("New app"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn what_a_member_may_not_do_is_neither_shown_nor_served() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let operator = server.operator().await;
+    let acme = tenant(&server, &operator, "acme").await;
+    let (_, table, record) = crm(&server, &acme.admin).await;
+    let bob_member = member(&server, &acme, "bob").await;
+    let bob = Some(bob_member.cookie.as_str());
+    let (status, html) = page(&server, "/apps", bob).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("id=\"new-app\""), "no app creation");
+    assert!(!html.contains("href=\"/admin/audit\""), "no audit log");
+    let (_, html) = page(&server, &format!("/tables/{table}"), bob).await;
+    assert!(
+        !html.contains(&format!("/tables/{table}/schema")),
+        "no schema link"
+    );
+    for path in [format!("/tables/{table}/schema"), "/admin/audit".to_owned()] {
+        let (status, html) = page(&server, &path, bob).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(html.contains("没有权限"), "{path}");
+    }
+    // Members may do nothing until a group says so; bob's group hides 金额
+    // and makes 名称 read-only.
+    let groups = body(
+        server.get("/api/v1/groups", Some(&acme.admin)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let member_group = groups
+        .as_array()
+        .and_then(|all| all.iter().find(|g| g["builtin"] == "member"))
+        .and_then(|g| g["id"].as_str())
+        .expect("member group")
+        .to_owned();
+    let r = server
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/groups/{member_group}"),
+            Some(&acme.admin),
+            &json!({"name": "成员", "grants": {}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let fields = body(
+        server
+            .get(&format!("/api/v1/tables/{table}"), Some(&acme.admin))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let field = |name: &str| {
+        fields["fields"]
+            .as_array()
+            .and_then(|all| all.iter().find(|f| f["name"] == name))
+            .and_then(|f| f["id"].as_str())
+            .expect("field")
+            .to_owned()
+    };
+    let bob_id = json!(bob_member.id);
+    created(
+        server
+            .post(
+                "/api/v1/groups",
+                Some(&acme.admin),
+                &json!({"name": "查看", "members": [{"user": bob_id}],
+                    "grants": {"tables": {table.clone(): {"operations": ["read", "update"],
+                        "fields": {field("金额"): "hidden", field("名称"): "read_only"}}}}}),
+            )
+            .await,
+    )
+    .await;
+    let (_, html) = page(&server, &format!("/tables/{table}"), bob).await;
+    assert!(html.contains("华为"), "bob reads the records");
+    // The filter box's example names 金额 too: look for the field itself.
+    assert!(
+        !html.contains(">金额") && !html.contains(">500<"),
+        "the hidden field is nowhere: {html}"
+    );
+    assert!(
+        !html.contains("data-edit=\"名称\"") && html.contains("data-edit=\"状态\""),
+        "名称 is read-only"
+    );
+    assert!(
+        !html.contains("id=\"add-record\""),
+        "no create right, no button"
+    );
+    let (_, html) = page(&server, &format!("/tables/{table}/records/{record}"), bob).await;
+    assert!(html.contains("id=\"record-form\"") && !html.contains(">金额"));
+    assert!(
+        html.contains("name=\"名称\"") && html.contains("readonly"),
+        "名称 shown read-only"
+    );
+    let (status, _) = page(&server, &format!("/tables/{table}/new"), bob).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no create right");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_one_time_password_leads_to_the_password_page_first() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let operator = server.operator().await;
+    let acme = tenant(&server, &operator, "acme").await;
+    let (_, otp) = add_user(&server, &acme.admin, "carol").await;
+    let carol = sign_in(&server, "acme", "carol", &otp).await;
+    let manual = manual_client(&server);
+    let r = manual
+        .get(server.url("/apps"))
+        .header(COOKIE, &carol)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/password");
+    let (status, html) = page(&server, "/password", Some(&carol)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("class=\"notice\""), "says why");
+    let r = server
+        .post(
+            "/api/v1/auth/password",
+            Some(&carol),
+            &json!({"current_password": otp, "new_password": STRONG_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (status, _) = page(&server, "/apps", Some(&carol)).await;
+    assert_eq!(status, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn assets_are_cached_for_a_year_under_a_versioned_path() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let (_, html) = page(&server, "/sign-in", None).await;
+    let start = html.find("/assets/").expect("asset link");
+    let href: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    assert!(href.ends_with("/app.css"), "{href}");
+    let r = server.get(&href, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()[CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        r.headers()[CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/css")
+    );
+    let r = server.get("/assets/x/nothing.js", None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
