@@ -134,6 +134,11 @@ pub const ASSETS: &[Asset] = &[
         body: include_str!("assets/app.js"),
     },
     Asset {
+        path: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_str!("assets/favicon.svg"),
+    },
+    Asset {
         path: "grid.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/grid.js"),

@@ -25,7 +25,12 @@ use serde_json::{Value, json};
 const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(100);
 const INSTALL_LOCK: &str = "/tmp/citadel-chromium-install.lock";
-const PACKAGES: &str = "chromium chromium-driver";
+/// Chromium, its driver, and a Chinese font: without one every Chinese
+/// character of the interface renders as a box in the screenshots.
+const PACKAGES: &str = "chromium chromium-driver fonts-wqy-microhei";
+
+/// The font file `fonts-wqy-microhei` installs.
+const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
 
 /// `--no-sandbox` because tests run as root in a container; the certificate
 /// flag because the test server's certificate is self-signed.
@@ -48,6 +53,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 fn installed() -> Option<PathBuf> {
     on_path("chromedriver")?;
+    Path::new(CJK_FONT).exists().then_some(())?;
     on_path("chromium")
 }
 
@@ -78,7 +84,7 @@ fn install_chromium() {
     // installed them. The package lists are refreshed only when the
     // install fails on them, since that costs more than the install.
     let script = format!(
-        "command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0; \
+        "command -v chromium >/dev/null && command -v chromedriver >/dev/null && [ -e {CJK_FONT} ] && exit 0; \
          {install} || {{ {sudo}apt-get update && {install}; }}"
     );
     let started = Instant::now();
@@ -272,6 +278,41 @@ impl Browser {
                 let url = url.map_or_else(|e| format!("an unknown page ({e})"), String::from);
                 panic!("timed out after {WAIT:?} to {what} `{css}` on {url}: {error}");
             }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the text of `css` contains `needle`; returns the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() <= deadline,
+                "timed out after {WAIT:?} waiting for `{css}` to show {needle:?}; it shows {text:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the page's path starts with `prefix`; returns the path.
+    pub async fn wait_path(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let path = self.current_path().await;
+            if path.starts_with(prefix) {
+                return path;
+            }
+            assert!(
+                Instant::now() <= deadline,
+                "timed out after {WAIT:?} waiting for a page under {prefix}; at {path}"
+            );
             tokio::time::sleep(POLL).await;
         }
     }
