@@ -167,11 +167,35 @@ pub static RULES: &[Rule] = rules! {
     DELETE "/api/v1/views/{view}" => "view.delete" Always,
     GET "/api/v1/views/{view}" => "view.read" Denied,
     PATCH "/api/v1/views/{view}" => "view.update" Always,
+    // The pages of the web interface (`crate::ui`) only read: each is
+    // recorded when refused, under the action of the API read it shows.
+    // Their changes are API calls and recorded as such.
+    GET "/apps" => "app.list" Denied,
+    GET "/apps/{app}" => "app.read" Denied,
+    GET "/tables/{table}" => "record.list" Denied,
+    GET "/tables/{table}/schema" => "table.read" Denied,
+    GET "/tables/{table}/new" => "table.read" Denied,
+    GET "/tables/{table}/import" => "table.read" Denied,
+    GET "/tables/{table}/records/{record}" => "record.read" Denied,
+    GET "/admin/audit" => "audit.query" Denied,
+    GET "/account" => "me.read" Denied,
+    GET "/password" => "me.read" Denied,
+    GET "/platform" => "tenant.list" Denied,
 };
 
 /// Routes outside every trail: health, metrics and the specification
 /// answer anyone and touch no tenant.
-pub static UNAUDITED: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"];
+pub static UNAUDITED: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/openapi.json",
+    // Pages anyone may open, and the interface's static files.
+    "/",
+    "/sign-in",
+    "/platform/sign-in",
+    "/assets/{version}/{name}",
+];
 
 /// The rules by route, built once: a lookup on every request.
 static BY_ROUTE: LazyLock<HashMap<&'static str, Vec<&'static Rule>>> = LazyLock::new(|| {
@@ -453,6 +477,16 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_page_has_a_rule_or_is_public() {
+        for route in crate::ui::PAGE_ROUTES {
+            assert!(
+                UNAUDITED.contains(route) || rule_for(&Method::GET, route).is_some(),
+                "page {route} has no audit rule"
+            );
         }
     }
 
