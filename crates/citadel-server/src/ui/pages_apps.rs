@@ -9,10 +9,12 @@ use citadel_core::Action;
 use citadel_core::access::ops;
 use minijinja::context;
 
+use crate::error::ApiError;
 use crate::routes::apps::{visible_app, visible_apps};
 use crate::services::access::table_access;
 use crate::state::AppState;
 use crate::ui::frame::TenantPage;
+use crate::ui::pages_records::table_brief;
 use crate::ui::render::{page, to_value};
 
 /// The apps the user is shown; admins may create one here.
@@ -61,29 +63,23 @@ pub async fn schema(
     me: TenantPage,
     Path(raw): Path<String>,
 ) -> Response {
-    let access = match table_access::<ops::ManageSchema>(&state, &me.caller, &raw).await {
-        Ok((_, _, access)) => access,
-        Err(e) => return me.error(e),
-    };
-    let table = access.full_schema();
-    let fields: Vec<serde_json::Value> = table.fields.iter().map(|f| f.to_json()).collect();
-    page(
-        StatusCode::OK,
-        "schema.html",
-        context! {
+    let context = async {
+        let (db, _, access) = table_access::<ops::ManageSchema>(&state, &me.caller, &raw).await?;
+        let table = access.full_schema();
+        let fields: Vec<serde_json::Value> = table.fields.iter().map(|f| f.to_json()).collect();
+        Ok::<_, ApiError>(context! {
             ..me.frame("apps"),
             ..context! {
-                table => context! {
-                    id => table.id.to_string(),
-                    app_id => table.app.to_string(),
-                    name => table.name.to_string(),
-                    description => table.description.clone(),
-                },
+                table => table_brief(&db, table).await?,
                 fields => to_value(&fields),
                 kinds => to_value(FIELD_KINDS),
             }
-        },
-    )
+        })
+    };
+    match context.await {
+        Ok(context) => page(StatusCode::OK, "schema.html", context),
+        Err(e) => me.error(e),
+    }
 }
 
 /// The field types offered when adding a field, in the order shown.

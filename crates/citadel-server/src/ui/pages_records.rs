@@ -11,6 +11,8 @@ use citadel_core::data::TableSchema;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
+use citadel_store::TenantDb;
+
 use crate::error::ApiError;
 use crate::extract::path_id;
 use crate::routes::apps::actor_user;
@@ -65,13 +67,16 @@ fn operations(ops: Operations) -> Value {
     }
 }
 
-fn table_brief(table: &TableSchema) -> Value {
-    context! {
+/// A table as the page heads and crumbs name it, with its app's name.
+pub(super) async fn table_brief(db: &TenantDb, table: &TableSchema) -> Result<Value, ApiError> {
+    let app = db.app(table.app).await?;
+    Ok(context! {
         id => table.id.to_string(),
         app_id => table.app.to_string(),
+        app_name => app.name.to_string(),
         name => table.name.to_string(),
         description => table.description.clone(),
-    }
+    })
 }
 
 /// The grid: the first (or a later) page of the records the user may
@@ -144,7 +149,7 @@ async fn grid_context(
     Ok(context! {
         ..me.frame("apps"),
         ..context! {
-            table => table_brief(table),
+            table => table_brief(&db, table).await?,
             columns => columns(&access, writable.as_ref()),
             records => records,
             next_cursor => next_cursor,
@@ -168,10 +173,18 @@ pub async fn new_record(
     me: TenantPage,
     Path(raw): Path<String>,
 ) -> Response {
-    let access = match table_access::<ops::Create>(&state, &me.caller, &raw).await {
-        Ok((_, _, access)) => access,
-        Err(e) => return me.error(e),
-    };
+    match new_record_context(&state, &me, &raw).await {
+        Ok(context) => page(StatusCode::OK, "record.html", context),
+        Err(e) => me.error(e),
+    }
+}
+
+async fn new_record_context(
+    state: &AppState,
+    me: &TenantPage,
+    raw: &str,
+) -> Result<Value, ApiError> {
+    let (db, _, access) = table_access::<ops::Create>(state, &me.caller, raw).await?;
     // Creating writes every field the user may see but not the read-only
     // ones: those take their defaults.
     let fields: Vec<Value> = access
@@ -186,20 +199,16 @@ pub async fn new_record(
             }))
         })
         .collect();
-    page(
-        StatusCode::OK,
-        "record.html",
-        context! {
-            ..me.frame("apps"),
-            ..context! {
-                table => table_brief(access.schema()),
-                columns => fields,
-                record => Value::UNDEFINED,
-                history => Vec::<Value>::new(),
-                ops => context! { update => true, delete => false },
-            }
-        },
-    )
+    Ok(context! {
+        ..me.frame("apps"),
+        ..context! {
+            table => table_brief(&db, access.schema()).await?,
+            columns => fields,
+            record => Value::UNDEFINED,
+            history => Vec::<Value>::new(),
+            ops => context! { update => true, delete => false },
+        }
+    })
 }
 
 /// A record's form (read-only for whoever may not change it) and its
@@ -243,7 +252,7 @@ async fn record_context(
     Ok(context! {
         ..me.frame("apps"),
         ..context! {
-            table => table_brief(table),
+            table => table_brief(&db, table).await?,
             columns => columns(&access, writable.as_ref()),
             record => to_value(data::record_view(table, &row)),
             history => to_value(&history),
@@ -259,18 +268,18 @@ pub async fn import(
     me: TenantPage,
     Path(raw): Path<String>,
 ) -> Response {
-    match table_access::<ops::Import>(&state, &me.caller, &raw).await {
-        Ok((_, _, access)) => page(
-            StatusCode::OK,
-            "import.html",
-            context! {
-                ..me.frame("apps"),
-                ..context! {
-                    table => table_brief(access.schema()),
-                    columns => columns(&access, None),
-                }
-            },
-        ),
+    let context = async {
+        let (db, _, access) = table_access::<ops::Import>(&state, &me.caller, &raw).await?;
+        Ok::<_, ApiError>(context! {
+            ..me.frame("apps"),
+            ..context! {
+                table => table_brief(&db, access.schema()).await?,
+                columns => columns(&access, None),
+            }
+        })
+    };
+    match context.await {
+        Ok(context) => page(StatusCode::OK, "import.html", context),
         Err(e) => me.error(e),
     }
 }
