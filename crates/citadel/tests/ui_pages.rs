@@ -343,10 +343,11 @@ async fn a_one_time_password_leads_to_the_password_page_first() {
 async fn assets_are_cached_for_a_year_under_a_versioned_path() {
     let server = TestServer::start(Backend::Sqlite).await;
     let (_, html) = page(&server, "/sign-in", None).await;
-    let start = html.find("/assets/").expect("asset link");
-    let href: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let end = html.find("/app.css").expect("stylesheet link") + "/app.css".len();
+    let start = html[..end].rfind("/assets/").expect("asset link");
+    let href = &html[start..end];
     assert!(href.ends_with("/app.css"), "{href}");
-    let r = server.get(&href, None).await;
+    let r = server.get(href, None).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         r.headers()[CACHE_CONTROL],
@@ -360,5 +361,102 @@ async fn assets_are_cached_for_a_year_under_a_versioned_path() {
     );
     let r = server.get("/assets/x/nothing.js", None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+/// Every page of the interface, as the route table lists it, with real
+/// ids: public pages answer anyone; the others send whoever has no
+/// session of theirs (none, a forged one, the other population's) to the
+/// right sign-in page, and show a member without grants none of the
+/// tenant's data.
+#[tokio::test]
+async fn every_page_goes_through_the_choke_point() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let operator = server.operator().await;
+    let acme = tenant(&server, &operator, "acme").await;
+    let (app, table, record) = crm(&server, &acme.admin).await;
+    let groups = body(
+        server.get("/api/v1/groups", Some(&acme.admin)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let member_group = groups
+        .as_array()
+        .and_then(|all| all.iter().find(|g| g["builtin"] == "member"))
+        .and_then(|g| g["id"].as_str())
+        .expect("member group")
+        .to_owned();
+    let r = server
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/groups/{member_group}"),
+            Some(&acme.admin),
+            &json!({"name": "成员", "grants": {}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let nobody = member(&server, &acme, "nobody").await;
+    let manual = manual_client(&server);
+    let forged = format!("citadel_session={}.{}", app, "f".repeat(64));
+    let public = [
+        "/",
+        "/sign-in",
+        "/platform/sign-in",
+        "/assets/{version}/{name}",
+    ];
+    for route in citadel_server::ui::PAGE_ROUTES {
+        let path = route
+            .replace("{app}", &app)
+            .replace("{table}", &table)
+            .replace("{record}", &record.to_string())
+            .replace("{version}", "v")
+            .replace("{name}", "app.css")
+            // Any other id: well formed, of nothing.
+            .replace(['{', '}'], "")
+            .replace("group", &app)
+            .replace("id", &app);
+        let send = |cookie: Option<String>| {
+            let mut request = manual.get(server.url(&path));
+            if let Some(cookie) = cookie {
+                request = request.header(COOKIE, cookie);
+            }
+            request.send()
+        };
+        if public.contains(route) {
+            let r = send(None).await.expect("request");
+            assert!(
+                r.status().is_success() || r.status().is_redirection(),
+                "{route}"
+            );
+            continue;
+        }
+        let (sign_in, wrong) = if route.starts_with("/platform") {
+            ("/platform/sign-in?next=", acme.admin.clone())
+        } else {
+            ("/sign-in?next=", operator.clone())
+        };
+        for cookie in [None, Some(forged.clone()), Some(wrong)] {
+            let r = send(cookie).await.expect("request");
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{route}");
+            let to = r.headers()[LOCATION].to_str().expect("location");
+            assert!(to.starts_with(sign_in), "{route} → {to}");
+        }
+        if route.starts_with("/platform") {
+            continue;
+        }
+        let r = send(Some(nobody.cookie.clone())).await.expect("request");
+        let status = r.status();
+        let html = r.text().await.expect("body");
+        assert!(
+            [StatusCode::OK, StatusCode::FORBIDDEN, StatusCode::NOT_FOUND].contains(&status),
+            "{route}: {status}"
+        );
+        for secret in ["华为", "客户管理", "金额"] {
+            assert!(
+                !html.contains(&format!(">{secret}")),
+                "{route} shows {secret} to a member without grants"
+            );
+        }
+    }
     server.stop().await;
 }
