@@ -8,6 +8,9 @@
 # table of 1,000,000 records.
 # With BENCH_ENCRYPTION=1 it instead compares that table with one whose
 # 备注, 邮箱 and 电话 are encrypted fields, side by side, and stops.
+# With BENCH_UI=1 it instead measures the web grid page of the 100,000
+# records (first page, filtered and sorted) beside the API's list of the
+# same page, at concurrency 1 and 16, and the grid page's weight, and stops.
 # Usage: scripts/bench-records.sh [sqlite|postgres] [output-file]
 # Everything runs on 127.0.0.1 against a release build.
 set -euo pipefail
@@ -92,7 +95,7 @@ run() { # run <label> <url> [loadgen flags]
     local data="target/perf-${label//[^a-z0-9]/_}-$(date +%s).data"
     (sleep 3; perf record -F 999 -g -p "$pid" -o "$data" -- sleep 6 >/dev/null 2>&1) &
   fi
-  r=$("$loadgen" "$url" --ca "$ca" --concurrency 16 --warmup 2 --duration "$seconds" --json \
+  r=$("$loadgen" "$url" --ca "$ca" --concurrency "${RUN_CONCURRENCY:-16}" --warmup 2 --duration "$seconds" --json \
     --header "${RUN_AUTH:-$auth}" "$@")
   say "$label: $(echo "$r" | jq -r '"\(.rps) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors)"')"
 }
@@ -103,6 +106,33 @@ records="$base/api/v1/tables/$t100k/records"
 list_query='filter=%E9%87%91%E9%A2%9D%20%3E%3D%20{rand}&sort=%E9%87%91%E9%A2%9D&limit=50'
 run "get by id (100k)" "$records/{rand}" --rand-range 1..=100000
 run "filtered list, 50 sorted (100k)" "$records?$list_query" --rand-range 0..=990000
+
+if [ -n "${BENCH_UI:-}" ]; then
+  # The page a user opens: the grid's HTML with its first 50 rows, the
+  # total count and the saved views, against the API's page of the same
+  # 50 records, ABBA at each concurrency.
+  grid="$base/tables/$t100k?$list_query"
+  for c in 1 16; do
+    for kind in api grid grid api; do
+      [ "$kind" = grid ] && url=$grid || url="$records?$list_query"
+      RUN_CONCURRENCY=$c run "$kind: filtered first page of 50, sorted (100k), concurrency $c" "$url" --rand-range 0..=990000
+    done
+  done
+  # Weight of the grid page without data (the empty table): its HTML and
+  # every file it loads, as sent (the server does not compress).
+  page=$(curl -sk -H "$auth" "$base/tables/$t1m")
+  html=$(printf '%s' "$page" | wc -c)
+  total=$html
+  for asset in $(printf '%s' "$page" | grep -o '/assets/[^"]*' | sort -u); do
+    size=$(curl -sk "$base$asset" | wc -c)
+    say "  $asset: $size bytes"
+    total=$((total + size))
+  done
+  say "grid page without data: HTML $html bytes, with its assets $total bytes"
+  say "server memory: $(rss)"
+  say "cpu probe after: $(probe)"
+  exit 0
+fi
 
 if [ -n "${BENCH_ENCRYPTION:-}" ]; then
   # The cost of field-level encryption: the same table with 备注, 邮箱 and
