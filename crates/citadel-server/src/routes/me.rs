@@ -290,3 +290,14 @@ fn qr_svg(uri: &str) -> String {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_qr_code_is_an_svg_document() {
+        let svg =
+            super::qr_svg("otpauth://totp/Citadel:bob?secret=JBSWY3DPEHPK3PXP&issuer=Citadel");
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+        assert!(!svg.contains("JBSWY3DP"), "the seed is drawn, not written");
+    }
+}
