@@ -343,3 +343,16 @@ document.addEventListener("change", (event) => {
 });
 
 document.querySelectorAll("[data-kind-select]").forEach(showKindOptions);
+
+// Times come from the server in UTC (RFC 3339); show them in the reader's
+// zone and language, keeping the exact value as the tooltip.
+const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "zh-CN", {
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+for (const el of document.querySelectorAll("time[datetime]")) {
+  const at = new Date(el.dateTime);
+  if (!Number.isNaN(at.getTime())) {
+    el.title = el.dateTime;
+    el.textContent = timeFormat.format(at);
+  }
+}
