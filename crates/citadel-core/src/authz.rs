@@ -117,6 +117,8 @@ pub enum Action {
     OperatorSelf,
     /// Create, list, suspend, resume and destroy tenants.
     ManageTenants,
+    /// Lists platform operators and adds new ones.
+    ManageOperators,
     /// Read the platform's own audit events (operators, the tenant
     /// registry): operators and the local CLI; no tenant's events.
     ReadPlatformAudit,
@@ -333,7 +335,7 @@ pub fn authorize(
             Principal::LocalAdministrator => Ok(Allowed::Tenant(TenantScope { tenant: id })),
             _ => Err(Denied::Forbidden),
         },
-        (Action::ManageTenants, Resource::Platform) => match principal {
+        (Action::ManageTenants | Action::ManageOperators, Resource::Platform) => match principal {
             Principal::Operator { .. } | Principal::LocalAdministrator => platform(),
             Principal::Anonymous => Err(Denied::Unauthenticated),
             Principal::TenantUser { .. } | Principal::SupportOperator { .. } => {

@@ -63,8 +63,8 @@ pub use master_rotation::MasterRotation;
 pub use platform::BootstrapOutcome;
 pub use records::{
     AccessTokenRecord, ClientInfo, DepartmentRecord, IpBan, LoginAttempt, NewOperator, NewUser,
-    Notification, OperatorRecord, Page, SecurityEvent, SessionEntry, SessionRecord, TenantRecord,
-    UserChanges, UserRecord,
+    Notification, OperatorRecord, OperatorSummary, Page, SecurityEvent, SessionEntry,
+    SessionRecord, TenantRecord, UserChanges, UserRecord,
 };
 pub use support::SupportGrant;
 pub use tenant_db::{TenantAuthDb, TenantDb};

@@ -8,7 +8,7 @@ use citadel_crypto::token::hashes_equal;
 use sqlx::Row;
 
 use crate::db::{now_millis, on_pool, write_on_pool};
-use crate::records::{NewOperator, OperatorRecord, SessionRecord, TenantRecord};
+use crate::records::{NewOperator, OperatorRecord, OperatorSummary, SessionRecord, TenantRecord};
 use crate::{Store, StoreError};
 
 const BOOTSTRAP_SETTING: &str = "bootstrap_token_sha256";
@@ -130,6 +130,58 @@ impl Store {
             tx.commit().await?;
             Ok(BootstrapOutcome::Created)
         })
+    }
+
+    /// Every platform operator, by login.
+    pub async fn list_operators(
+        &self,
+        _scope: &PlatformScope,
+    ) -> Result<Vec<OperatorSummary>, StoreError> {
+        on_pool!(&self.platform, |p| {
+            let rows = sqlx::query("SELECT id, login, created_at FROM operators ORDER BY login")
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(OperatorSummary {
+                        id: OperatorId::parse(&row.try_get::<String, _>("id")?)?,
+                        login: LoginName::parse(&row.try_get::<String, _>("login")?)?,
+                        created_at: row.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Adds an operator (a signed-in operator's act); a login taken is a
+    /// conflict.
+    pub async fn create_operator(
+        &self,
+        _scope: &PlatformScope,
+        operator: NewOperator,
+    ) -> Result<(), StoreError> {
+        let taken = || {
+            StoreError::Conflict(format!(
+                "an operator with login `{}` exists already",
+                operator.login
+            ))
+        };
+        write_on_pool!(&self.platform, |p| {
+            sqlx::query(
+                "INSERT INTO operators (id, login, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(operator.id.to_string())
+            .bind(operator.login.as_str())
+            .bind(&operator.password_hash)
+            .bind(now_millis())
+            .execute(p)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
+                _ => StoreError::Database(e),
+            })?;
+        });
+        Ok(())
     }
 
     pub async fn find_operator_by_login(

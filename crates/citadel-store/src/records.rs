@@ -23,6 +23,14 @@ pub struct OperatorRecord {
     pub password_hash: String,
 }
 
+/// A platform operator as the console lists them (no credentials).
+#[derive(Clone, Debug)]
+pub struct OperatorSummary {
+    pub id: OperatorId,
+    pub login: LoginName,
+    pub created_at: i64,
+}
+
 pub struct NewOperator {
     pub id: OperatorId,
     pub login: LoginName,

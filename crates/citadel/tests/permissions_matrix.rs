@@ -47,6 +47,8 @@ const MATRIX: &[(&str, &str, Expect)] = &[
     ("POST", "/api/v1/platform/login", Public),
     ("POST", "/api/v1/auth/login", Public),
     ("POST", "/api/v1/platform/logout", Operator),
+    ("GET", "/api/v1/platform/operators", Operator),
+    ("POST", "/api/v1/platform/operators", Operator),
     ("GET", "/api/v1/platform/tenants", Operator),
     ("POST", "/api/v1/platform/tenants", Operator),
     ("GET", "/api/v1/platform/tenants/{slug}", Operator),

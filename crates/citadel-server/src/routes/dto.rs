@@ -248,3 +248,31 @@ pub struct Readiness {
 pub struct OperatorView {
     pub id: String,
 }
+
+/// A platform operator as the console lists them.
+#[derive(Serialize, ToSchema)]
+pub struct OperatorSummaryView {
+    pub id: String,
+    pub login: String,
+    pub created_at: String,
+}
+
+impl From<&citadel_store::OperatorSummary> for OperatorSummaryView {
+    fn from(o: &citadel_store::OperatorSummary) -> Self {
+        Self {
+            id: o.id.to_string(),
+            login: o.login.to_string(),
+            created_at: rfc3339(o.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOperatorRequest {
+    pub login: String,
+    /// The new operator's password (the password policy applies); they
+    /// sign in with it at once.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretInput,
+}

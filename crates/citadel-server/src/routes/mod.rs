@@ -140,6 +140,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(platform::bootstrap))
         .routes(routes!(platform::operator_login))
         .routes(routes!(platform::operator_logout))
+        .routes(routes!(platform::list_operators, platform::create_operator))
         .routes(routes!(platform::list_tenants, platform::create_tenant))
         .routes(routes!(platform::get_tenant, platform::destroy_tenant))
         .routes(routes!(platform::suspend_tenant))

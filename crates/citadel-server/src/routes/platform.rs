@@ -1,5 +1,5 @@
-//! The platform operator's API: bootstrap, sign-in, and the tenant
-//! registry. Operators manage tenants; they never read tenant data.
+//! The platform operator's API: bootstrap, sign-in, the operators and the
+//! tenant registry. Operators manage tenants; they never read tenant data.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,8 +14,9 @@ use crate::client::Client;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::routes::dto::{
-    BootstrapRequest, CreateTenantRequest, CreatedTenantView, DestroyTenantRequest,
-    OperatorLoginRequest, OperatorSignedIn, OperatorView, Problem, TenantView,
+    BootstrapRequest, CreateOperatorRequest, CreateTenantRequest, CreatedTenantView,
+    DestroyTenantRequest, OperatorLoginRequest, OperatorSignedIn, OperatorSummaryView,
+    OperatorView, Problem, TenantView,
 };
 use crate::services::{sessions, tenants};
 use crate::state::AppState;
@@ -219,4 +220,39 @@ pub async fn destroy_tenant(
         .await
         .map_err(|e| ApiError::Internal(format!("destroy task: {e}")))??;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The platform's operators.
+#[utoipa::path(get, path = "/api/v1/platform/operators", security(("operator_session" = [])), tag = "platform",
+    responses((status = 200, body = Vec<OperatorSummaryView>), (status = 401, body = Problem)))]
+pub async fn list_operators(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+) -> Result<Json<Vec<OperatorSummaryView>>, ApiError> {
+    let scope = caller.authorize(Action::ManageOperators)?;
+    let operators = state.store().list_operators(&scope).await?;
+    Ok(Json(
+        operators.iter().map(OperatorSummaryView::from).collect(),
+    ))
+}
+
+/// Adds a platform operator with a login and a password (the password
+/// policy applies); they may sign in at once.
+#[utoipa::path(post, path = "/api/v1/platform/operators", security(("operator_session" = [])), tag = "platform", request_body = CreateOperatorRequest,
+    responses((status = 201, body = OperatorView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_operator(
+    State(state): State<AppState>,
+    caller: OperatorCaller,
+    note: AuditNote,
+    ApiJson(body): ApiJson<CreateOperatorRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let scope = caller.authorize(Action::ManageOperators)?;
+    let login = LoginName::parse(&body.login).map_err(|e| ApiError::invalid_field("login", e))?;
+    note.detail("login", login.as_str());
+    let id = sessions::add_operator(&state, &scope, login, body.password.0).await?;
+    note.target("operator", id);
+    Ok((
+        StatusCode::CREATED,
+        Json(OperatorView { id: id.to_string() }),
+    ))
 }

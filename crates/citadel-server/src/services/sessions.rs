@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use citadel_core::session::{SessionPolicy, TOUCH_INTERVAL_MS};
 use citadel_core::{
-    Action, Credential, LoginName, OperatorId, Pending, Principal, Resource, SecurityPolicy,
-    TenantId, TenantScope, TokenId, UserId, UserStatus, authorize, password,
+    Action, Credential, LoginName, OperatorId, Pending, PlatformScope, Principal, Resource,
+    SecurityPolicy, TenantId, TenantScope, TokenId, UserId, UserStatus, authorize, password,
 };
 use citadel_crypto::SecretString;
 use citadel_crypto::token::{csrf_token, generate_token, token_hash};
@@ -257,6 +257,27 @@ pub async fn tenant_logout(
         .delete_session(hash)
         .await?;
     Ok(())
+}
+
+/// Adds an operator on a signed-in operator's behalf: the password
+/// policy, then an argon2id hash, then the registry.
+pub async fn add_operator(
+    state: &AppState,
+    scope: &PlatformScope,
+    login: LoginName,
+    secret: SecretString,
+) -> Result<OperatorId, ApiError> {
+    password::check_policy(secret.expose(), login.as_str())
+        .map_err(|e| ApiError::invalid_field("password", e))?;
+    let id = OperatorId::generate();
+    let password_hash = state.passwords().hash(secret, None).await?;
+    let operator = NewOperator {
+        id,
+        login,
+        password_hash,
+    };
+    state.store().create_operator(scope, operator).await?;
+    Ok(id)
 }
 
 /// Exchanges the bootstrap token for the first platform operator.
