@@ -398,6 +398,7 @@ async fn every_page_goes_through_the_choke_point() {
     let nobody = member(&server, &acme, "nobody").await;
     let manual = manual_client(&server);
     let forged = format!("citadel_session={}.{}", app, "f".repeat(64));
+    let record_id = record.to_string();
     let public = [
         "/",
         "/sign-in",
@@ -405,16 +406,19 @@ async fn every_page_goes_through_the_choke_point() {
         "/assets/{version}/{name}",
     ];
     for route in citadel_server::ui::PAGE_ROUTES {
-        let path = route
-            .replace("{app}", &app)
-            .replace("{table}", &table)
-            .replace("{record}", &record.to_string())
-            .replace("{version}", "v")
-            .replace("{name}", "app.css")
-            // Any other id: well formed, of nothing.
-            .replace(['{', '}'], "")
-            .replace("group", &app)
-            .replace("id", &app);
+        // Each `{parameter}` by its real id; any other id well formed, of nothing.
+        let mut path = String::new();
+        for (i, part) in route.split(['{', '}']).enumerate() {
+            path.push_str(match (i % 2, part) {
+                (0, literal) => literal,
+                (_, "app") => &app,
+                (_, "table") => &table,
+                (_, "record") => &record_id,
+                (_, "version") => "v",
+                (_, "name") => "app.css",
+                _ => &app,
+            });
+        }
         let send = |cookie: Option<String>| {
             let mut request = manual.get(server.url(&path));
             if let Some(cookie) = cookie {
