@@ -69,6 +69,21 @@ impl TenantPage {
             Proof::Session { csrf_token, .. } => Some(csrf_token.clone()),
             Proof::AccessToken { .. } => None,
         });
+        let identity = self.may(Action::ManageIdentity);
+        let security = self.may(Action::ManageSecurity);
+        let audit = self.may(Action::ReadAudit);
+        let keys = self.may(Action::ManageKeys);
+        // The administration link opens the first admin page this user's
+        // duties reach (`/admin/<page>`); without any duty there is none.
+        let admin = if identity {
+            Some("users")
+        } else if security || audit {
+            Some("security")
+        } else if keys {
+            Some("keys")
+        } else {
+            None
+        };
         context! {
             lang => self.lang.tag(),
             t => self.lang.messages(),
@@ -79,8 +94,11 @@ impl TenantPage {
             tenant => session.map(|s| s.tenant.slug.to_string()),
             nav => context! {
                 schema => self.may(Action::ManageSchema),
-                identity => self.may(Action::ManageIdentity),
-                audit => self.may(Action::ReadAudit),
+                identity => identity,
+                audit => audit,
+                security => security,
+                keys => keys,
+                admin => admin,
             },
         }
     }

@@ -8,6 +8,8 @@ mod pages_admin;
 mod pages_apps;
 mod pages_auth;
 mod pages_records;
+mod pages_tenant_admin;
+mod pages_tenant_groups;
 pub mod render;
 
 use axum::Router;
@@ -36,6 +38,12 @@ pub fn routes() -> Router<AppState> {
             get(pages_records::record),
         )
         .route("/admin/audit", get(pages_admin::audit))
+        .route("/admin/users", get(pages_tenant_admin::users))
+        .route("/admin/departments", get(pages_tenant_admin::departments))
+        .route("/admin/groups", get(pages_tenant_groups::groups))
+        .route("/admin/groups/{group}", get(pages_tenant_groups::group))
+        .route("/admin/security", get(pages_tenant_admin::security))
+        .route("/admin/keys", get(pages_tenant_admin::keys))
         .route("/platform", get(pages_admin::platform))
         .route("/platform/sign-in", get(pages_auth::operator_sign_in))
 }
@@ -60,6 +68,12 @@ pub const PAGE_ROUTES: &[&str] = &[
     "/tables/{table}/import",
     "/tables/{table}/records/{record}",
     "/admin/audit",
+    "/admin/users",
+    "/admin/departments",
+    "/admin/groups",
+    "/admin/groups/{group}",
+    "/admin/security",
+    "/admin/keys",
     "/platform",
     "/platform/sign-in",
 ];

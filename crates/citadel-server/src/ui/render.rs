@@ -29,6 +29,31 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account.html", include_str!("templates/account.html")),
     ("platform.html", include_str!("templates/platform.html")),
     (
+        "admin_macros.html",
+        include_str!("templates/admin_macros.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("templates/admin_users.html"),
+    ),
+    (
+        "admin_departments.html",
+        include_str!("templates/admin_departments.html"),
+    ),
+    (
+        "admin_groups.html",
+        include_str!("templates/admin_groups.html"),
+    ),
+    (
+        "admin_group.html",
+        include_str!("templates/admin_group.html"),
+    ),
+    (
+        "admin_security.html",
+        include_str!("templates/admin_security.html"),
+    ),
+    ("admin_keys.html", include_str!("templates/admin_keys.html")),
+    (
         "operator_sign_in.html",
         include_str!("templates/operator_sign_in.html"),
     ),
@@ -142,6 +167,16 @@ pub const ASSETS: &[Asset] = &[
         path: "grid.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/grid.js"),
+    },
+    Asset {
+        path: "admin.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/admin.js"),
+    },
+    Asset {
+        path: "admin.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("assets/admin.css"),
     },
 ];
 
