@@ -114,6 +114,22 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         .eval("return document.querySelector('#new-field [name=name]').value")
         .await;
     assert_eq!(kept, "金额", "the input is kept");
+    // Edit a field: 状态 gets a fourth choice.
+    browser
+        .click("tr[data-field-name=\"状态\"] .field-edit > summary")
+        .await;
+    browser
+        .fill(
+            "tr[data-field-name=\"状态\"] .edit-field [name=choices]",
+            "新, 跟进中, 成交, 流失",
+        )
+        .await;
+    browser
+        .click("tr[data-field-name=\"状态\"] .edit-field [type=submit]")
+        .await;
+    browser
+        .wait_text("tr[data-field-name=\"状态\"]", "流失")
+        .await;
     browser.screenshot("schema").await;
     no_console_errors(&browser, "schema").await;
 
@@ -334,6 +350,12 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         !tenants.contains("beta") || tenants.contains("acme"),
         "{tenants}"
     );
+    browser.fill("#new-operator [name=login]", "second").await;
+    browser
+        .fill("#new-operator [name=password]", STRONG_PASSWORD)
+        .await;
+    browser.click("#new-operator [type=submit]").await;
+    browser.wait_text("#operators", "second").await;
     browser.screenshot("platform").await;
     no_console_errors(&browser, "platform").await;
     browser.close().await;

@@ -97,15 +97,20 @@ async fn audit_context(
     })
 }
 
-/// The platform console: the tenants, creating, suspending, resuming and
-/// destroying them.
+/// The platform console: the tenants (creating, suspending, resuming and
+/// destroying them) and the operators (adding one).
 pub async fn platform(State(state): State<AppState>, op: OperatorPage) -> Response {
-    match platform::list_tenants(State(state), op.caller.clone()).await {
-        Ok(Json(tenants)) => page(
-            StatusCode::OK,
-            "platform.html",
-            context! { ..op.frame(), ..context! { tenants => to_value(&tenants) } },
-        ),
+    let context = async {
+        let Json(tenants) = platform::list_tenants(State(state.clone()), op.caller.clone()).await?;
+        let Json(operators) =
+            platform::list_operators(State(state.clone()), op.caller.clone()).await?;
+        Ok::<_, ApiError>(context! {
+            ..op.frame(),
+            ..context! { tenants => to_value(&tenants), operators => to_value(&operators) }
+        })
+    };
+    match context.await {
+        Ok(context) => page(StatusCode::OK, "platform.html", context),
         Err(e) => op.error(e),
     }
 }

@@ -58,6 +58,11 @@ function formBody(form) {
     const empty = input.dataset.empty;
     if (value === undefined) continue;
     if ((value === "" || value === null) && empty === "omit") continue;
+    // A knob cleared in an edit form is removed from the declaration.
+    if (value === "" && empty === "null") {
+      body[input.name] = null;
+      continue;
+    }
     if (value === false && empty === "omit-false") continue;
     body[input.name] = value;
   }
@@ -70,7 +75,7 @@ function inputValue(input) {
   if (kind === "number") return input.value.trim() === "" ? null : Number(input.value);
   if (kind === "choices") {
     const names = input.value.split(/[,，]/).map((s) => s.trim()).filter(Boolean);
-    return names.length ? names.map((name) => ({ name })) : "";
+    return names.length ? names.map((name) => ({ name })) : null;
   }
   return input.value;
 }
