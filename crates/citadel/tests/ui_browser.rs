@@ -88,6 +88,8 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         ("名称", "text", None),
         ("金额", "integer", None),
         ("状态", "single_select", Some("新, 跟进中, 成交")),
+        // A relation: each customer may name its parent customer.
+        ("上级", "link", None),
     ] {
         browser.fill("#new-field [name=name]", name).await;
         browser.select("#new-field [name=type]", kind).await;
@@ -153,10 +155,12 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         .await;
     browser.fill("#record-form [name=名称]", "中兴").await;
     browser.fill("#record-form [name=金额]", "50").await;
+    browser.fill("#record-form [name=上级]", "1").await;
     browser.click("#record-form [type=submit]").await;
-    browser.wait_for("#history").await;
+    browser.wait_text("#history", "上级").await;
     browser.goto(&server.url(&format!("/tables/{table}"))).await;
     browser.wait_text("#grid", "中兴").await;
+    browser.wait_text("#grid", "#1").await;
     let edit_amount = "const cell = [...document.querySelectorAll('#grid tr')].find(r => r.textContent.includes('华为')).querySelector('[data-edit=\"金额\"]'); cell.dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); return true";
     browser.eval(edit_amount).await;
     browser.fill(".cell-editor", "800\u{E007}").await;

@@ -67,11 +67,19 @@ pub async fn schema(
         let (db, _, access) = table_access::<ops::ManageSchema>(&state, &me.caller, &raw).await?;
         let table = access.full_schema();
         let fields: Vec<serde_json::Value> = table.fields.iter().map(|f| f.to_json()).collect();
+        // Link fields point at a table of the same app: its relations.
+        let related: Vec<serde_json::Value> = db
+            .list_tables(table.app)
+            .await?
+            .iter()
+            .map(|t| serde_json::json!({"id": t.id.to_string(), "name": t.name.to_string()}))
+            .collect();
         Ok::<_, ApiError>(context! {
             ..me.frame("apps"),
             ..context! {
                 table => table_brief(&db, table).await?,
                 fields => to_value(&fields),
+                related => to_value(&related),
                 kinds => to_value(FIELD_KINDS),
             }
         })

@@ -92,7 +92,9 @@ function recordBody(form) {
     else {
       const text = input.value.trim();
       if (text === "") value = null;
-      else if (kind === "integer" || kind === "link") value = /^-?\d+$/.test(text) ? Number(text) : text;
+      else if (kind === "link" && input.dataset.multiple === "true") {
+        value = text.split(/[,，\s]+/).filter(Boolean).map((id) => (/^\d+$/.test(id) ? Number(id) : id));
+      } else if (kind === "integer" || kind === "link") value = /^-?\d+$/.test(text) ? Number(text) : text;
       else value = text;
     }
     // A new record leaves empty fields to their defaults.
@@ -298,7 +300,8 @@ function showKindOptions(select) {
   for (const el of form.querySelectorAll("[data-for-kinds]")) {
     const fits = el.dataset.forKinds.split(" ").includes(select.value);
     el.hidden = !fits;
-    el.querySelectorAll("input").forEach((input) => { input.disabled = !fits; });
+    const inputs = el.matches("input, select") ? [el] : el.querySelectorAll("input, select");
+    inputs.forEach((input) => { input.disabled = !fits; });
   }
 }
 
