@@ -58,6 +58,16 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     let browser = Browser::launch().await;
     browser.resize(1280, 800).await;
 
+    // A wrong password is refused in the interface's language.
+    browser.goto(&server.url("/sign-in")).await;
+    browser.fill("[name=tenant]", "acme").await;
+    browser.fill("[name=login]", &acme.admin_login).await;
+    browser.fill("[name=password]", "Wrong-Passw0rd!").await;
+    browser.click("#sign-in [type=submit]").await;
+    browser
+        .wait_text("#sign-in .form-error", "租户、登录名或密码不正确")
+        .await;
+    browser.screenshot("sign-in-refused").await;
     // Sign-in: the password, then the second factor it asks for.
     sign_in(&browser, &server, "acme", &acme.admin_login).await;
     browser

@@ -4,7 +4,7 @@
 // sends the whole group (members and grants built from the matrix) with
 // PUT, exactly as the API takes it. Every change is an API call.
 
-import { api, ask, showProblem } from "./app.js";
+import { api, ask, problemText, showProblem } from "./app.js";
 
 function clearProblems(form) {
   form.querySelectorAll(".field-error, .form-error").forEach((el) => { el.hidden = true; el.textContent = ""; });
@@ -81,7 +81,7 @@ async function clickAdminButton(button) {
   const form = button.closest("form");
   if (!result.ok) {
     if (form) showProblem(form, { status: result.status, ...result.body });
-    else window.alert(result.body.detail ?? String(result.status));
+    else window.alert(problemText({ status: result.status, ...result.body }));
     return;
   }
   if (form) clearProblems(form);

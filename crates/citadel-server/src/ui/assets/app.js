@@ -4,6 +4,8 @@
 // no third-party code; loaded as a module (the CSP forbids inline script).
 
 const messages = document.getElementById("messages")?.dataset ?? {};
+// The interface's own words for refusals whose server text is generic.
+const problems = document.getElementById("problems")?.dataset ?? {};
 const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
 /** Calls the API; resolves to {ok, status, body} and never throws on 4xx. */
@@ -28,19 +30,24 @@ export async function api(method, url, body, headers = {}) {
   return { ok: response.ok, status: response.status, body: parsed ?? {}, headers: response.headers };
 }
 
+/** A refusal in the reader's language where the interface has words for it. */
+export function problemText(problem) {
+  return problems[problem.code] ?? problem.detail ?? problem.title ?? String(problem.status ?? "");
+}
+
 /** Shows a problem next to the field it names, or at the top of the form. */
 export function showProblem(form, problem) {
   clearProblems(form);
   const field = problem.field ? form.querySelector(`[data-error-for="${CSS.escape(problem.field)}"]`) : null;
   const target = field ?? form.querySelector(".form-error");
   if (target) {
-    target.textContent = problem.detail ?? problem.title ?? String(problem.status ?? "");
+    target.textContent = problemText(problem);
     target.hidden = false;
     const input = problem.field ? form.querySelector(`[name="${CSS.escape(problem.field)}"]`) : null;
     input?.setAttribute("aria-invalid", "true");
     input?.focus();
   } else {
-    window.alert(problem.detail ?? "");
+    window.alert(problemText(problem));
   }
 }
 
@@ -225,7 +232,7 @@ async function clickApiButton(button) {
     const form = button.closest("form") ?? document.querySelector("main");
     const holder = form.querySelector(".form-error");
     if (holder) showProblem(form, result.body);
-    else window.alert(result.body.detail ?? String(result.status));
+    else window.alert(problemText({ status: result.status, ...result.body }));
     return;
   }
   then(button.dataset.then, result.body, button);
@@ -256,7 +263,7 @@ async function signIn(form) {
 
 async function beginTotp(button) {
   const result = await api("POST", "/api/v1/me/totp");
-  if (!result.ok) return window.alert(result.body.detail ?? "");
+  if (!result.ok) return window.alert(problemText(result.body));
   const svg = new DOMParser().parseFromString(result.body.qr_svg, "image/svg+xml").documentElement;
   document.querySelector("#totp-qr").replaceChildren(document.importNode(svg, true));
   document.querySelector("#totp-secret").textContent = result.body.secret;
@@ -291,7 +298,7 @@ async function moveField(button) {
   const table = row.closest("table").dataset.table;
   const result = await api("PUT", `/api/v1/tables/${table}/field-order`, { fields: names });
   if (result.ok) window.location.reload();
-  else window.alert(result.body.detail ?? "");
+  else window.alert(problemText(result.body));
 }
 
 /** Shows only the options of a new field that fit its type. */

@@ -2,7 +2,7 @@
 // builder, showing and hiding columns, saving the current filter as a
 // view, and the import page's check-then-import.
 
-import { api } from "./app.js";
+import { api, problemText } from "./app.js";
 
 const messages = document.getElementById("messages")?.dataset ?? {};
 const grid = document.querySelector("#grid");
@@ -46,10 +46,10 @@ function edit(cell) {
       { fields: { [cell.dataset.edit]: value } }, { "if-match": `"${row.dataset.version}"` });
     if (!result.ok) {
       cell.classList.add("invalid");
-      cell.title = result.body.detail ?? "";
+      cell.title = problemText(result.body);
       let note = cell.querySelector(".cell-error");
       if (!note) { note = document.createElement("div"); note.className = "cell-error"; cell.append(note); }
-      note.textContent = result.body.detail ?? String(result.status);
+      note.textContent = problemText({ status: result.status, ...result.body });
       input.focus();
       return;
     }
@@ -133,7 +133,7 @@ document.querySelector("[data-save-view]")?.addEventListener("click", async (eve
   const result = await api("POST", `/api/v1/tables/${button.dataset.table}/views`, {
     name: named, filter: filter || null, sort: sort || null,
   });
-  if (!result.ok) return window.alert(result.body.detail ?? "");
+  if (!result.ok) return window.alert(problemText(result.body));
   window.location.assign(`/tables/${button.dataset.table}?view=${encodeURIComponent(result.body.id)}`);
 });
 
@@ -173,7 +173,7 @@ if (importForm) {
     if (format(chosen) === "csv") preview(await chosen.text());
     const url = `/api/v1/tables/${importForm.dataset.table}/import?dry_run=true&format=${format(chosen)}`;
     const result = await api("POST", url, chosen, { "content-type": format(chosen) === "csv" ? "text/csv" : "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" });
-    if (!result.ok) return fail(result.body.detail ?? String(result.status));
+    if (!result.ok) return fail(problemText({ status: result.status, ...result.body }));
     report(result.body);
     commit.hidden = result.body.error_count > 0 || result.body.valid_rows === 0;
   });
@@ -183,7 +183,7 @@ if (importForm) {
     commit.disabled = true;
     const result = await api("POST", url, chosen, { "content-type": format(chosen) === "csv" ? "text/csv" : "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" });
     commit.disabled = false;
-    if (!result.ok) return fail(result.body.detail ?? String(result.status));
+    if (!result.ok) return fail(problemText({ status: result.status, ...result.body }));
     document.querySelector("#import-summary").textContent = text.done.replace("{n}", result.body.imported);
     commit.hidden = true;
     const back = document.createElement("a");
