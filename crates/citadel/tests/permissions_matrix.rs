@@ -11,7 +11,7 @@ mod route_support;
 use std::collections::BTreeSet;
 
 use common::{Backend, TestServer};
-use identity_support::{body, member, tenant};
+use identity_support::{member, members_may_do_nothing, tenant};
 use reqwest::StatusCode;
 use route_support::{data_fixture, json_body, method, operations_with, valid_body};
 use serde_json::json;
@@ -201,26 +201,7 @@ async fn a_member_without_grants_gets_nothing_from_any_endpoint() {
         StatusCode::CREATED,
     )
     .await;
-    let groups = json_body(
-        server.get("/api/v1/groups", Some(&acme.admin)).await,
-        StatusCode::OK,
-    )
-    .await;
-    let member_group = groups
-        .as_array()
-        .and_then(|all| all.iter().find(|g| g["builtin"] == "member"))
-        .and_then(|g| g["id"].as_str())
-        .expect("member group")
-        .to_owned();
-    let r = server
-        .send_json(
-            reqwest::Method::PUT,
-            &format!("/api/v1/groups/{member_group}"),
-            Some(&acme.admin),
-            &json!({"name": "成员", "grants": {}}),
-        )
-        .await;
-    body(r, StatusCode::OK).await;
+    members_may_do_nothing(&server, &acme.admin).await;
     let nobody = member(&server, &acme, "nobody").await;
 
     let ops = operations_with(&server, &ids).await;

@@ -11,7 +11,9 @@ mod identity_support;
 
 use browser_support::Browser;
 use common::{Backend, STRONG_PASSWORD, TestServer};
-use identity_support::{body, enrol_totp, member, now_secs, tenant, totp_code};
+use identity_support::{
+    body, enrol_totp, field_id, member, members_may_do_nothing, now_secs, tenant, totp_code,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -30,15 +32,15 @@ async fn no_console_errors(browser: &Browser, page: &str) {
     assert!(errors.is_empty(), "{page}: {errors:?}");
 }
 
-/// Waits up to ten seconds for the script `condition` to return true.
+/// Waits up to thirty seconds for the script `condition` to return true.
 async fn until(browser: &Browser, condition: &str) {
-    for _ in 0..100 {
+    for _ in 0..300 {
         if browser.eval(condition).await == json!(true) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("still not so after 10 s: {condition}");
+    panic!("still not so after 30 s: {condition}");
 }
 
 async fn sign_in(browser: &Browser, server: &TestServer, slug: &str, login: &str) {
@@ -379,48 +381,16 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
 /// Members may do nothing but what one group grants on `table`: read and
 /// update, with 金额 hidden and 名称 read-only.
 async fn narrow_to_group(server: &TestServer, admin: &str, table: &str, user: &str) {
-    let groups = body(
-        server.get("/api/v1/groups", Some(admin)).await,
-        StatusCode::OK,
-    )
-    .await;
-    let member_group = groups
-        .as_array()
-        .and_then(|all| all.iter().find(|g| g["builtin"] == "member"))
-        .and_then(|g| g["id"].as_str())
-        .expect("member group")
-        .to_owned();
-    let r = server
-        .send_json(
-            reqwest::Method::PUT,
-            &format!("/api/v1/groups/{member_group}"),
-            Some(admin),
-            &json!({"name": "成员", "grants": {}}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let fields = body(
-        server
-            .get(&format!("/api/v1/tables/{table}"), Some(admin))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let field = |name: &str| {
-        fields["fields"]
-            .as_array()
-            .and_then(|all| all.iter().find(|f| f["name"] == name))
-            .and_then(|f| f["id"].as_str())
-            .expect("field")
-            .to_owned()
-    };
+    members_may_do_nothing(server, admin).await;
+    let amount = field_id(server, admin, table, "金额").await;
+    let name = field_id(server, admin, table, "名称").await;
     let r = server
         .post(
             "/api/v1/groups",
             Some(admin),
             &json!({"name": "查看", "members": [{"user": user}],
                 "grants": {"tables": {table: {"operations": ["read", "update"],
-                    "fields": {field("金额"): "hidden", field("名称"): "read_only"}}}}}),
+                    "fields": {amount: "hidden", name: "read_only"}}}}}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);

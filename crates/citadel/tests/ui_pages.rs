@@ -8,7 +8,9 @@ mod common;
 mod identity_support;
 
 use common::{Backend, STRONG_PASSWORD, TestServer};
-use identity_support::{Tenant, add_user, body, member, sign_in, tenant};
+use identity_support::{
+    Tenant, add_user, body, field_id, member, members_may_do_nothing, sign_in, tenant,
+};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::{Client, StatusCode, redirect};
 use serde_json::{Value, json};
@@ -233,41 +235,9 @@ async fn what_a_member_may_not_do_is_neither_shown_nor_served() {
     }
     // Members may do nothing until a group says so; bob's group hides 金额
     // and makes 名称 read-only.
-    let groups = body(
-        server.get("/api/v1/groups", Some(&acme.admin)).await,
-        StatusCode::OK,
-    )
-    .await;
-    let member_group = groups
-        .as_array()
-        .and_then(|all| all.iter().find(|g| g["builtin"] == "member"))
-        .and_then(|g| g["id"].as_str())
-        .expect("member group")
-        .to_owned();
-    let r = server
-        .send_json(
-            reqwest::Method::PUT,
-            &format!("/api/v1/groups/{member_group}"),
-            Some(&acme.admin),
-            &json!({"name": "成员", "grants": {}}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let fields = body(
-        server
-            .get(&format!("/api/v1/tables/{table}"), Some(&acme.admin))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let field = |name: &str| {
-        fields["fields"]
-            .as_array()
-            .and_then(|all| all.iter().find(|f| f["name"] == name))
-            .and_then(|f| f["id"].as_str())
-            .expect("field")
-            .to_owned()
-    };
+    members_may_do_nothing(&server, &acme.admin).await;
+    let amount = field_id(&server, &acme.admin, &table, "金额").await;
+    let name = field_id(&server, &acme.admin, &table, "名称").await;
     let bob_id = json!(bob_member.id);
     created(
         server
@@ -276,7 +246,7 @@ async fn what_a_member_may_not_do_is_neither_shown_nor_served() {
                 Some(&acme.admin),
                 &json!({"name": "查看", "members": [{"user": bob_id}],
                     "grants": {"tables": {table.clone(): {"operations": ["read", "update"],
-                        "fields": {field("金额"): "hidden", field("名称"): "read_only"}}}}}),
+                        "fields": {amount: "hidden", name: "read_only"}}}}}),
             )
             .await,
     )
@@ -375,26 +345,7 @@ async fn every_page_goes_through_the_choke_point() {
     let operator = server.operator().await;
     let acme = tenant(&server, &operator, "acme").await;
     let (app, table, record) = crm(&server, &acme.admin).await;
-    let groups = body(
-        server.get("/api/v1/groups", Some(&acme.admin)).await,
-        StatusCode::OK,
-    )
-    .await;
-    let member_group = groups
-        .as_array()
-        .and_then(|all| all.iter().find(|g| g["builtin"] == "member"))
-        .and_then(|g| g["id"].as_str())
-        .expect("member group")
-        .to_owned();
-    let r = server
-        .send_json(
-            reqwest::Method::PUT,
-            &format!("/api/v1/groups/{member_group}"),
-            Some(&acme.admin),
-            &json!({"name": "成员", "grants": {}}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    members_may_do_nothing(&server, &acme.admin).await;
     let nobody = member(&server, &acme, "nobody").await;
     let manual = manual_client(&server);
     let forged = format!("citadel_session={}.{}", app, "f".repeat(64));

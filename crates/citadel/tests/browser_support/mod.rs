@@ -20,9 +20,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-/// How long a helper keeps retrying: long enough for a page on a loaded
-/// 2-core machine, short enough that a missing element fails the test soon.
-const WAIT: Duration = Duration::from_secs(10);
+/// How long a helper keeps retrying: long enough for a page on a 2-core
+/// machine busy compiling beside the test (10 s was once too short for a
+/// step there), short enough that a missing element fails the test soon.
+const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 const INSTALL_LOCK: &str = "/tmp/citadel-chromium-install.lock";
 /// Chromium, its driver, and a Chinese font: without one every Chinese

@@ -286,3 +286,45 @@ pub async fn enrol_totp(server: &TestServer, cookie: &str) -> (String, Vec<Strin
         .collect();
     (secret, codes)
 }
+
+/// Narrows the built-in member group to nothing: members may then do only
+/// what other groups grant them.
+pub async fn members_may_do_nothing(server: &TestServer, admin: &str) {
+    let groups = body(
+        server.get("/api/v1/groups", Some(admin)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let member_group = groups
+        .as_array()
+        .and_then(|all| all.iter().find(|g| g["builtin"] == "member"))
+        .and_then(|g| g["id"].as_str())
+        .expect("member group")
+        .to_owned();
+    let r = server
+        .send_json(
+            Method::PUT,
+            &format!("/api/v1/groups/{member_group}"),
+            Some(admin),
+            &json!({"name": "成员", "grants": {}}),
+        )
+        .await;
+    body(r, StatusCode::OK).await;
+}
+
+/// The id of the field `name` of `table`, as its admin sees the table.
+pub async fn field_id(server: &TestServer, admin: &str, table: &str, name: &str) -> String {
+    let table = body(
+        server
+            .get(&format!("/api/v1/tables/{table}"), Some(admin))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    table["fields"]
+        .as_array()
+        .and_then(|all| all.iter().find(|f| f["name"] == name))
+        .and_then(|f| f["id"].as_str())
+        .expect("field")
+        .to_owned()
+}
