@@ -174,6 +174,7 @@ pub static RULES: &[Rule] = rules! {
     // Their changes are API calls and recorded as such.
     GET "/apps" => "app.list" Denied,
     GET "/apps/{app}" => "app.read" Denied,
+    GET "/recycle-bin" => "recycle_bin.list" Denied,
     GET "/tables/{table}" => "record.list" Denied,
     GET "/tables/{table}/schema" => "table.read" Denied,
     GET "/tables/{table}/new" => "table.read" Denied,

@@ -285,6 +285,31 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.screenshot("record-phone").await;
     no_console_errors(&browser, "phone").await;
     browser.resize(1280, 800).await;
+
+    // A table renamed, deleted to the recycle bin, and restored from it.
+    let app_page = browser
+        .eval("return document.querySelector('.crumbs a[href^=\"/apps/\"]').getAttribute('href')")
+        .await;
+    let app_page = app_page.as_str().expect("the app's page").to_owned();
+    browser.goto(&server.url(&app_page)).await;
+    browser.fill("#new-table [name=name]", "临时").await;
+    browser.click("#new-table [type=submit]").await;
+    browser.wait_for("#edit-table").await;
+    browser.click("#edit-table > summary").await;
+    browser.fill("#edit-table [name=name]", "临时表").await;
+    browser.click("#edit-table [type=submit]").await;
+    browser.wait_text("h1", "临时表").await;
+    browser.click(".page-head button.danger").await;
+    browser.click("dialog.confirm [data-dialog-confirm]").await;
+    browser.wait_path(&app_page).await;
+    browser.goto(&server.url("/recycle-bin")).await;
+    browser.wait_text("#recycle-bin", "临时表").await;
+    browser.screenshot("recycle-bin").await;
+    browser.click("tr[data-recycled=\"临时表\"] button").await;
+    browser.wait_for(".empty").await;
+    browser.goto(&server.url(&app_page)).await;
+    browser.wait_text("#tables", "临时表").await;
+    no_console_errors(&browser, "recycle bin").await;
     browser.click("[data-sign-out]").await;
     browser.wait_path("/sign-in").await;
 

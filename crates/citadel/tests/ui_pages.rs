@@ -192,6 +192,7 @@ async fn pages_ask_for_sign_in_and_then_show_what_the_api_would() {
         ),
         (format!("/tables/{table}/import"), "id=\"import\""),
         ("/admin/audit".to_owned(), "record.create"),
+        ("/recycle-bin".to_owned(), "class=\"empty\""),
         ("/account".to_owned(), "id=\"begin-totp\""),
         ("/password".to_owned(), "id=\"password\""),
     ] {

@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(pages_admin::account))
         .route("/apps", get(pages_apps::apps))
         .route("/apps/{app}", get(pages_apps::app))
+        .route("/recycle-bin", get(pages_apps::recycle_bin))
         .route("/tables/{table}", get(pages_records::grid))
         .route("/tables/{table}/schema", get(pages_apps::schema))
         .route("/tables/{table}/new", get(pages_records::new_record))
@@ -62,6 +63,7 @@ pub const PAGE_ROUTES: &[&str] = &[
     "/account",
     "/apps",
     "/apps/{app}",
+    "/recycle-bin",
     "/tables/{table}",
     "/tables/{table}/schema",
     "/tables/{table}/new",

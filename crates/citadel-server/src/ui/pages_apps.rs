@@ -2,6 +2,7 @@
 //! fields. Each reads through the same functions as the API's reads, so a
 //! user is shown exactly what the API would give them.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,7 +11,7 @@ use citadel_core::access::ops;
 use minijinja::context;
 
 use crate::error::ApiError;
-use crate::routes::apps::{visible_app, visible_apps};
+use crate::routes::apps::{self, visible_app, visible_apps};
 use crate::services::access::table_access;
 use crate::state::AppState;
 use crate::ui::frame::TenantPage;
@@ -86,6 +87,19 @@ pub async fn schema(
     };
     match context.await {
         Ok(context) => page(StatusCode::OK, "schema.html", context),
+        Err(e) => me.error(e),
+    }
+}
+
+/// The recycle bin (admins): deleted apps and tables, when each will be
+/// purged, and restoring them.
+pub async fn recycle_bin(State(state): State<AppState>, me: TenantPage) -> Response {
+    match apps::recycle_bin(State(state), me.caller.clone()).await {
+        Ok(Json(bin)) => page(
+            StatusCode::OK,
+            "recycle_bin.html",
+            context! { ..me.frame("apps"), ..context! { bin => to_value(&bin) } },
+        ),
         Err(e) => me.error(e),
     }
 }

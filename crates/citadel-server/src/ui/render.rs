@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("password.html", include_str!("templates/password.html")),
     ("apps.html", include_str!("templates/apps.html")),
     ("app.html", include_str!("templates/app.html")),
+    (
+        "recycle_bin.html",
+        include_str!("templates/recycle_bin.html"),
+    ),
     ("schema.html", include_str!("templates/schema.html")),
     ("grid.html", include_str!("templates/grid.html")),
     ("record.html", include_str!("templates/record.html")),
