@@ -198,6 +198,20 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     let grid = browser.text("#grid").await;
     assert!(grid.contains("华为") && !grid.contains("中兴"), "{grid}");
     browser.screenshot("grid-filtered").await;
+    // The filter saved as a shared view, which the grid then shows by.
+    browser.click("[data-save-view]").await;
+    browser.fill("#view-name", "大单").await;
+    browser.click("#view-shared").await;
+    browser.click("#view-name-ok").await;
+    until(&browser, "return location.search.startsWith('?view=')").await;
+    let picked = browser
+        .eval("return document.querySelector('[name=view]').selectedOptions[0].textContent")
+        .await;
+    assert!(
+        picked.as_str().is_some_and(|v| v.starts_with("大单")),
+        "{picked}"
+    );
+    assert_eq!(browser.text(".count").await, "1", "the view filters");
     no_console_errors(&browser, "grid").await;
 
     // Import: a dry run with a bad row, then a good file.

@@ -122,34 +122,62 @@ if (builder) {
   });
 }
 
-// Saving what the grid shows as a personal view.
+// Saving what the grid shows as a view: personal, or shared with every
+// reader of the table by whoever manages its schema.
 document.querySelector("[data-save-view]")?.addEventListener("click", async (event) => {
   const button = event.currentTarget;
   const form = button.closest("form");
-  const named = await askName();
-  if (!named) return;
+  const chosen = await askView(button.hasAttribute("data-may-share"));
+  if (!chosen) return;
   const filter = form.querySelector('[name="filter"]').value.trim();
   const sort = form.querySelector('[name="sort"]').value.trim();
   const result = await api("POST", `/api/v1/tables/${button.dataset.table}/views`, {
-    name: named, filter: filter || null, sort: sort || null,
+    name: chosen.name, shared: chosen.shared, filter: filter || null, sort: sort || null,
   });
   if (!result.ok) return window.alert(problemText(result.body));
   window.location.assign(`/tables/${button.dataset.table}?view=${encodeURIComponent(result.body.id)}`);
 });
 
-function askName() {
+/** Asks for the view's name (and whether to share it); null if cancelled. */
+function askView(mayShare) {
   return new Promise((resolve) => {
     const dialog = document.createElement("dialog");
     dialog.className = "confirm";
+    const label = document.createElement("label");
+    label.textContent = messages.viewName;
     const input = document.createElement("input");
-    input.setAttribute("aria-label", messages.viewName);
     input.id = "view-name";
+    input.maxLength = 64;
+    label.append(input);
+    dialog.append(label);
+    let shared = null;
+    if (mayShare) {
+      const check = document.createElement("label");
+      check.className = "check";
+      shared = document.createElement("input");
+      shared.type = "checkbox";
+      shared.id = "view-shared";
+      check.append(shared, ` ${messages.shareView}`);
+      dialog.append(check);
+    }
+    const row = document.createElement("div");
+    row.className = "buttons";
+    const no = document.createElement("button");
+    no.textContent = messages.cancel;
     const ok = document.createElement("button");
     ok.className = "primary";
     ok.textContent = messages.confirm;
     ok.id = "view-name-ok";
-    dialog.append(input, ok);
-    ok.addEventListener("click", () => { dialog.close(); dialog.remove(); resolve(input.value.trim()); });
+    row.append(no, ok);
+    dialog.append(row);
+    const close = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
+    ok.addEventListener("click", () => {
+      const name = input.value.trim();
+      if (name) close({ name, shared: shared?.checked ?? false });
+      else input.focus();
+    });
+    no.addEventListener("click", () => close(null));
+    dialog.addEventListener("cancel", () => close(null));
     document.body.append(dialog);
     dialog.showModal();
     input.focus();
