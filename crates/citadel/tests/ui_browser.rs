@@ -44,10 +44,20 @@ async fn until(browser: &Browser, condition: &str) {
 }
 
 async fn sign_in(browser: &Browser, server: &TestServer, slug: &str, login: &str) {
+    sign_in_as(browser, server, slug, login, STRONG_PASSWORD).await;
+}
+
+async fn sign_in_as(
+    browser: &Browser,
+    server: &TestServer,
+    slug: &str,
+    login: &str,
+    password: &str,
+) {
     browser.goto(&server.url("/sign-in")).await;
     browser.fill("[name=tenant]", slug).await;
     browser.fill("[name=login]", login).await;
-    browser.fill("[name=password]", STRONG_PASSWORD).await;
+    browser.fill("[name=password]", password).await;
     browser.click("#sign-in [type=submit]").await;
 }
 
@@ -433,4 +443,68 @@ async fn narrow_to_group(server: &TestServer, admin: &str, table: &str, user: &s
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// First start in the browser: the bootstrap token makes the first
+/// operator, who creates a tenant; its admin signs in with the one-time
+/// password shown once and must choose a new one before anything else.
+#[tokio::test]
+async fn the_first_operator_and_the_first_admin_start_in_chromium() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let token = server.bootstrap_token.clone().expect("bootstrap token");
+    let browser = Browser::launch().await;
+    browser.goto(&server.url("/platform")).await;
+    browser.wait_path("/platform/sign-in").await;
+    browser.fill("#bootstrap [name=token]", &token).await;
+    browser.fill("#bootstrap [name=login]", "root").await;
+    browser
+        .fill("#bootstrap [name=password]", STRONG_PASSWORD)
+        .await;
+    browser.screenshot("bootstrap").await;
+    browser.click("#bootstrap [type=submit]").await;
+    browser.wait_for("#operator-sign-in").await;
+    browser.fill("#operator-sign-in [name=login]", "root").await;
+    browser
+        .fill("#operator-sign-in [name=password]", STRONG_PASSWORD)
+        .await;
+    browser.click("#operator-sign-in [type=submit]").await;
+    browser.wait_path("/platform").await;
+    browser.fill("#new-tenant [name=slug]", "acme").await;
+    browser
+        .fill("#new-tenant [name=admin_email]", "boss@acme.cn")
+        .await;
+    browser.select("#new-tenant [name=suite]", "sm").await;
+    browser.click("#new-tenant [type=submit]").await;
+    browser.wait_for("#new-tenant-result:not([hidden])").await;
+    let shown = browser.text("#new-tenant-result code").await;
+    let (login, otp) = shown.split_once(" / ").expect("login / password");
+    assert_eq!(login, "boss@acme.cn");
+    browser.click("[data-sign-out]").await;
+    browser.wait_path("/platform/sign-in").await;
+
+    sign_in_as(&browser, &server, "acme", login, otp).await;
+    browser.wait_path("/password").await;
+    browser.wait_for("#password .notice, .notice").await;
+    browser.screenshot("password-forced").await;
+    // Anything else first sends the admin back here.
+    browser.goto(&server.url("/apps")).await;
+    browser.wait_path("/password").await;
+    browser.fill("[name=current_password]", otp).await;
+    browser.fill("[name=new_password]", STRONG_PASSWORD).await;
+    browser
+        .fill("[name=confirm_password]", "Not-The-Same-1!")
+        .await;
+    browser.click("#password [type=submit]").await;
+    browser
+        .wait_for("[data-error-for=confirm_password]:not([hidden])")
+        .await;
+    browser
+        .fill("[name=confirm_password]", STRONG_PASSWORD)
+        .await;
+    browser.click("#password [type=submit]").await;
+    browser.wait_path("/apps").await;
+    browser.wait_for("#new-app").await;
+    no_console_errors(&browser, "first start").await;
+    browser.close().await;
+    server.stop().await;
 }
