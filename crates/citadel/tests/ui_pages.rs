@@ -89,7 +89,15 @@ async fn crm(server: &TestServer, admin: &str) -> (String, String, i64) {
 
 #[tokio::test]
 async fn pages_ask_for_sign_in_and_then_show_what_the_api_would() {
-    let server = TestServer::start(Backend::Sqlite).await;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        pages_on(backend).await;
+    }
+}
+
+/// The pages of one storage backend: they read through the same services
+/// on SQLite and on PostgreSQL.
+async fn pages_on(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let manual = manual_client(&server);
     // Before anything: sign-in pages, redirects back after.
     for (path, to) in [
