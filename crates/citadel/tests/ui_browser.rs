@@ -171,6 +171,12 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.wait_for("#history").await;
     browser.screenshot("record").await;
 
+    // A whole number past 2^53 arrives exact, and an edit sends only the
+    // field changed.
+    let big = "9007199254740993";
+    browser.fill("#record-form [name=金额]", big).await;
+    browser.click("#record-form [type=submit]").await;
+    browser.wait_text("#history", big).await;
     // The grid: a second record, an inline edit, a refused inline edit.
     browser
         .goto(&server.url(&format!("/tables/{table}/new")))
@@ -195,6 +201,19 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.screenshot("grid").await;
 
     // The filter builder writes the condition; the grid shows the matches.
+    // A condition added to a filter with `or` keeps that filter whole.
+    browser
+        .fill("#filter-text", "名称 = 'x' or 名称 = 'y'")
+        .await;
+    browser.select("[data-filter-field]", "金额").await;
+    browser.select("[data-filter-op]", ">=").await;
+    browser.fill("[data-filter-value]", "600").await;
+    browser.click("[data-filter-add]").await;
+    let filter = browser
+        .eval("return document.querySelector('#filter-text').value")
+        .await;
+    assert_eq!(filter, "(名称 = 'x' or 名称 = 'y') and 金额 >= 600");
+    browser.fill("#filter-text", "").await;
     browser.select("[data-filter-field]", "金额").await;
     browser.select("[data-filter-op]", ">=").await;
     browser.fill("[data-filter-value]", "600").await;

@@ -117,6 +117,17 @@ async fn pages_on(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"sign-in\"") && html.contains("<html lang=\"zh-CN\">"));
     assert!(!html.contains("<script>"), "no inline script");
+    // No open redirect: a return address that a browser would read as
+    // another site's is replaced by the start page.
+    for evil in [
+        "/%09/evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+    ] {
+        let (_, html) = page(&server, &format!("/sign-in?next={evil}"), None).await;
+        assert!(html.contains("data-next=\"&#x2f;apps\""), "{evil}: {html}");
+    }
     let (_, html) = page(&server, "/platform/sign-in", None).await;
     assert!(
         html.contains("id=\"bootstrap\""),
@@ -213,6 +224,22 @@ async fn pages_on(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("找不到"), "{html}");
 
+    // A saved view that shows only 名称: the grid shows only that column.
+    let view = created(
+        server
+            .post(
+                &format!("/api/v1/tables/{table}/views"),
+                admin,
+                &json!({"name": "名单", "fields": ["名称"]}),
+            )
+            .await,
+    )
+    .await;
+    let view = view["id"].as_str().expect("view id");
+    let (_, html) = page(&server, &format!("/tables/{table}?view={view}"), admin).await;
+    let head = &html[html.find("<thead>").expect("head")..html.find("</thead>").expect("head end")];
+    assert!(head.contains("名称") && !head.contains("金额"), "{head}");
+
     // English on request.
     let english = format!("{}; citadel_lang=en", acme.admin);
     let (_, html) = page(&server, "/apps", Some(&english)).await;
@@ -225,7 +252,7 @@ async fn what_a_member_may_not_do_is_neither_shown_nor_served() {
     let server = TestServer::start(Backend::Sqlite).await;
     let operator = server.operator().await;
     let acme = tenant(&server, &operator, "acme").await;
-    let (_, table, record) = crm(&server, &acme.admin).await;
+    let (app, table, record) = crm(&server, &acme.admin).await;
     let bob_member = member(&server, &acme, "bob").await;
     let bob = Some(bob_member.cookie.as_str());
     let (status, html) = page(&server, "/apps", bob).await;
@@ -254,7 +281,7 @@ async fn what_a_member_may_not_do_is_neither_shown_nor_served() {
                 "/api/v1/groups",
                 Some(&acme.admin),
                 &json!({"name": "查看", "members": [{"user": bob_id}],
-                    "grants": {"tables": {table.clone(): {"operations": ["read", "update"],
+                    "grants": {"tables": {table.clone(): {"operations": ["read", "update", "manage_schema"],
                         "fields": {amount: "hidden", name: "read_only"}}}}}),
             )
             .await,
@@ -283,6 +310,22 @@ async fn what_a_member_may_not_do_is_neither_shown_nor_served() {
     );
     let (status, _) = page(&server, &format!("/tables/{table}/new"), bob).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no create right");
+    // Managing 客户's fields shows bob no other table of the app: 机密,
+    // on which he has no grant, is not offered as a link target.
+    let secret = created(
+        server
+            .post(
+                &format!("/api/v1/apps/{app}/tables"),
+                Some(&acme.admin),
+                &json!({"name": "机密"}),
+            )
+            .await,
+    )
+    .await;
+    assert!(secret["id"].is_string());
+    let (status, html) = page(&server, &format!("/tables/{table}/schema"), bob).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("客户") && !html.contains("机密"), "{html}");
     server.stop().await;
 }
 
@@ -340,6 +383,10 @@ async fn assets_are_cached_for_a_year_under_a_versioned_path() {
     );
     let r = server.get("/assets/x/nothing.js", None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Another build's version is not answered for, nor cached.
+    let r = server.get("/assets/0123456789ab/app.css", None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
     server.stop().await;
 }
 
@@ -374,7 +421,7 @@ async fn every_page_goes_through_the_choke_point() {
                 (_, "app") => &app,
                 (_, "table") => &table,
                 (_, "record") => &record_id,
-                (_, "version") => "v",
+                (_, "version") => citadel_server::ui::render::ASSET_VERSION.as_str(),
                 (_, "name") => "app.css",
                 _ => &app,
             });
@@ -422,5 +469,45 @@ async fn every_page_goes_through_the_choke_point() {
             );
         }
     }
+    server.stop().await;
+}
+
+/// A tenant that requires a second factor sends a user without one to
+/// their account page, where it is set up, from every other page.
+#[tokio::test]
+async fn a_required_second_factor_leads_to_the_account_page_first() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let operator = server.operator().await;
+    let acme = tenant(&server, &operator, "acme").await;
+    let dora = member(&server, &acme, "dora").await;
+    let r = server
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/security-policy",
+            Some(&acme.admin),
+            &json!({"password_max_age_days": 90, "password_history": 5, "max_failed_logins": 5,
+                "lockout_minutes": 15, "require_totp": "everyone"}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let manual = manual_client(&server);
+    for path in ["/apps", "/admin/audit", "/password"] {
+        let r = manual
+            .get(server.url(path))
+            .header(COOKIE, &dora.cookie)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(r.headers()[LOCATION], "/account", "{path}");
+    }
+    let (status, html) = page(&server, "/account", Some(&dora.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"begin-totp\"") && html.contains("class=\"notice\""));
     server.stop().await;
 }

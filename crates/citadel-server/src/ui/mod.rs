@@ -49,9 +49,11 @@ pub fn routes() -> Router<AppState> {
         .route("/platform/sign-in", get(pages_auth::operator_sign_in))
 }
 
-/// An asset; the version in its path only makes a new build's URL new.
-async fn asset(Path((_, name)): Path<(String, String)>) -> impl IntoResponse {
-    render::asset(&name)
+/// An asset of this build. Another version is 404 and not cached: during
+/// a rolling upgrade an old node must not answer for a new build's URL,
+/// which browsers would then keep for a year.
+async fn asset(Path((version, name)): Path<(String, String)>) -> impl IntoResponse {
+    render::asset(&version, &name)
 }
 
 /// The page routes, for the audit rules and the tests.

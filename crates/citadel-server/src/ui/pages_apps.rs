@@ -12,7 +12,7 @@ use minijinja::context;
 
 use crate::error::ApiError;
 use crate::routes::apps::{self, visible_app, visible_apps};
-use crate::services::access::table_access;
+use crate::services::access::{may_see, table_access};
 use crate::state::AppState;
 use crate::ui::frame::TenantPage;
 use crate::ui::pages_records::table_brief;
@@ -68,11 +68,15 @@ pub async fn schema(
         let (db, _, access) = table_access::<ops::ManageSchema>(&state, &me.caller, &raw).await?;
         let table = access.full_schema();
         let fields: Vec<serde_json::Value> = table.fields.iter().map(|f| f.to_json()).collect();
-        // Link fields point at a table of the same app: its relations.
+        // Link fields point at a table of the same app: those the user is
+        // shown, as the API's list of the app's tables would give them.
+        let session = me.caller.session()?;
+        let model = db.access_model().await?;
         let related: Vec<serde_json::Value> = db
             .list_tables(table.app)
             .await?
             .iter()
+            .filter(|t| may_see(&model, session, table.app, t.id))
             .map(|t| serde_json::json!({"id": t.id.to_string(), "name": t.name.to_string()}))
             .collect();
         Ok::<_, ApiError>(context! {

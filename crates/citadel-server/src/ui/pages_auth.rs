@@ -18,11 +18,20 @@ pub struct SignInQuery {
     tenant: Option<String>,
 }
 
-/// Where to go after signing in: a path of this site only (never
-/// `//elsewhere` or a full URL, which would make an open redirect).
+/// Where to go after signing in: a path of this site only, never
+/// `//elsewhere` or a full URL, which would make an open redirect. Only
+/// visible ASCII is let through: browsers drop tabs and line breaks from
+/// a URL and read `\` as `/`, so `/<tab>/evil` would become `//evil`.
+/// The return addresses this server makes are percent-encoded ASCII.
 fn local_path(next: Option<&str>, default: &str) -> String {
+    let local = |p: &str| {
+        let mut bytes = p.bytes();
+        bytes.next() == Some(b'/')
+            && !matches!(bytes.next(), Some(b'/' | b'\\'))
+            && p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    };
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        Some(p) if local(p) => p.to_owned(),
         _ => default.to_owned(),
     }
 }
@@ -93,9 +102,26 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(local_path(Some("/tables/1"), "/apps"), "/tables/1");
-        for evil in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+        for evil in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "/\\\\evil",
+            "evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+            "/tables/1\\..\\..\\evil",
+            "/\u{3000}/evil.example",
+        ] {
             assert_eq!(local_path(Some(evil), "/apps"), "/apps", "{evil}");
         }
         assert_eq!(local_path(None, "/apps"), "/apps");
+        assert_eq!(
+            local_path(Some("/tables/5%3Ffilter%3Da%2520b"), "/apps"),
+            "/tables/5%3Ffilter%3Da%2520b",
+            "the return addresses this server makes pass"
+        );
     }
 }

@@ -5,9 +5,10 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use citadel_core::RecordId;
 use citadel_core::access::{Operation, Operations, TableAccess, ops};
 use citadel_core::data::TableSchema;
+use citadel_core::data::{FieldDef, FieldKind};
+use citadel_core::{FieldId, RecordId};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -35,22 +36,40 @@ pub struct GridQuery {
     view: Option<String>,
 }
 
-/// The table's fields as the page shows them: each with whether this
-/// user may change it.
+/// The table's fields as the page shows them (those of `only`, in its
+/// order, when a saved view names them): each with whether this user may
+/// change it, in the form and in the grid's cells, and whether the grid
+/// may sort by it.
 fn columns<Op: citadel_core::access::TableOperation>(
     access: &TableAccess<Op>,
     writable: Option<&TableAccess<ops::Update>>,
+    only: Option<&[FieldId]>,
 ) -> Vec<Value> {
-    access
-        .schema()
-        .fields
-        .iter()
+    let table = access.schema();
+    let fields: Vec<&FieldDef> = match only {
+        Some(ids) => ids.iter().filter_map(|id| table.field(*id)).collect(),
+        None => table.fields.iter().collect(),
+    };
+    fields
+        .into_iter()
         .map(|field| {
             let editable = writable.is_some_and(|w| w.unwritable([field.id]).is_empty())
-                && !matches!(field.kind, citadel_core::data::FieldKind::AutoNumber);
+                && !matches!(field.kind, FieldKind::AutoNumber);
+            // Lists and long text need the form: a cell holds one line.
+            let one_line = !matches!(
+                field.kind,
+                FieldKind::LongText
+                    | FieldKind::MultiSelect { .. }
+                    | FieldKind::Link { multiple: true, .. }
+            );
+            let sortable = one_line && !field.options.encrypted;
             to_value(serde_json::json!({
                 "field": field.to_json(),
                 "editable": editable,
+                "inline": editable && one_line,
+                "sortable": sortable,
+                // Quoted for the sort list, whatever the name holds.
+                "sort_key": format!("`{}`", field.name.as_str().replace('`', "``")),
             }))
         })
         .collect()
@@ -140,6 +159,14 @@ async fn grid_context(
             }
             Err(e) => return Err(e),
         };
+    // A saved view may show only some fields: the grid shows those.
+    let view_fields = match &listing.view {
+        Some(id) => data::visible_view(&db, table, id, user)
+            .await
+            .ok()
+            .and_then(|v| v.definition.fields),
+        None => None,
+    };
     let views: Vec<_> = db
         .list_views(table.id, actor.0)
         .await?
@@ -150,7 +177,7 @@ async fn grid_context(
         ..me.frame("apps"),
         ..context! {
             table => table_brief(&db, table).await?,
-            columns => columns(&access, writable.as_ref()),
+            columns => columns(&access, writable.as_ref(), view_fields.as_deref()),
             records => records,
             next_cursor => next_cursor,
             total => total,
@@ -253,7 +280,7 @@ async fn record_context(
         ..me.frame("apps"),
         ..context! {
             table => table_brief(&db, table).await?,
-            columns => columns(&access, writable.as_ref()),
+            columns => columns(&access, writable.as_ref(), None),
             record => to_value(data::record_view(table, &row)),
             history => to_value(&history),
             ops => operations(allowed),
@@ -274,7 +301,7 @@ pub async fn import(
             ..me.frame("apps"),
             ..context! {
                 table => table_brief(&db, access.schema()).await?,
-                columns => columns(&access, None),
+                columns => columns(&access, None, None),
             }
         })
     };

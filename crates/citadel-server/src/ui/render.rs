@@ -194,9 +194,10 @@ pub static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
     hex::encode(&digest.finalize()[..6])
 });
 
-/// An asset with long-lived caching, or 404.
-pub fn asset(name: &str) -> Response {
-    match ASSETS.iter().find(|a| a.path == name) {
+/// An asset of this build with long-lived caching, or 404.
+pub fn asset(version: &str, name: &str) -> Response {
+    let found = ASSETS.iter().find(|a| a.path == name);
+    match found.filter(|_| version == ASSET_VERSION.as_str()) {
         Some(asset) => (
             [
                 (

@@ -297,7 +297,13 @@ document.addEventListener("input", (event) => {
 
 /** A link to a table's rules (`#rules-<id>`) opens them, on arrival or later. */
 function openLinkedRules() {
-  const target = window.location.hash && document.getElementById(decodeURIComponent(window.location.hash.slice(1)));
+  let anchor = "";
+  try {
+    anchor = decodeURIComponent(window.location.hash.slice(1));
+  } catch {
+    anchor = "";
+  }
+  const target = anchor && document.getElementById(anchor);
   if (target?.tagName === "DETAILS") target.open = true;
 }
 

@@ -61,6 +61,7 @@ function formBody(form) {
   const body = {};
   for (const input of form.querySelectorAll("input[name], select[name], textarea[name]")) {
     if (input.disabled || input.readOnly || input.hasAttribute("data-skip") || input.type === "file") continue;
+    if (input.hasAttribute("data-if-changed") && input.value === input.defaultValue) continue;
     const value = inputValue(input);
     const empty = input.dataset.empty;
     if (value === undefined) continue;
@@ -79,7 +80,13 @@ function formBody(form) {
 function inputValue(input) {
   const kind = input.dataset.json;
   if (input.type === "checkbox") return input.checked;
-  if (kind === "number") return input.value.trim() === "" ? null : Number(input.value);
+  if (kind === "number") {
+    // Text that is no number goes as typed, for the server to refuse by
+    // name (NaN would go as null and clear the value).
+    const text = input.value.trim();
+    if (text === "") return null;
+    return Number.isFinite(Number(text)) ? Number(text) : text;
+  }
   if (kind === "choices") {
     const names = input.value.split(/[,，]/).map((s) => s.trim()).filter(Boolean);
     return names.length ? names.map((name) => ({ name })) : null;
@@ -87,11 +94,27 @@ function inputValue(input) {
   return input.value;
 }
 
-/** A record form's values by field, converted to what each type takes. */
+/** Whether an input still holds what the page was rendered with. */
+function unchanged(input) {
+  if (input.type === "checkbox") return input.checked === input.defaultChecked;
+  if (input.tagName === "SELECT") return [...input.options].every((o) => o.selected === o.defaultSelected);
+  return input.value === input.defaultValue;
+}
+
+/** A whole number as JSON can carry it: past 2^53 a JS number rounds, so
+ * such values go as text, which the server reads exactly. */
+export function wholeNumber(text) {
+  return /^-?\d+$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : text;
+}
+
+/** A record form's values by field, converted to what each type takes.
+ * An edit sends only the fields the user changed. */
 function recordBody(form) {
   const fields = {};
+  const editing = form.dataset.method !== "POST";
   for (const input of form.querySelectorAll("[data-kind]")) {
     if (input.disabled || input.readOnly) continue;
+    if (editing && unchanged(input)) continue;
     const kind = input.dataset.kind;
     let value;
     if (kind === "boolean") value = input.checked;
@@ -100,22 +123,29 @@ function recordBody(form) {
       const text = input.value.trim();
       if (text === "") value = null;
       else if (kind === "link" && input.dataset.multiple === "true") {
-        value = text.split(/[,，\s]+/).filter(Boolean).map((id) => (/^\d+$/.test(id) ? Number(id) : id));
-      } else if (kind === "integer" || kind === "link") value = /^-?\d+$/.test(text) ? Number(text) : text;
+        value = text.split(/[,，\s]+/).filter(Boolean).map(wholeNumber);
+      } else if (kind === "integer" || kind === "link" || kind === "auto_number") value = wholeNumber(text);
       else value = text;
     }
     // A new record leaves empty fields to their defaults.
-    if (value === null && form.dataset.method === "POST") continue;
+    if (value === null && !editing) continue;
     fields[input.name] = value;
   }
   return { fields };
+}
+
+/** Goes to `target` if it is a page of this site, else to the start: a
+ * second check behind the server's, against an open redirect. */
+function goLocal(target) {
+  const url = new URL(target, window.location.origin);
+  window.location.assign(url.origin === window.location.origin ? url.pathname + url.search : "/");
 }
 
 /** After a success: reload, go somewhere (with {id} from the answer), or a named step. */
 function then(spec, body, source) {
   if (!spec || spec === "reload") return window.location.reload();
   if (spec.startsWith("go:")) {
-    window.location.assign(spec.slice(3).replace("{id}", encodeURIComponent(body.id ?? body.tenant?.slug ?? "")));
+    goLocal(spec.slice(3).replace("{id}", encodeURIComponent(body.id ?? body.tenant?.slug ?? "")));
     return;
   }
   const step = afterSteps[spec];
@@ -229,9 +259,10 @@ async function clickApiButton(button) {
   const result = await api(button.dataset.method, button.dataset.url, hasBody ? body : undefined, ifMatch(button));
   button.disabled = false;
   if (!result.ok) {
-    const form = button.closest("form") ?? document.querySelector("main");
-    const holder = form.querySelector(".form-error");
-    if (holder) showProblem(form, result.body);
+    // Inside a form the message goes by its fields; elsewhere the page's
+    // first message holder may be folded away, so it is said aloud.
+    const form = button.closest("form");
+    if (form?.querySelector(".form-error")) showProblem(form, result.body);
     else window.alert(problemText({ status: result.status, ...result.body }));
     return;
   }
@@ -248,8 +279,7 @@ async function signIn(form) {
   const result = await api("POST", "/api/v1/auth/login", body);
   button.disabled = false;
   if (result.ok) {
-    const next = form.dataset.next || "/apps";
-    window.location.assign(result.body.pending === "password_change" ? "/password" : next);
+    goLocal(result.body.pending === "password_change" ? "/password" : form.dataset.next || "/apps");
     return;
   }
   if (result.body.code === "second_factor_required") {
@@ -314,7 +344,9 @@ function showKindOptions(select) {
 
 async function signOut(kind) {
   const url = kind === "operator" ? "/api/v1/platform/logout" : "/api/v1/auth/logout";
-  await api("POST", url);
+  const result = await api("POST", url);
+  // Stay if the session may still be live (a 401 means it is over).
+  if (!result.ok && result.status !== 401) return window.alert(problemText({ status: result.status, ...result.body }));
   window.location.assign(kind === "operator" ? "/platform/sign-in" : "/sign-in");
 }
 

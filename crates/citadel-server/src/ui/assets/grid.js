@@ -2,14 +2,14 @@
 // builder, showing and hiding columns, saving the current filter as a
 // view, and the import page's check-then-import.
 
-import { api, problemText } from "./app.js";
+import { api, problemText, wholeNumber } from "./app.js";
 
 const messages = document.getElementById("messages")?.dataset ?? {};
 const grid = document.querySelector("#grid");
 
 /** Puts an editor in a cell; Enter saves (PATCH at the row's version), Esc restores. */
 function edit(cell) {
-  if (cell.querySelector("input, select")) return;
+  if (cell.querySelector("input, select") || cell.dataset.saving) return;
   const row = cell.closest("tr");
   const type = cell.dataset.type;
   const before = cell.innerHTML;
@@ -36,14 +36,19 @@ function edit(cell) {
   input.focus();
   const restore = () => { cell.innerHTML = before; cell.classList.remove("editing", "invalid"); cell.removeAttribute("title"); };
   const save = async () => {
+    if (cell.dataset.saving) return;
     const text = input.value.trim();
     let value = text === "" ? null : text;
     if (type === "boolean") value = text === "true";
-    else if ((type === "integer" || type === "link") && /^-?\d+$/.test(text)) value = Number(text);
-    if (value !== null && String(value) === old) return restore();
+    else if (type === "integer" || type === "link") value = wholeNumber(text);
+    // Nothing changed: nothing to send (an empty cell stays empty).
+    const before = type === "boolean" ? old === "✓" : old === "" ? null : old;
+    if (value === before || (value !== null && String(value) === old)) return restore();
     const table = grid.dataset.table;
+    cell.dataset.saving = "1";
     const result = await api("PATCH", `/api/v1/tables/${table}/records/${row.dataset.record}`,
       { fields: { [cell.dataset.edit]: value } }, { "if-match": `"${row.dataset.version}"` });
+    delete cell.dataset.saving;
     if (!result.ok) {
       cell.classList.add("invalid");
       cell.title = problemText(result.body);
@@ -102,8 +107,12 @@ if (columnsKey) {
 const builder = document.querySelector("[data-filter-builder]");
 if (builder) {
   builder.hidden = false;
-  const quote = (text) => `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
-  const name = (text) => (/^[\p{L}\p{N}_]+$/u.test(text) ? text : `\`${text.replaceAll("`", "")}\``);
+  const quote = (text) => `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'").replaceAll("\t", "\\t")}'`;
+  // A bare name must read as a name (not a number or a keyword); any
+  // other goes in backquotes, a backquote in it doubled.
+  const keywords = new Set(["and", "or", "not", "in", "is", "empty", "between", "contains", "starts", "with", "true", "false"]);
+  const name = (text) => (/^[\p{L}_][\p{L}\p{N}_]*$/u.test(text) && !keywords.has(text.toLowerCase())
+    ? text : `\`${text.replaceAll("`", "``")}\``);
   builder.querySelector("[data-filter-add]").addEventListener("click", () => {
     const field = builder.querySelector("[data-filter-field]");
     const op = builder.querySelector("[data-filter-op]").value;
@@ -116,7 +125,9 @@ if (builder) {
       condition += ` ${literal}`;
     }
     const box = document.querySelector("#filter-text");
-    box.value = box.value.trim() ? `${box.value.trim()} and ${condition}` : condition;
+    // `and` binds tighter than `or`: what is there already is kept whole.
+    const current = box.value.trim();
+    box.value = current ? `(${current}) and ${condition}` : condition;
     builder.querySelector("[data-filter-value]").value = "";
     box.focus();
   });
