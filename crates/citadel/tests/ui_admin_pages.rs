@@ -7,11 +7,13 @@
 
 mod common;
 mod identity_support;
+mod page_support;
 
 use common::{Backend, STRONG_PASSWORD, TestServer};
 use identity_support::{Tenant, body, member, sign_in, tenant};
-use reqwest::header::{CONTENT_TYPE, LOCATION};
-use reqwest::{Client, StatusCode, redirect};
+use page_support::{created, manual_client, page};
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
 const ADMIN_PAGES: [&str; 5] = [
@@ -21,34 +23,6 @@ const ADMIN_PAGES: [&str; 5] = [
     "/admin/security",
     "/admin/keys",
 ];
-
-fn manual_client(server: &TestServer) -> Client {
-    common::install_crypto();
-    let pem = std::fs::read(server.data_path().join("tls/cert.pem")).expect("certificate");
-    Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("pem")])
-        .redirect(redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// A page as `cookie` sees it: status and HTML.
-async fn page(server: &TestServer, path: &str, cookie: &str) -> (StatusCode, String) {
-    let r = server.get(path, Some(cookie)).await;
-    let status = r.status();
-    let is_html = r
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    let text = r.text().await.expect("body");
-    assert!(is_html, "{path} answers HTML: {text}");
-    (status, text)
-}
-
-async fn created(r: reqwest::Response) -> Value {
-    body(r, StatusCode::CREATED).await
-}
 
 fn id_of(value: &Value) -> String {
     value["id"].as_str().expect("id").to_owned()
@@ -182,13 +156,13 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
     )
     .await;
 
-    let (_, html) = page(&server, "/apps", admin).await;
+    let (_, html) = page(&server, "/apps", Some(admin)).await;
     assert!(
         html.contains("href=\"/admin/users\"") && html.contains("管理"),
         "the administration link"
     );
 
-    let (status, html) = page(&server, "/admin/users", admin).await;
+    let (status, html) = page(&server, "/admin/users", Some(admin)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     for marker in [
         "id=\"users\"",
@@ -205,7 +179,12 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
         !html.contains("id=\"edit-user\""),
         "no user is being edited"
     );
-    let (status, html) = page(&server, &format!("/admin/users?edit={carol_id}"), admin).await;
+    let (status, html) = page(
+        &server,
+        &format!("/admin/users?edit={carol_id}"),
+        Some(admin),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"edit-user\"") && html.contains("id=\"user-profile\""));
     assert!(html.contains(&format!("/api/v1/users/{carol_id}/reset-password")));
@@ -216,12 +195,12 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
     let (status, _) = page(
         &server,
         "/admin/users?edit=0190aaaa-0000-7000-8000-000000000000",
-        admin,
+        Some(admin),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "no such user to edit");
 
-    let (status, html) = page(&server, "/admin/departments", admin).await;
+    let (status, html) = page(&server, "/admin/departments", Some(admin)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"departments\"") && html.contains("id=\"new-department\""));
     let tree = &html[html.find("id=\"departments\"").expect("tree")..];
@@ -235,7 +214,7 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
         "华东区 is nested under 销售部"
     );
 
-    let (status, html) = page(&server, "/admin/groups", admin).await;
+    let (status, html) = page(&server, "/admin/groups", Some(admin)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"groups\"") && html.contains("id=\"new-group\""));
     assert!(html.contains(&format!("href=\"/admin/groups/{}\"", id_of(&sellers))));
@@ -243,7 +222,7 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
     let (status, html) = page(
         &server,
         &format!("/admin/groups/{}", id_of(&sellers)),
-        admin,
+        Some(admin),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -275,7 +254,7 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
         "delete is not"
     );
     let admins = builtin_group(&server, admin, "tenant_admin").await;
-    let (_, html) = page(&server, &format!("/admin/groups/{admins}"), admin).await;
+    let (_, html) = page(&server, &format!("/admin/groups/{admins}"), Some(admin)).await;
     assert!(
         html.contains("<fieldset class=\"bare\" disabled>"),
         "read-only"
@@ -284,13 +263,13 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
         !html.contains("class=\"save-bar\"") && !html.contains("data-api data-method=\"DELETE\"")
     );
     let everyone = builtin_group(&server, admin, "member").await;
-    let (_, html) = page(&server, &format!("/admin/groups/{everyone}"), admin).await;
+    let (_, html) = page(&server, &format!("/admin/groups/{everyone}"), Some(admin)).await;
     assert!(
         html.contains("class=\"save-bar\"") && !html.contains("data-member-user"),
         "editable, no member list"
     );
 
-    let (status, html) = page(&server, "/admin/security", admin).await;
+    let (status, html) = page(&server, "/admin/security", Some(admin)).await;
     assert_eq!(status, StatusCode::OK);
     for marker in [
         "id=\"security-policy\"",
@@ -305,7 +284,7 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
         assert!(html.contains(marker), "/admin/security shows {marker}");
     }
 
-    let (status, html) = page(&server, "/admin/keys", admin).await;
+    let (status, html) = page(&server, "/admin/keys", Some(admin)).await;
     eprintln!(
         "DEBUG {}",
         &html[html.find("data-key=").unwrap_or(0)..][..600]
@@ -321,7 +300,7 @@ async fn the_admin_sees_every_page_with_what_the_api_gives() {
     }
 
     let english = format!("{admin}; citadel_lang=en");
-    let (_, html) = page(&server, "/admin/groups", &english).await;
+    let (_, html) = page(&server, "/admin/groups", Some(&english)).await;
     assert!(html.contains("Permission groups") && html.contains(">Administration<"));
     server.stop().await;
 }
@@ -332,12 +311,12 @@ async fn a_member_is_refused_every_page_and_shown_no_link_to_them() {
     let operator = server.operator().await;
     let acme = tenant(&server, &operator, "acme").await;
     let bob = member(&server, &acme, "bob").await;
-    let (_, html) = page(&server, "/apps", &bob.cookie).await;
+    let (_, html) = page(&server, "/apps", Some(&bob.cookie)).await;
     assert!(!html.contains("/admin/"), "no administration link: {html}");
     let everyone = builtin_group(&server, &acme.admin, "member").await;
     let group_page = format!("/admin/groups/{everyone}");
     for path in ADMIN_PAGES.into_iter().chain([group_page.as_str()]) {
-        let (status, html) = page(&server, path, &bob.cookie).await;
+        let (status, html) = page(&server, path, Some(&bob.cookie)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(
             html.contains("没有权限") && !html.contains("subnav"),
@@ -392,28 +371,28 @@ async fn each_duty_sees_only_its_own_parts() {
     let operator = server.operator().await;
     let acme = tenant(&server, &operator, "acme").await;
     let sec = user_with_duties(&server, &acme, "sec", json!({"security_admin": true})).await;
-    let (_, html) = page(&server, "/apps", &sec).await;
+    let (_, html) = page(&server, "/apps", Some(&sec)).await;
     assert!(
         html.contains("href=\"/admin/security\""),
         "their administration link"
     );
-    let (status, html) = page(&server, "/admin/security", &sec).await;
+    let (status, html) = page(&server, "/admin/security", Some(&sec)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"security-policy\"") && !html.contains("id=\"events-card\""));
     assert!(html.contains("href=\"/admin/keys\"") && !html.contains("href=\"/admin/users\""));
-    let (status, _) = page(&server, "/admin/keys", &sec).await;
+    let (status, _) = page(&server, "/admin/keys", Some(&sec)).await;
     assert_eq!(status, StatusCode::OK, "keys are the security duty's");
     for path in ["/admin/users", "/admin/departments", "/admin/groups"] {
-        let (status, _) = page(&server, path, &sec).await;
+        let (status, _) = page(&server, path, Some(&sec)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
 
     let audit = user_with_duties(&server, &acme, "aud", json!({"audit_admin": true})).await;
-    let (status, html) = page(&server, "/admin/security", &audit).await;
+    let (status, html) = page(&server, "/admin/security", Some(&audit)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"events-card\"") && html.contains("id=\"signin-history\""));
     assert!(!html.contains("id=\"security-policy\"") && !html.contains("/api/v1/ip-bans"));
-    let (status, _) = page(&server, "/admin/keys", &audit).await;
+    let (status, _) = page(&server, "/admin/keys", Some(&audit)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     server.stop().await;
 }
@@ -456,7 +435,7 @@ async fn what_users_typed_is_escaped() {
     )
     .await;
     for path in ["/admin/departments", "/admin/users", "/admin/security"] {
-        let (status, html) = page(&server, path, admin).await;
+        let (status, html) = page(&server, path, Some(admin)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(!html.contains("<b>x</b>"), "{path}: {html}");
         assert!(
@@ -464,11 +443,11 @@ async fn what_users_typed_is_escaped() {
             "{path}"
         );
     }
-    let (_, html) = page(&server, "/admin/departments", admin).await;
+    let (_, html) = page(&server, "/admin/departments", Some(admin)).await;
     assert!(html.contains("&lt;b&gt;x&lt;&#x2f;b&gt;"), "{html}");
-    let (_, html) = page(&server, "/admin/users", admin).await;
+    let (_, html) = page(&server, "/admin/users", Some(admin)).await;
     assert!(html.contains("&lt;img src=y onerror=alert(1)&gt;"));
-    let (_, html) = page(&server, "/admin/security", admin).await;
+    let (_, html) = page(&server, "/admin/security", Some(admin)).await;
     assert!(html.contains("&lt;script&gt;alert(2)&lt;&#x2f;script&gt;"));
     server.stop().await;
 }

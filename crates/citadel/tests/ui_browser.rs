@@ -17,30 +17,12 @@ use identity_support::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// Fails on any script error or CSP refusal the page reported. Chromium
-/// also logs each 4xx answer a script received; those are refusals the
-/// page shows (a wrong field, the second factor asked for), not faults.
-async fn no_console_errors(browser: &Browser, page: &str) {
-    let errors: Vec<String> = browser
-        .console_errors()
-        .await
-        .into_iter()
-        .filter(|e| {
-            !(e.contains("/api/v1/") && e.contains("the server responded with a status of 4"))
-        })
-        .collect();
-    assert!(errors.is_empty(), "{page}: {errors:?}");
-}
-
-/// Waits up to thirty seconds for the script `condition` to return true.
-async fn until(browser: &Browser, condition: &str) {
-    for _ in 0..300 {
-        if browser.eval(condition).await == json!(true) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("still not so after 30 s: {condition}");
+/// Adds a condition to the grid's filter box with the filter builder.
+async fn add_condition(browser: &Browser, field: &str, op: &str, value: &str) {
+    browser.select("[data-filter-field]", field).await;
+    browser.select("[data-filter-op]", op).await;
+    browser.fill("[data-filter-value]", value).await;
+    browser.click("[data-filter-add]").await;
 }
 
 async fn sign_in(browser: &Browser, server: &TestServer, slug: &str, login: &str) {
@@ -92,7 +74,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         .await;
     browser.click("#sign-in [type=submit]").await;
     browser.wait_path("/apps").await;
-    no_console_errors(&browser, "sign-in").await;
+    browser.no_console_errors("sign-in").await;
 
     // An app, a table, fields.
     browser.fill("#new-app [name=name]", "客户管理").await;
@@ -155,7 +137,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         .wait_text("tr[data-field-name=\"状态\"]", "流失")
         .await;
     browser.screenshot("schema").await;
-    no_console_errors(&browser, "schema").await;
+    browser.no_console_errors("schema").await;
 
     // A record through the form: first without its required name.
     browser
@@ -205,19 +187,13 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser
         .fill("#filter-text", "名称 = 'x' or 名称 = 'y'")
         .await;
-    browser.select("[data-filter-field]", "金额").await;
-    browser.select("[data-filter-op]", ">=").await;
-    browser.fill("[data-filter-value]", "600").await;
-    browser.click("[data-filter-add]").await;
+    add_condition(&browser, "金额", ">=", "600").await;
     let filter = browser
         .eval("return document.querySelector('#filter-text').value")
         .await;
     assert_eq!(filter, "(名称 = 'x' or 名称 = 'y') and 金额 >= 600");
     browser.fill("#filter-text", "").await;
-    browser.select("[data-filter-field]", "金额").await;
-    browser.select("[data-filter-op]", ">=").await;
-    browser.fill("[data-filter-value]", "600").await;
-    browser.click("[data-filter-add]").await;
+    add_condition(&browser, "金额", ">=", "600").await;
     let filter = browser
         .eval("return document.querySelector('#filter-text').value")
         .await;
@@ -232,7 +208,9 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.fill("#view-name", "大单").await;
     browser.click("#view-shared").await;
     browser.click("#view-name-ok").await;
-    until(&browser, "return location.search.startsWith('?view=')").await;
+    browser
+        .until("return location.search.startsWith('?view=')")
+        .await;
     let picked = browser
         .eval("return document.querySelector('[name=view]').selectedOptions[0].textContent")
         .await;
@@ -241,7 +219,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         "{picked}"
     );
     assert_eq!(browser.text(".count").await, "1", "the view filters");
-    no_console_errors(&browser, "grid").await;
+    browser.no_console_errors("grid").await;
 
     // Import: a dry run with a bad row, then a good file.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -276,7 +254,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.click("#import-back").await;
     browser.wait_text("#grid", "OPPO").await;
     assert_eq!(browser.text(".count").await, "4");
-    no_console_errors(&browser, "import").await;
+    browser.no_console_errors("import").await;
 
     // The audit viewer lists those actions, and the chain verifies.
     browser.goto(&server.url("/admin/audit")).await;
@@ -298,7 +276,9 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.fill("#audit-filter [name=action]", "record.").await;
     browser.click("#audit-filter [type=submit]").await;
     // Blank filters are not sent: only the action is in the new address.
-    until(&browser, "return location.search === '?action=record.'").await;
+    browser
+        .until("return location.search === '?action=record.'")
+        .await;
     let filtered = browser.text("#audit-events").await;
     assert!(
         filtered.contains("record.update") && !filtered.contains("app.create"),
@@ -326,7 +306,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
         .goto(&server.url(&format!("/tables/{table}/new")))
         .await;
     browser.screenshot("record-phone").await;
-    no_console_errors(&browser, "phone").await;
+    browser.no_console_errors("phone").await;
     browser.resize(1280, 800).await;
 
     // A table renamed, deleted to the recycle bin, and restored from it.
@@ -352,7 +332,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.wait_for(".empty").await;
     browser.goto(&server.url(&app_page)).await;
     browser.wait_text("#tables", "临时表").await;
-    no_console_errors(&browser, "recycle bin").await;
+    browser.no_console_errors("recycle bin").await;
     browser.click("[data-sign-out]").await;
     browser.wait_path("/sign-in").await;
 
@@ -406,7 +386,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     )
     .await;
     assert_eq!(me["user"]["totp_enabled"], true);
-    no_console_errors(&browser, "member").await;
+    browser.no_console_errors("member").await;
     browser.click("[data-sign-out]").await;
     browser.wait_path("/sign-in").await;
 
@@ -441,7 +421,7 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser.click("#new-operator [type=submit]").await;
     browser.wait_text("#operators", "second").await;
     browser.screenshot("platform").await;
-    no_console_errors(&browser, "platform").await;
+    browser.no_console_errors("platform").await;
     browser.close().await;
     server.stop().await;
 }
@@ -523,7 +503,7 @@ async fn the_first_operator_and_the_first_admin_start_in_chromium() {
     browser.click("#password [type=submit]").await;
     browser.wait_path("/apps").await;
     browser.wait_for("#new-app").await;
-    no_console_errors(&browser, "first start").await;
+    browser.no_console_errors("first start").await;
     browser.close().await;
     server.stop().await;
 }

@@ -16,20 +16,6 @@ use identity_support::{body, put, tenant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Fails on any script error or CSP refusal the page reported; the 4xx
-/// answers a script received are refusals the page shows, not faults.
-async fn no_console_errors(browser: &Browser, page: &str) {
-    let errors: Vec<String> = browser
-        .console_errors()
-        .await
-        .into_iter()
-        .filter(|e| {
-            !(e.contains("/api/v1/") && e.contains("the server responded with a status of 4"))
-        })
-        .collect();
-    assert!(errors.is_empty(), "{page}: {errors:?}");
-}
-
 async fn api_get(server: &TestServer, cookie: &str, path: &str) -> Value {
     body(server.get(path, Some(cookie)).await, StatusCode::OK).await
 }
@@ -166,7 +152,7 @@ async fn an_admin_manages_people_groups_policy_and_keys_in_chromium() {
         .wait_for("[data-department=\"研发部\"] .form-error:not([hidden]), [data-department=\"研发部\"] [data-error-for=name]:not([hidden])")
         .await;
     browser.screenshot("admin-departments").await;
-    no_console_errors(&browser, "departments").await;
+    browser.no_console_errors("departments").await;
 
     // A user, whose one-time password is shown once; then into 华东区.
     open_tab(&browser, "users").await;
@@ -206,7 +192,7 @@ async fn an_admin_manages_people_groups_policy_and_keys_in_chromium() {
     assert!(reset.len() >= 10 && reset != password, "{reset:?}");
     browser.eval("window.scrollTo(0, 0); return true").await;
     browser.screenshot("admin-users").await;
-    no_console_errors(&browser, "users").await;
+    browser.no_console_errors("users").await;
 
     // A group: read and update on 客户, 金额 hidden, dave a member.
     open_tab(&browser, "groups").await;
@@ -285,7 +271,7 @@ async fn an_admin_manages_people_groups_policy_and_keys_in_chromium() {
         .await;
     browser.wait_for(&format!("#rules-{table_id}[open]")).await;
     browser.screenshot("admin-group-rules").await;
-    no_console_errors(&browser, "group").await;
+    browser.no_console_errors("group").await;
 
     // The security policy: a change saved, a value out of range refused.
     browser.goto(&server.url("/admin/security")).await;
@@ -323,7 +309,7 @@ async fn an_admin_manages_people_groups_policy_and_keys_in_chromium() {
     browser.screenshot("admin-security").await;
     centre(&browser, "#security-events").await;
     browser.screenshot("admin-security-events").await;
-    no_console_errors(&browser, "security").await;
+    browser.no_console_errors("security").await;
 
     // The keys: a rotation, confirmed, adds data key version 2.
     open_tab(&browser, "keys").await;
@@ -337,7 +323,7 @@ async fn an_admin_manages_people_groups_policy_and_keys_in_chromium() {
         .map(|all| all.iter().filter(|k| k["purpose"] == "data").count());
     assert_eq!(data, Some(2), "{keys}");
     browser.screenshot("admin-keys").await;
-    no_console_errors(&browser, "keys").await;
+    browser.no_console_errors("keys").await;
 
     // A phone: every page fits; the matrix scrolls inside its frame.
     browser.resize(390, 844).await;
@@ -358,7 +344,7 @@ async fn an_admin_manages_people_groups_policy_and_keys_in_chromium() {
         .await;
     centre(&browser, "#grants-matrix").await;
     browser.screenshot("admin-group-matrix-phone").await;
-    no_console_errors(&browser, "phone").await;
+    browser.no_console_errors("phone").await;
     browser.close().await;
     server.stop().await;
 }

@@ -6,45 +6,16 @@
 
 mod common;
 mod identity_support;
+mod page_support;
 
 use common::{Backend, STRONG_PASSWORD, TestServer};
 use identity_support::{
-    Tenant, add_user, body, field_id, member, members_may_do_nothing, sign_in, tenant,
+    Tenant, add_user, field_id, member, members_may_do_nothing, sign_in, tenant,
 };
-use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION};
-use reqwest::{Client, StatusCode, redirect};
-use serde_json::{Value, json};
-
-/// A client that does not follow redirects, trusting the server's certificate.
-fn manual_client(server: &TestServer) -> Client {
-    common::install_crypto();
-    let pem = std::fs::read(server.data_path().join("tls/cert.pem")).expect("certificate");
-    Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("pem")])
-        .redirect(redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// A page as `cookie` sees it: status and HTML.
-async fn page(server: &TestServer, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
-    let r = server.get(path, cookie).await;
-    let status = r.status();
-    let is_html = r
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    let csp = r.headers().get(CONTENT_SECURITY_POLICY).is_some();
-    let text = r.text().await.expect("body");
-    assert!(is_html, "{path} answers HTML: {text}");
-    assert!(csp, "{path} carries the CSP");
-    (status, text)
-}
-
-async fn created(r: reqwest::Response) -> Value {
-    body(r, StatusCode::CREATED).await
-}
+use page_support::{created, manual_client, page};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION};
+use serde_json::json;
 
 /// An app "客户管理" with a table "客户" of three fields and two records.
 async fn crm(server: &TestServer, admin: &str) -> (String, String, i64) {

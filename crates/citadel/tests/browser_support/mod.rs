@@ -283,6 +283,33 @@ impl Browser {
         }
     }
 
+    /// Waits up to [`WAIT`] for the script `condition` to return true.
+    pub async fn until(&self, condition: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.eval(condition).await != json!(true) {
+            assert!(
+                Instant::now() <= deadline,
+                "still not so after {WAIT:?}: {condition}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Fails on any script error or CSP refusal the page reported since
+    /// the last look. Chromium also logs each 4xx answer a script received
+    /// from the API; those are refusals the page shows, not faults.
+    pub async fn no_console_errors(&self, page: &str) {
+        let errors: Vec<String> = self
+            .console_errors()
+            .await
+            .into_iter()
+            .filter(|e| {
+                !(e.contains("/api/v1/") && e.contains("the server responded with a status of 4"))
+            })
+            .collect();
+        assert!(errors.is_empty(), "{page}: {errors:?}");
+    }
+
     /// Waits until the text of `css` contains `needle`; returns the text.
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
