@@ -153,6 +153,22 @@ impl Store {
         })
     }
 
+    /// The password hash of operator `id`, for an operator confirming a
+    /// sensitive act with their password.
+    pub async fn operator_password_hash(
+        &self,
+        _scope: &PlatformScope,
+        id: OperatorId,
+    ) -> Result<Option<String>, StoreError> {
+        let hash = on_pool!(&self.platform, |p| {
+            sqlx::query_scalar("SELECT password_hash FROM operators WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(hash)
+    }
+
     /// Adds an operator (a signed-in operator's act); a login taken is a
     /// conflict.
     pub async fn create_operator(

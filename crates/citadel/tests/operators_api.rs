@@ -1,6 +1,7 @@
 //! Platform operators: a signed-in operator lists the operators and adds
-//! one, who signs in at once; the password policy and unique logins hold;
-//! the additions are in the platform's audit log.
+//! one with their own password confirmed, who signs in at once; the
+//! password policy and unique logins hold; every attempt is in the
+//! platform's audit log.
 
 mod common;
 
@@ -17,7 +18,7 @@ async fn operators_add_operators() {
             .post(
                 "/api/v1/platform/operators",
                 Some(&ops),
-                &json!({"login": "second", "password": STRONG_PASSWORD}),
+                &json!({"current_password": STRONG_PASSWORD, "login": "second", "password": STRONG_PASSWORD}),
             )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED, "{backend:?}");
@@ -49,7 +50,7 @@ async fn operators_add_operators() {
             .post(
                 "/api/v1/platform/operators",
                 Some(&ops),
-                &json!({"login": "second", "password": STRONG_PASSWORD}),
+                &json!({"current_password": STRONG_PASSWORD, "login": "second", "password": STRONG_PASSWORD}),
             )
             .await;
         expect_problem(taken, StatusCode::CONFLICT, "conflict").await;
@@ -57,11 +58,27 @@ async fn operators_add_operators() {
             .post(
                 "/api/v1/platform/operators",
                 Some(&ops),
-                &json!({"login": "third", "password": "short"}),
+                &json!({"current_password": STRONG_PASSWORD, "login": "third", "password": "short"}),
             )
             .await;
         let problem = expect_problem(weak, StatusCode::BAD_REQUEST, "invalid_field").await;
         assert_eq!(problem["field"], "password");
+        // The acting operator confirms with their own password: a session
+        // alone makes no operator.
+        let unconfirmed = server
+            .post(
+                "/api/v1/platform/operators",
+                Some(&ops),
+                &json!({"current_password": "Wrong-Passw0rd!", "login": "fourth", "password": STRONG_PASSWORD}),
+            )
+            .await;
+        expect_problem(unconfirmed, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert!(
+            server
+                .operator_login("fourth", STRONG_PASSWORD)
+                .await
+                .is_none()
+        );
         let events: Value = server
             .get(
                 "/api/v1/platform/audit/events?action=operator.create",
@@ -77,7 +94,11 @@ async fn operators_add_operators() {
             .iter()
             .filter_map(|e| e["outcome"].as_str())
             .collect();
-        assert_eq!(outcomes.len(), 3, "every attempt is recorded: {events}");
+        assert_eq!(outcomes.len(), 4, "every attempt is recorded: {events}");
+        assert!(
+            outcomes.contains(&"denied"),
+            "the unconfirmed one as refused"
+        );
         assert!(outcomes.contains(&"success"));
         server.stop().await;
     }

@@ -418,6 +418,9 @@ async fn an_admin_builds_an_app_and_works_with_its_records_in_chromium() {
     browser
         .fill("#new-operator [name=password]", STRONG_PASSWORD)
         .await;
+    browser
+        .fill("#new-operator [name=current_password]", STRONG_PASSWORD)
+        .await;
     browser.click("#new-operator [type=submit]").await;
     browser.wait_text("#operators", "second").await;
     browser.screenshot("platform").await;

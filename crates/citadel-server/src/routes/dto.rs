@@ -270,6 +270,10 @@ impl From<&citadel_store::OperatorSummary> for OperatorSummaryView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOperatorRequest {
+    /// The acting operator's own password: a new operator is a lasting
+    /// grant of power, so a session alone does not make one.
+    #[schema(value_type = String, format = Password)]
+    pub current_password: SecretInput,
     pub login: String,
     /// The new operator's password (the password policy applies); they
     /// sign in with it at once.

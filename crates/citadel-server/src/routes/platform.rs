@@ -237,19 +237,30 @@ pub async fn list_operators(
 }
 
 /// Adds a platform operator with a login and a password (the password
-/// policy applies); they may sign in at once.
+/// policy applies); they may sign in at once. The acting operator confirms
+/// with their own password (401 when it is wrong; attempts are throttled
+/// per address like sign-ins).
 #[utoipa::path(post, path = "/api/v1/platform/operators", security(("operator_session" = [])), tag = "platform", request_body = CreateOperatorRequest,
-    responses((status = 201, body = OperatorView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = OperatorView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn create_operator(
     State(state): State<AppState>,
+    Client(client): Client,
     caller: OperatorCaller,
     note: AuditNote,
     ApiJson(body): ApiJson<CreateOperatorRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let scope = caller.authorize(Action::ManageOperators)?;
+    let (acting, _) = caller.0.ok_or(ApiError::Unauthenticated)?;
     let login = LoginName::parse(&body.login).map_err(|e| ApiError::invalid_field("login", e))?;
     note.detail("login", login.as_str());
-    let id = sessions::add_operator(&state, &scope, login, body.password.0).await?;
+    let input = sessions::NewOperatorInput {
+        acting,
+        ip: client.ip,
+        current_password: body.current_password.0,
+        login,
+        password: body.password.0,
+    };
+    let id = sessions::add_operator(&state, &scope, input).await?;
     note.target("operator", id);
     Ok((
         StatusCode::CREATED,

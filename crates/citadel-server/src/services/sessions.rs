@@ -259,14 +259,52 @@ pub async fn tenant_logout(
     Ok(())
 }
 
-/// Adds an operator on a signed-in operator's behalf: the password
-/// policy, then an argon2id hash, then the registry.
+/// What adding an operator takes: who acts, from where, with their own
+/// password, and the new operator's login and password.
+pub struct NewOperatorInput {
+    pub acting: OperatorId,
+    pub ip: IpAddr,
+    pub current_password: SecretString,
+    pub login: LoginName,
+    pub password: SecretString,
+}
+
+/// Adds an operator on a signed-in operator's behalf, once their own
+/// password is confirmed (throttled per address as a sign-in is, so a
+/// stolen session cannot guess it at leisure): the password policy, then
+/// an argon2id hash, then the registry.
 pub async fn add_operator(
     state: &AppState,
     scope: &PlatformScope,
-    login: LoginName,
-    secret: SecretString,
+    input: NewOperatorInput,
 ) -> Result<OperatorId, ApiError> {
+    let NewOperatorInput {
+        acting,
+        ip,
+        current_password,
+        login,
+        password: secret,
+    } = input;
+    crate::services::login::begin_attempt(state, "reauthentication", ip, now_millis())?;
+    let stored = state.store().operator_password_hash(scope, acting).await;
+    let confirmed = match stored {
+        Ok(stored) => {
+            state
+                .passwords()
+                .verify(current_password, stored, None)
+                .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    match confirmed {
+        Ok(true) => state.forgive_login_failure(ip),
+        Ok(false) => return Err(ApiError::InvalidCredentials),
+        Err(e) => {
+            // Storage or the hashing queue failed: not a guess.
+            state.forgive_login_failure(ip);
+            return Err(e);
+        }
+    }
     password::check_policy(secret.expose(), login.as_str())
         .map_err(|e| ApiError::invalid_field("password", e))?;
     let id = OperatorId::generate();

@@ -124,7 +124,9 @@ pub fn valid_body(method: &str, template: &str) -> Value {
         }
         (_, "/api/v1/platform/login") => json!({"login": "ops", "password": "Wrong-Passw0rd!"}),
         (_, "/api/v1/platform/tenants") => json!({"slug": "newco", "admin_email": "a@newco.cn"}),
-        (_, "/api/v1/platform/operators") => json!({"login": "ops2", "password": STRONG_PASSWORD}),
+        (_, "/api/v1/platform/operators") => {
+            json!({"current_password": STRONG_PASSWORD, "login": "ops2", "password": STRONG_PASSWORD})
+        }
         (_, "/api/v1/platform/tenants/{slug}") => json!({"confirm": "acme"}),
         (_, "/api/v1/auth/login") => {
             json!({"tenant": "acme", "login": "admin@acme.cn", "password": "Wrong-Passw0rd!"})
