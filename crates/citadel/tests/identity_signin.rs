@@ -159,14 +159,31 @@ async fn failures_look_alike(backend: Backend) {
         }
     }
     let [wrong_ms, unknown_ms, no_tenant_ms] = samples.map(|mut s| median(&mut s));
+    // One argon2id check on this machine, as the server does it for an
+    // unknown account: a fixed floor in milliseconds failed on a fast host
+    // (23 ms against 25), so the floor is this machine's own hash.
+    let mut hashes = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        tokio::task::spawn_blocking(|| {
+            citadel_crypto::password::verify_against_dummy(
+                &citadel_crypto::SecretString::new(WRONG_PASSWORD.to_owned()),
+                None,
+            )
+        })
+        .await
+        .expect("hashing task");
+        hashes.push(started.elapsed());
+    }
+    let hash_ms = median(&mut hashes);
     for (what, m) in [
         ("wrong password", wrong_ms),
         ("unknown login", unknown_ms),
         ("unknown tenant", no_tenant_ms),
     ] {
         assert!(
-            m >= Duration::from_millis(25),
-            "{what}: median {m:?} is too fast for an argon2id hash"
+            m.as_secs_f64() >= 0.8 * hash_ms.as_secs_f64(),
+            "{what}: median {m:?} is faster than one argon2id hash here ({hash_ms:?})"
         );
     }
     for (what, m) in [
