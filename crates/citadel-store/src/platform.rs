@@ -11,6 +11,11 @@ use crate::db::{now_millis, on_pool, write_on_pool};
 use crate::records::{NewOperator, OperatorRecord, OperatorSummary, SessionRecord, TenantRecord};
 use crate::{Store, StoreError};
 
+/// Both ways an operator is made (bootstrap, and by another operator)
+/// write the same row.
+const INSERT_OPERATOR: &str =
+    "INSERT INTO operators (id, login, password_hash, created_at) VALUES ($1, $2, $3, $4)";
+
 const BOOTSTRAP_SETTING: &str = "bootstrap_token_sha256";
 
 macro_rules! tenant_from_row {
@@ -118,15 +123,13 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(BootstrapOutcome::Refused);
             }
-            sqlx::query(
-                "INSERT INTO operators (id, login, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(operator.id.to_string())
-            .bind(operator.login.as_str())
-            .bind(&operator.password_hash)
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(INSERT_OPERATOR)
+                .bind(operator.id.to_string())
+                .bind(operator.login.as_str())
+                .bind(&operator.password_hash)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(BootstrapOutcome::Created)
         })
@@ -183,19 +186,17 @@ impl Store {
             ))
         };
         write_on_pool!(&self.platform, |p| {
-            sqlx::query(
-                "INSERT INTO operators (id, login, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(operator.id.to_string())
-            .bind(operator.login.as_str())
-            .bind(&operator.password_hash)
-            .bind(now_millis())
-            .execute(p)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
-                _ => StoreError::Database(e),
-            })?;
+            sqlx::query(INSERT_OPERATOR)
+                .bind(operator.id.to_string())
+                .bind(operator.login.as_str())
+                .bind(&operator.password_hash)
+                .bind(now_millis())
+                .execute(p)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
+                    _ => StoreError::Database(e),
+                })?;
         });
         Ok(())
     }

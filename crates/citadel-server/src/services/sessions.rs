@@ -305,17 +305,27 @@ pub async fn add_operator(
             return Err(e);
         }
     }
-    password::check_policy(secret.expose(), login.as_str())
-        .map_err(|e| ApiError::invalid_field("password", e))?;
-    let id = OperatorId::generate();
-    let password_hash = state.passwords().hash(secret, None).await?;
-    let operator = NewOperator {
-        id,
-        login,
-        password_hash,
-    };
+    let operator = operator_to_make(state, login, secret).await?;
+    let id = operator.id;
     state.store().create_operator(scope, operator).await?;
     Ok(id)
+}
+
+/// A new operator's record: the password policy, then an argon2id hash
+/// (at bootstrap and when an operator adds one alike).
+async fn operator_to_make(
+    state: &AppState,
+    login: LoginName,
+    secret: SecretString,
+) -> Result<NewOperator, ApiError> {
+    password::check_policy(secret.expose(), login.as_str())
+        .map_err(|e| ApiError::invalid_field("password", e))?;
+    let password_hash = state.passwords().hash(secret, None).await?;
+    Ok(NewOperator {
+        id: OperatorId::generate(),
+        login,
+        password_hash,
+    })
 }
 
 /// Exchanges the bootstrap token for the first platform operator.
@@ -345,15 +355,8 @@ pub async fn bootstrap_operator(
     {
         return Err(refused());
     }
-    password::check_policy(secret.expose(), login.as_str())
-        .map_err(|e| ApiError::invalid_field("password", e))?;
-    let id = OperatorId::generate();
-    let password_hash = state.passwords().hash(secret, None).await?;
-    let operator = NewOperator {
-        id,
-        login,
-        password_hash,
-    };
+    let operator = operator_to_make(state, login, secret).await?;
+    let id = operator.id;
     match state
         .store()
         .bootstrap_operator(&scope, &presented, operator)

@@ -5,7 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use citadel_core::access::{Operation, Operations, TableAccess, ops};
+use citadel_core::access::{Operation, Operations, TableAccess, TableOperation, ops};
 use citadel_core::data::TableSchema;
 use citadel_core::data::{FieldDef, FieldKind};
 use citadel_core::{FieldId, RecordId};
@@ -20,6 +20,7 @@ use crate::routes::apps::actor_user;
 use crate::routes::data_dto::ListRecordsQuery;
 use crate::services::access::{decide, operations_on, table_access};
 use crate::services::data;
+use crate::services::sessions::TenantSession;
 use crate::state::AppState;
 use crate::ui::frame::TenantPage;
 use crate::ui::render::{page, to_value};
@@ -40,9 +41,9 @@ pub struct GridQuery {
 /// order, when a saved view names them): each with whether this user may
 /// change it, in the form and in the grid's cells, and whether the grid
 /// may sort by it.
-fn columns<Op: citadel_core::access::TableOperation>(
+fn columns<Op: TableOperation, W: TableOperation>(
     access: &TableAccess<Op>,
-    writable: Option<&TableAccess<ops::Update>>,
+    writable: Option<&TableAccess<W>>,
     only: Option<&[FieldId]>,
 ) -> Vec<Value> {
     let table = access.schema();
@@ -73,6 +74,25 @@ fn columns<Op: citadel_core::access::TableOperation>(
             }))
         })
         .collect()
+}
+
+/// What the user may do with the table, and the decision on updating it
+/// (for which fields are theirs to change), if they may.
+async fn rights(
+    db: &TenantDb,
+    session: &TenantSession,
+    access: &TableAccess<ops::Read>,
+) -> Result<(Operations, Option<TableAccess<ops::Update>>), ApiError> {
+    let table = access.schema();
+    let allowed = operations_on(db, session, table.app, table.id).await?;
+    let writable = if allowed.contains(Operation::Update) {
+        decide::<ops::Update>(db, session, access.full_schema().clone())
+            .await
+            .ok()
+    } else {
+        None
+    };
+    Ok((allowed, writable))
 }
 
 fn operations(ops: Operations) -> Value {
@@ -122,14 +142,7 @@ async fn grid_context(
     let (db, actor, access) = table_access::<ops::Read>(state, &me.caller, raw).await?;
     let session = me.caller.session()?;
     let table = access.schema();
-    let allowed = operations_on(&db, session, table.app, table.id).await?;
-    let writable = if allowed.contains(Operation::Update) {
-        decide::<ops::Update>(&db, session, access.full_schema().clone())
-            .await
-            .ok()
-    } else {
-        None
-    };
+    let (allowed, writable) = rights(&db, session, &access).await?;
     let listing = ListRecordsQuery {
         filter: query.filter.clone().filter(|f| !f.trim().is_empty()),
         sort: query.sort.clone().filter(|s| !s.trim().is_empty()),
@@ -214,18 +227,7 @@ async fn new_record_context(
     let (db, _, access) = table_access::<ops::Create>(state, &me.caller, raw).await?;
     // Creating writes every field the user may see but not the read-only
     // ones: those take their defaults.
-    let fields: Vec<Value> = access
-        .schema()
-        .fields
-        .iter()
-        .map(|field| {
-            to_value(serde_json::json!({
-                "field": field.to_json(),
-                "editable": access.unwritable([field.id]).is_empty()
-                    && !matches!(field.kind, citadel_core::data::FieldKind::AutoNumber),
-            }))
-        })
-        .collect();
+    let fields = columns(&access, Some(&access), None);
     Ok(context! {
         ..me.frame("apps"),
         ..context! {
@@ -261,14 +263,7 @@ async fn record_context(
     let id = path_id("record", record, RecordId::parse)?;
     let session = me.caller.session()?;
     let table = access.schema();
-    let allowed = operations_on(&db, session, table.app, table.id).await?;
-    let writable = if allowed.contains(Operation::Update) {
-        decide::<ops::Update>(&db, session, access.full_schema().clone())
-            .await
-            .ok()
-    } else {
-        None
-    };
+    let (allowed, writable) = rights(&db, session, &access).await?;
     let row = db.get_record(&access, id).await?;
     let history: Vec<_> = db
         .record_history(&access, id)
@@ -301,7 +296,7 @@ pub async fn import(
             ..me.frame("apps"),
             ..context! {
                 table => table_brief(&db, access.schema()).await?,
-                columns => columns(&access, None, None),
+                columns => columns(&access, None::<&TableAccess<ops::Update>>, None),
             }
         })
     };
